@@ -1,0 +1,250 @@
+package filestore
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/logingate/logingate/internal/store"
+	"golang.org/x/sys/unix"
+)
+
+// CheckError is a state file or directory that logingate refuses to use.
+// The gate shows Problem as the error and Fix as the hint.
+type CheckError struct {
+	Path    string // the file or directory at fault
+	Problem string // what is wrong, naming Path
+	Fix     string // what to run or do about it; may be empty
+	Err     error  // the underlying error, if any
+}
+
+func (e *CheckError) Error() string {
+	if e.Fix == "" {
+		return e.Problem
+	}
+	return e.Problem + "; fix: " + e.Fix
+}
+
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// ValidateUser refuses names that cannot safely become a directory name:
+// empty, longer than 255 bytes, starting with a dot (so "." and ".." too),
+// or holding a slash or a control character. Names such as user@domain from
+// LDAP or SSSD pass.
+func ValidateUser(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("invalid user name: empty")
+	case len(name) > 255:
+		return fmt.Errorf("invalid user name: longer than 255 bytes")
+	case name[0] == '.':
+		return fmt.Errorf("invalid user name %q: starts with a dot", name)
+	}
+	for i := 0; i < len(name); {
+		r, n := utf8.DecodeRuneInString(name[i:])
+		switch {
+		case r == '/':
+			return fmt.Errorf("invalid user name %q: contains a slash", name)
+		case r < 0x20 || (r >= 0x7f && r < 0xa0):
+			return fmt.Errorf("invalid user name %q: contains a control character", name)
+		}
+		i += n
+	}
+	return nil
+}
+
+// userDir is an open, checked user directory. All work inside it goes
+// through fd, relative to the directory, so that a rename or symlink planted
+// by the user cannot send a root process elsewhere.
+type userDir struct {
+	user     string
+	uid, gid int
+	path     string // state_dir/USER, for messages and the identity check
+	fd       int
+	chown    bool // root working for another uid: hand created files over
+}
+
+func (u *userDir) close() { unix.Close(u.fd) }
+
+// open checks the state directory and opens the user's directory. Without
+// create, a missing user directory is store.ErrNotFound.
+func (s *Store) open(user string, create bool) (*userDir, error) {
+	if err := ValidateUser(user); err != nil {
+		return nil, err
+	}
+	uid, gid, err := s.owner(user)
+	if err != nil {
+		return nil, fmt.Errorf("look up the owner of %s's state: %w", user, err)
+	}
+	if err := s.checkStateDir(); err != nil {
+		return nil, err
+	}
+	euid := os.Geteuid()
+	u := &userDir{user: user, uid: uid, gid: gid, path: filepath.Join(s.dir, user), chown: euid == 0 && uid != 0}
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	created := false
+	fd, err := unix.Open(u.path, flags, 0)
+	if err == unix.ENOENT && create {
+		if euid != 0 && euid != uid {
+			return nil, fmt.Errorf("cannot create state for %s (uid %d) as uid %d: run as %s or as root", user, uid, euid, user)
+		}
+		// The state directory is root's (or ours) and sticky when shared,
+		// so nobody can swap the new directory between mkdir and open.
+		switch err = unix.Mkdir(u.path, 0o700); err {
+		case nil:
+			created = true
+		case unix.EEXIST: // another process made it first
+		case unix.EACCES:
+			return nil, &CheckError{Path: u.path, Err: err,
+				Problem: fmt.Sprintf("cannot create user directory %s: state directory %s is not writable by uid %d", u.path, s.dir, euid),
+				Fix:     "have root create it (logingate enroll --user " + user + "), or chmod 1733 " + s.dir + " so that users may create their own"}
+		default:
+			return nil, &os.PathError{Op: "create directory", Path: u.path, Err: err}
+		}
+		fd, err = unix.Open(u.path, flags, 0)
+	}
+	switch err {
+	case nil:
+	case unix.ENOENT:
+		return nil, store.ErrNotFound
+	case unix.ELOOP, unix.ENOTDIR, unix.EMLINK:
+		return nil, notDirError("user directory", u.path, "remove the link (rm "+u.path+"); move the user's real directory there if it exists")
+	default:
+		return nil, &os.PathError{Op: "open", Path: u.path, Err: err}
+	}
+	u.fd = fd
+	if created {
+		if err := u.initDir(s.dir); err != nil {
+			u.close()
+			return nil, err
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		u.close()
+		return nil, &os.PathError{Op: "stat", Path: u.path, Err: err}
+	}
+	if err := u.checkOwned("user directory", u.path, &st, "0700", "-R "); err != nil {
+		u.close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// initDir hands a directory this process just made to its user, sets its
+// mode whatever the umask, and makes its entry durable.
+func (u *userDir) initDir(stateDir string) error {
+	if u.chown {
+		if err := unix.Fchown(u.fd, u.uid, u.gid); err != nil {
+			return &os.PathError{Op: "chown", Path: u.path, Err: err}
+		}
+	}
+	if err := unix.Fchmod(u.fd, 0o700); err != nil {
+		return &os.PathError{Op: "chmod", Path: u.path, Err: err}
+	}
+	return syncDir(stateDir, u.fd)
+}
+
+// checkStateDir applies the state directory rules from the package comment.
+func (s *Store) checkStateDir() error {
+	var st unix.Stat_t
+	if err := unix.Lstat(s.dir, &st); err != nil {
+		if err == unix.ENOENT {
+			return &CheckError{Path: s.dir, Err: os.ErrNotExist,
+				Problem: fmt.Sprintf("state directory %s does not exist", s.dir),
+				Fix:     "install -d -m 1733 -o root -g root " + s.dir}
+		}
+		return &os.PathError{Op: "stat", Path: s.dir, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return notDirError("state directory", s.dir, "set state_dir to the directory the link points to")
+	}
+	if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid {
+		want := "root"
+		if euid != 0 {
+			want = fmt.Sprintf("root or uid %d (this process)", euid)
+		}
+		return &CheckError{Path: s.dir,
+			Problem: fmt.Sprintf("state directory %s is owned by uid %d, want %s", s.dir, st.Uid, want),
+			Fix:     "chown root:root " + s.dir}
+	}
+	perm := uint32(st.Mode) & 0o7777
+	if perm&0o022 != 0 && perm&unix.S_ISVTX == 0 {
+		return &CheckError{Path: s.dir,
+			Problem: fmt.Sprintf("state directory %s is writable by group or others without the sticky bit (mode %04o)", s.dir, perm),
+			Fix:     "chmod 1733 " + s.dir + " (users may create their own directory) or chmod 0755 " + s.dir}
+	}
+	return nil
+}
+
+// checkOwned refuses a file or directory of the user's that belongs to
+// someone else or grants group or other access. recursive is "-R " when the
+// chown fix should recurse.
+func (u *userDir) checkOwned(what, path string, st *unix.Stat_t, mode, recursive string) error {
+	if int(st.Uid) != u.uid {
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s is owned by uid %d, want uid %d (%s)", what, path, st.Uid, u.uid, u.user),
+			Fix:     fmt.Sprintf("chown %s%d:%d %s", recursive, u.uid, u.gid, path)}
+	}
+	if perm := uint32(st.Mode) & 0o7777; perm&0o077 != 0 {
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s has mode %04o, want no group or other access", what, path, perm),
+			Fix:     "chmod " + mode + " " + path}
+	}
+	return nil
+}
+
+// checkFile refuses what is not a regular file of the user's with mode 0600
+// or stricter.
+func (u *userDir) checkFile(what, path string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s is not a regular file", what, path),
+			Fix:     "move it away: mv " + path + " " + path + ".bad"}
+	}
+	return u.checkOwned(what, path, st, "0600", "")
+}
+
+// notDirError describes a path that should be a real directory but is a
+// symlink or something else.
+func notDirError(what, path, linkFix string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s is a symlink; logingate does not follow symlinks here", what, path),
+			Fix:     linkFix}
+	}
+	return &CheckError{Path: path,
+		Problem: fmt.Sprintf("%s %s is not a directory", what, path),
+		Fix:     "move it away: mv " + path + " " + path + ".bad"}
+}
+
+// openIn opens name inside the user's directory without following a
+// symlink, checks it, and returns the descriptor. A missing file is
+// unix.ENOENT, returned bare.
+func (u *userDir) openIn(what, name string, flags int) (int, *unix.Stat_t, error) {
+	path := u.join(name)
+	fd, err := unix.Openat(u.fd, name, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		return -1, nil, err
+	}
+	if err == unix.ELOOP || err == unix.EMLINK {
+		return -1, nil, &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s is a symlink; logingate does not follow symlinks here", what, path),
+			Fix:     "rm " + path}
+	}
+	if err != nil {
+		return -1, nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	st := new(unix.Stat_t)
+	if err := unix.Fstat(fd, st); err != nil {
+		unix.Close(fd)
+		return -1, nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := u.checkFile(what, path, st); err != nil {
+		unix.Close(fd)
+		return -1, nil, err
+	}
+	return fd, st, nil
+}

@@ -1,0 +1,181 @@
+// Package filestore is the embedded file backend of store.Store: each user's
+// state is one JSON file, state_dir/USER/state.json, in a directory that user
+// owns (mode 0700), beside a lock file, state_dir/USER/lock.
+//
+// It owns the safety of that layout: every access checks the owners and modes
+// of the state directory, the user's directory and the state file, and refuses
+// symlinks; a refusal names the path, what is wrong and the command that fixes
+// it. Changes hold the user's lock across read, change and write, and land by
+// temp file, fsync, rename and directory fsync, so a reader sees the old state
+// or the new one, never a mix, and a code counts as used only once its write
+// has landed.
+//
+// The state directory must be owned by root (or by the user running
+// logingate) and not writable by group or others, unless it carries the
+// sticky bit: mode 1733 root:root lets each user create their own directory on
+// first enrollment without listing or touching anyone else's. Run as root,
+// the store creates a user's directory and files owned by that user, and
+// never follows a symlink inside the user's directory.
+//
+// In this layout a user can read and change their own state, secret
+// included: it protects users from each other, not from themselves.
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/logingate/logingate/internal/store"
+	"golang.org/x/sys/unix"
+)
+
+// Names inside a user's directory.
+const (
+	stateName = "state.json"
+	lockName  = "lock"
+	tempBase  = "state.json.tmp-" // followed by a random suffix
+)
+
+// MaxStateSize bounds a state file; anything larger is refused.
+const MaxStateSize = 1 << 20
+
+// Store keeps state under one directory. It is safe for concurrent use by
+// goroutines and by processes.
+type Store struct {
+	dir   string
+	owner func(user string) (uid, gid int, err error)
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store rooted at dir. owner resolves the uid and gid that must
+// own a user's directory and files (the gate passes an NSS lookup).
+func New(dir string, owner func(user string) (uid, gid int, err error)) *Store {
+	return &Store{dir: dir, owner: owner}
+}
+
+// Load returns the user's state without taking the lock, or store.ErrNotFound
+// when the user has no directory or no state file.
+func (s *Store) Load(ctx context.Context, user string) (*store.UserState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	u, err := s.open(user, false)
+	if err != nil {
+		return nil, err
+	}
+	defer u.close()
+	return u.read()
+}
+
+// Update runs fn on the user's state under the user's lock and writes the
+// result durably; see store.Store. A user without state starts from an empty
+// UserState of the current format version. The lock wait is bounded by ctx.
+func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserState) error) error {
+	u, unlock, err := s.lock(ctx, user, true)
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	defer unlock()
+
+	if err := u.removeTemps(); err != nil {
+		return err
+	}
+	st, err := u.read()
+	if errors.Is(err, store.ErrNotFound) {
+		st, err = &store.UserState{Version: store.FormatVersion}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := fn(st); err != nil {
+		if errors.Is(err, store.ErrUnchanged) {
+			return nil
+		}
+		return err
+	}
+	b, err := Encode(st)
+	if err != nil {
+		return fmt.Errorf("state for %s not written: %w", user, err)
+	}
+	return u.write(b)
+}
+
+// Delete removes the user's state file, lock file and directory under the
+// user's lock. It returns store.ErrNotFound, after cleaning up, when there
+// was no state file.
+func (s *Store) Delete(ctx context.Context, user string) error {
+	u, unlock, err := s.lock(ctx, user, false)
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	defer unlock()
+
+	if err := u.removeTemps(); err != nil {
+		return err
+	}
+	missing := false
+	if err := unix.Unlinkat(u.fd, stateName, 0); err == unix.ENOENT {
+		missing = true
+	} else if err != nil {
+		return &os.PathError{Op: "remove", Path: u.join(stateName), Err: err}
+	}
+	// Unlink the lock while holding it: a waiter that gets it afterwards sees
+	// that its lock file is gone and starts over.
+	if err := unix.Unlinkat(u.fd, lockName, 0); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "remove", Path: u.join(lockName), Err: err}
+	}
+	if err := unix.Rmdir(u.path); err == unix.ENOTEMPTY || err == unix.EEXIST {
+		// A login that arrived since the unlink has a new lock file here:
+		// the directory is its now. Anything else is not ours to remove.
+		if foreign, err := u.foreignFiles(); err != nil {
+			return err
+		} else if foreign {
+			return &CheckError{Path: u.path,
+				Problem: fmt.Sprintf("user directory %s holds files logingate did not write; state removed, directory kept", u.path),
+				Fix:     "look at them, then rm -r " + u.path}
+		}
+	} else if err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "remove", Path: u.path, Err: err}
+	}
+	if err := syncDir(s.dir, u.fd); err != nil {
+		return err
+	}
+	if missing {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// lock opens the user's directory (creating it when create is set) and takes
+// the user's lock, waiting until ctx is done. If a Delete removed the lock or
+// the directory while this call waited, it starts over.
+func (s *Store) lock(ctx context.Context, user string, create bool) (*userDir, func(), error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		u, err := s.open(user, create)
+		if err != nil {
+			return nil, nil, err
+		}
+		unlock, current, err := u.lock(ctx)
+		if err != nil {
+			u.close()
+			return nil, nil, err
+		}
+		if current {
+			return u, unlock, nil
+		}
+		unlock()
+		u.close()
+	}
+}
+
+// join names a file in the user's directory, for messages.
+func (u *userDir) join(name string) string { return filepath.Join(u.path, name) }

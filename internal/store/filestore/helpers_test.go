@@ -1,0 +1,213 @@
+package filestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logingate/logingate/internal/store"
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as a helper process, as in os/exec's tests: with
+// helperEnv set, TestMain runs one store operation instead of the tests.
+const (
+	helperEnv     = "LOGINGATE_FILESTORE_HELPER"
+	helperDirEnv  = "LOGINGATE_FILESTORE_DIR"
+	helperUserEnv = "LOGINGATE_FILESTORE_USER"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helperMain(mode, os.Getenv(helperDirEnv), os.Getenv(helperUserEnv)))
+	}
+	os.Exit(m.Run())
+}
+
+// helperMain prints one line saying what happened and exits 0, or prints the
+// error on stderr and exits 1.
+func helperMain(mode, dir, user string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := New(dir, selfOwner)
+	var out string
+	var err error
+	switch mode {
+	case "consume":
+		// Wait for the parent to close stdin so that all helpers race.
+		os.Stdin.Read(make([]byte, 1))
+		out = "none left"
+		err = s.Update(ctx, user, func(st *store.UserState) error {
+			if st.Backup == nil || len(st.Backup.Codes) == 0 {
+				return store.ErrUnchanged
+			}
+			st.Backup.Codes = st.Backup.Codes[1:]
+			out = "consumed"
+			return nil
+		})
+	case "hold":
+		// Take the lock, say so, and keep it until stdin closes.
+		err = s.Update(ctx, user, func(st *store.UserState) error {
+			fmt.Println("locked")
+			os.Stdin.Read(make([]byte, 1))
+			st.TOTP.LastStep++
+			return nil
+		})
+		out = "released"
+	case "fsize":
+		// A write that cannot land must be an error, not a silent loss.
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1024, Max: 1024}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		err = s.Update(ctx, user, func(st *store.UserState) error {
+			st.Backup = sampleState().Backup
+			for len(st.Backup.Codes) < maxCodes {
+				st.Backup.Codes = append(st.Backup.Codes, st.Backup.Codes[0])
+			}
+			return nil
+		})
+		out = "written"
+	case "own-dir":
+		// Run as an ordinary user in a mode 1733 state directory.
+		err = s.Update(ctx, user, func(st *store.UserState) error {
+			st.TOTP = sampleState().TOTP
+			return nil
+		})
+		if err == nil {
+			_, lerr := New(dir, func(string) (int, int, error) { return 0, 0, nil }).Load(ctx, "alice")
+			_, rerr := os.ReadDir(dir)
+			out = fmt.Sprintf("created; load alice: %v; list: %v", lerr != nil, rerr != nil)
+		}
+	default:
+		err = fmt.Errorf("unknown helper mode %q", mode)
+	}
+	if err != nil && (mode == "fsize" || mode == "own-dir") {
+		fmt.Println("error:", err)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(out)
+	return 0
+}
+
+// requireRoot skips a test that needs root, except under CI=true, where a
+// test that cannot run is a failure.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root, and CI=true")
+	}
+	t.Skip("needs root")
+}
+
+// selfOwner makes every user's state belong to this process's user.
+func selfOwner(string) (int, int, error) { return os.Getuid(), os.Getgid(), nil }
+
+// newStore returns a store in a fresh state directory.
+func newStore(t testing.TB) (*Store, string) {
+	dir := t.TempDir()
+	return New(dir, selfOwner), dir
+}
+
+const testSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+func sampleState() *store.UserState {
+	w := 1
+	at := time.Date(2025, 11, 25, 18, 45, 0, 0, time.UTC)
+	return &store.UserState{
+		Version: store.FormatVersion,
+		TOTP: &store.TOTP{Secret: testSecret, Algorithm: "SHA1", Digits: 6, Period: 30,
+			Window: &w, LastStep: 58_000_000, Created: at},
+		Backup: &store.Backup{Scheme: "argon2id", Params: store.HashParams{Time: 1, MemKiB: 8 * 1024, Threads: 1},
+			Codes: []store.BackupHash{
+				{Kind: "base32", Salt: bytes.Repeat([]byte{1}, 16), Hash: bytes.Repeat([]byte{2}, 32)},
+				{Kind: "numeric", Salt: bytes.Repeat([]byte{3}, 16), Hash: bytes.Repeat([]byte{4}, 32)},
+			},
+			Created: at},
+		Failures:    []time.Time{at.Add(time.Minute)},
+		LastSuccess: &store.Event{Time: at.Add(2 * time.Minute), From: "203.0.113.9", Factor: "totp"},
+	}
+}
+
+// put stores st for user through the store itself.
+func put(t testing.TB, s *Store, user string, st *store.UserState) {
+	t.Helper()
+	err := s.Update(context.Background(), user, func(cur *store.UserState) error {
+		*cur = *st
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// fileID is what changes when a file is replaced or rewritten.
+type fileID struct {
+	ino   uint64
+	mtime time.Time
+	data  string
+}
+
+func idOf(t testing.TB, path string) fileID {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatalf("stat %s: %v", path, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fileID{ino: st.Ino, mtime: time.Unix(st.Mtim.Unix()), data: string(b)}
+}
+
+// ownerOf returns a path's uid, gid and permission bits, not following links.
+func ownerOf(t testing.TB, path string) (uid, gid int, perm uint32) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		t.Fatalf("stat %s: %v", path, err)
+	}
+	return int(st.Uid), int(st.Gid), uint32(st.Mode) & 0o7777
+}
+
+// tempFiles lists the temp files in a user's directory.
+func tempFiles(t testing.TB, userDir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(userDir, tempBase+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// wantErr fails unless err is non-nil and holds every fragment.
+func wantErr(t testing.TB, err error, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one mentioning %q", fragments)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error %q does not mention %q", err, f)
+		}
+	}
+	if strings.Contains(err.Error(), testSecret[:16]) {
+		t.Errorf("error quotes the secret: %q", err)
+	}
+}
+
+var errTest = errors.New("test callback failed")
