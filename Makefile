@@ -1,0 +1,61 @@
+# logingate build, test and install. `make test` is what CI runs (.ci/run).
+
+GO          ?= go
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X github.com/logingate/logingate/internal/cli.Version=$(VERSION)
+FUZZTIME    ?= 10s
+PKGS        ?= ./...
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+CONFDIR ?= /etc/logingate
+
+# Fuzz targets `make test` runs for $(FUZZTIME) each, one per line as
+# package:FuzzName, each line ending in a backslash, for example
+#	./internal/config:FuzzLoad
+FUZZ_TARGETS = \
+
+.PHONY: all build deps test bench demo install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/logingate ./cmd/logingate
+
+deps:
+	scripts/deps.sh
+
+# Each step stops the run on failure and names itself; the go test output
+# stays as it is. PKGS narrows the run: make test PKGS=./internal/gate/...
+test: deps
+	@echo '==> go vet $(PKGS)'
+	@$(GO) vet $(PKGS) || { echo 'make test: FAIL (go vet)'; exit 1; }
+	@echo '==> staticcheck $(PKGS)'
+	@$(STATICCHECK) $(PKGS) || { echo 'make test: FAIL (staticcheck)'; exit 1; }
+	@echo '==> go test -race -count=1 $(PKGS)'
+	@$(GO) test -race -count=1 $(PKGS) || { echo 'make test: FAIL (go test)'; exit 1; }
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "==> fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -list="^$$name\$$" "$$pkg" | grep -qx "$$name" || \
+			{ echo "make test: FAIL (no fuzz target $$name in $$pkg)"; exit 1; }; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg" || \
+			{ echo "make test: FAIL (fuzz $$name)"; exit 1; }; \
+	done
+	@echo 'make test: PASS (go vet, staticcheck, go test -race, $(words $(FUZZ_TARGETS)) fuzz targets)'
+
+bench:
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo 'make bench: scripts/bench.sh not written yet'; exit 1; fi
+
+demo:
+	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo 'make demo: scripts/demo.sh not written yet'; exit 1; fi
+
+install: build
+	install -D -m 0755 bin/logingate $(DESTDIR)$(BINDIR)/logingate
+	if [ -f docs/logingate.1 ]; then install -D -m 0644 docs/logingate.1 $(DESTDIR)$(MANDIR)/man1/logingate.1; fi
+	if [ ! -e $(DESTDIR)$(CONFDIR)/logingate.yaml ]; then install -D -m 0644 etc/logingate.yaml $(DESTDIR)$(CONFDIR)/logingate.yaml; fi
+
+clean:
+	rm -rf bin
