@@ -1,0 +1,138 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// sftpServerPaths are where the sftp-server binary lives on common systems
+// (Debian/Ubuntu, Fedora/RHEL, some BSD-style layouts, Arch). The first
+// executable one replaces an "internal-sftp" command.
+var sftpServerPaths = []string{
+	"/usr/lib/openssh/sftp-server",
+	"/usr/libexec/openssh/sftp-server",
+	"/usr/libexec/sftp-server",
+	"/usr/lib/ssh/sftp-server",
+}
+
+// ErrNoSFTPServer means an internal-sftp request arrived and no sftp-server
+// binary was found.
+var ErrNoSFTPServer = errors.New("internal-sftp requested but no sftp-server binary found")
+
+// Argv returns what Exec runs, the way sshd and login_duo run it:
+//
+//   - with a command: the user's shell, argv ["<basename>", "-c", command];
+//     the command string is passed untouched, its quoting is the shell's;
+//   - without: the login shell, argv ["-<basename>"];
+//   - a command whose first word is "internal-sftp" (sshd's built-in sftp,
+//     which is no executable) has that word replaced by the sftp-server
+//     binary, keeping the rest of the command, and runs through the shell
+//     like any command (so a nologin shell still refuses it).
+func (s *Session) Argv() (path string, argv []string, err error) {
+	if s.User == nil {
+		return "", nil, errors.New("session has no user")
+	}
+	shell := s.User.Shell
+	if shell == "" {
+		shell = DefaultShell
+	}
+	if !filepath.IsAbs(shell) {
+		return "", nil, fmt.Errorf("shell %q of user %q is not an absolute path", shell, s.User.Name)
+	}
+	base := filepath.Base(shell)
+	if !s.HasCommand {
+		return shell, []string{"-" + base}, nil
+	}
+	cmd, err := mapInternalSFTP(s.Command)
+	if err != nil {
+		return "", nil, err
+	}
+	return shell, []string{base, "-c", cmd}, nil
+}
+
+// mapInternalSFTP replaces a leading "internal-sftp" word by the sftp-server
+// binary, keeping whatever follows it byte for byte.
+func mapInternalSFTP(cmd string) (string, error) {
+	const word = "internal-sftp"
+	rest := strings.TrimLeft(cmd, " \t")
+	if !strings.HasPrefix(rest, word) {
+		return cmd, nil
+	}
+	rest = rest[len(word):]
+	if rest != "" && !strings.ContainsRune(" \t\n", rune(rest[0])) {
+		return cmd, nil // internal-sftpx is some other word
+	}
+	for _, p := range sftpServerPaths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return p + rest, nil
+		}
+	}
+	return "", ErrNoSFTPServer
+}
+
+// ScrubEnv returns env without logingate's own variables (LOGINGATE_PASSCODE,
+// DUO_PASSCODE): every occurrence, including duplicates and malformed entries
+// without "=". The input is not modified.
+func ScrubEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		key, _, _ := strings.Cut(kv, "=")
+		secret := false
+		for _, v := range passcodeVars {
+			if key == v {
+				secret = true
+			}
+		}
+		if !secret {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Exec replaces the gate with the user's session (see Argv). It returns only
+// on failure; on success the session's exit status is the command's, because
+// the command is this very process. After a failure signal handling is
+// already back to default: the caller reports the error and exits.
+//
+// ┌─────────────────────────────────────────────────────────────────────────┐
+// │ SECURITY-SENSITIVE AND ORDER-DEPENDENT. Do not change without rerunning │
+// │ TestExecHandsOver (exec_test.go), which proves each point below.        │
+// └─────────────────────────────────────────────────────────────────────────┘
+//
+//  1. Exec, never spawn. A spawned child would leave the gate between sshd and
+//     the session: exit status, signals, job control and stdio would all pass
+//     through logingate. The test checks the shell's PID is the gate's.
+//  2. Scrub the environment. LOGINGATE_PASSCODE and DUO_PASSCODE must never
+//     reach the session (a code in the environment is visible to every
+//     process the user starts). The test checks env in the session.
+//  3. Reset signal handling. signal.Reset undoes signal.Notify, and the kernel
+//     sets caught signals to default at exec. signal.Ignore, however, would
+//     survive the exec and signal.Reset does not undo it: logingate must never
+//     call signal.Ignore. The test checks SigIgn/SigBlk in the session and
+//     that a helper using Ignore is caught.
+//  4. No logingate file descriptor leaks. Every fd logingate opens must carry
+//     O_CLOEXEC / SOCK_CLOEXEC: Go's os, net and syscall wrappers do; raw
+//     syscalls (unix.Open, unix.Socket, pipes, flock helpers) must pass it,
+//     and nothing may clear FD_CLOEXEC. The test checks the session sees
+//     only 0, 1 and 2 after the gate opened a file and a socket.
+//  5. Stdio back to blocking mode: a non-blocking stdin or stdout (a terminal
+//     library, a deadline on os.Stdin) breaks the shell that inherits it.
+func (s *Session) Exec() error {
+	path, argv, err := s.Argv()
+	if err != nil {
+		return err
+	}
+	env := ScrubEnv(s.Env)
+	for fd := 0; fd <= 2; fd++ {
+		_ = syscall.SetNonblock(fd, false) // a closed fd is not our problem here
+	}
+	signal.Reset()
+	err = syscall.Exec(path, argv, env)
+	return fmt.Errorf("exec %s: %w", path, err)
+}

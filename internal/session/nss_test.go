@@ -1,0 +1,185 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/nssfake"
+)
+
+func TestLookupUIDSelf(t *testing.T) {
+	u, err := LookupUID(os.Getuid())
+	if err != nil {
+		t.Fatalf("LookupUID(%d): %v", os.Getuid(), err)
+	}
+	if u.UID != os.Getuid() || u.GID != os.Getgid() {
+		t.Errorf("LookupUID(%d) = uid %d gid %d, want gid %d", os.Getuid(), u.UID, u.GID, os.Getgid())
+	}
+	// The same entry by name, and as getent(1) prints it.
+	byName, err := LookupUser(u.Name)
+	if err != nil {
+		t.Fatalf("LookupUser(%q): %v", u.Name, err)
+	}
+	if *byName != *u {
+		t.Errorf("LookupUser(%q) = %+v, LookupUID = %+v", u.Name, *byName, *u)
+	}
+	if out, err := exec.Command("getent", "passwd", u.Name).Output(); err == nil {
+		f := strings.Split(strings.TrimSpace(string(out)), ":")
+		if len(f) != 7 {
+			t.Fatalf("getent passwd %s: %q", u.Name, out)
+		}
+		shell := f[6]
+		if shell == "" {
+			shell = DefaultShell
+		}
+		if f[0] != u.Name || f[5] != u.Home || shell != u.Shell {
+			t.Errorf("getent says %q, LookupUID says %+v", out, *u)
+		}
+	}
+}
+
+func TestRootGroups(t *testing.T) {
+	root, err := LookupUser("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.UID != 0 || root.GID != 0 {
+		t.Errorf("root = %+v", *root)
+	}
+	groups, err := Groups(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) == 0 || groups[0] != "root" {
+		t.Errorf("Groups(root) = %q, want the primary group root first", groups)
+	}
+	out, err := exec.Command("id", "-Gn", "root").Output()
+	if err != nil {
+		t.Skipf("id -Gn root: %v", err)
+	}
+	want := strings.Fields(string(out))
+	if !sameSet(groups, want) {
+		t.Errorf("Groups(root) = %q, id -Gn root = %q", groups, want)
+	}
+}
+
+func TestUnknownUser(t *testing.T) {
+	for _, name := range []string{"lgx-no-such-user", "", "ro\x00ot"} {
+		if _, err := LookupUser(name); !errors.Is(err, ErrUnknownUser) {
+			t.Errorf("LookupUser(%q): err = %v, want ErrUnknownUser", name, err)
+		}
+	}
+	for _, uid := range []int{-1, 1<<32 - 1, 1 << 40, 59999} {
+		if _, err := LookupUID(uid); !errors.Is(err, ErrUnknownUser) {
+			t.Errorf("LookupUID(%d): err = %v, want ErrUnknownUser", uid, err)
+		}
+	}
+}
+
+// TestNSSOnlyUser proves users and groups come through NSS: they exist only
+// in libnss-extrausers' files, never in /etc/passwd or /etc/group.
+func TestNSSOnlyUser(t *testing.T) {
+	needOrSkip(t, nssfake.Available() == "", nssfake.Available())
+	var extra []nssfake.FakeGroup
+	var extraNames []string
+	// More groups than Groups' first getgrouplist buffer holds.
+	for i := range 70 {
+		g := nssfake.FakeGroup{Name: "lgx-g" + string(rune('a'+i/26)) + string(rune('a'+i%26)), GID: 59100 + i, Members: []string{"lgx-user"}}
+		extra = append(extra, g)
+		extraNames = append(extraNames, g.Name)
+	}
+	// A group whose entry is larger than getgrgid_r's first buffer.
+	var crowd []string
+	for i := range 3000 {
+		crowd = append(crowd, "lgx-member-"+strings.Repeat("x", 10)+string(rune('a'+i%26)))
+	}
+	crowd = append(crowd, "lgx-user")
+	users := []nssfake.FakeUser{
+		{Name: "lgx-user", UID: 59001, GID: 59001, Home: "/home/lgx-user", Shell: "/bin/sh"},
+		{Name: "lgx-noshell", UID: 59003, GID: 59001, Home: "/home/lgx-noshell"},
+		{Name: "lgx-orphan", UID: 59005, GID: 59006, Home: "/home/lgx-orphan", Shell: "/bin/sh"}, // gid 59006 has no group
+		{Name: "lgx-long", UID: 59007, GID: 59001, Home: "/home/lgx-long", Shell: "/bin/sh", Gecos: strings.Repeat("g", 20000)},
+	}
+	groups := append([]nssfake.FakeGroup{
+		{Name: "lgx-user", GID: 59001},
+		{Name: "lgx-ops", GID: 59002, Members: []string{"lgx-user", "lgx-noshell"}},
+		{Name: "lgx-crowd", GID: 59004, Members: crowd},
+	}, extra...)
+	for _, f := range []string{"/etc/passwd", "/etc/group"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("lgx-")) {
+			t.Fatalf("%s already names an lgx- entry; the test needs them to exist only through NSS", f)
+		}
+	}
+	nssfake.Install(t, users, groups)
+
+	u, err := LookupUser("lgx-user")
+	if err != nil {
+		t.Fatalf("LookupUser(lgx-user): %v", err)
+	}
+	want := User{Name: "lgx-user", UID: 59001, GID: 59001, Home: "/home/lgx-user", Shell: "/bin/sh"}
+	if *u != want {
+		t.Errorf("LookupUser(lgx-user) = %+v, want %+v", *u, want)
+	}
+	if byUID, err := LookupUID(59001); err != nil || *byUID != want {
+		t.Errorf("LookupUID(59001) = %+v, %v, want %+v", byUID, err, want)
+	}
+	got, err := Groups(u)
+	if err != nil {
+		t.Fatalf("Groups(lgx-user): %v", err)
+	}
+	wantGroups := append([]string{"lgx-user", "lgx-ops", "lgx-crowd"}, extraNames...)
+	if len(got) == 0 || got[0] != "lgx-user" || !sameSet(got, wantGroups) {
+		t.Errorf("Groups(lgx-user) = %q, want %q (primary first)", got, wantGroups)
+	}
+
+	if u, err := LookupUser("lgx-noshell"); err != nil || u.Shell != DefaultShell {
+		t.Errorf("LookupUser(lgx-noshell) = %+v, %v, want shell %s", u, err, DefaultShell)
+	}
+	if u, err := LookupUser("lgx-long"); err != nil || u.UID != 59007 {
+		t.Errorf("LookupUser(lgx-long) with a 20 kB gecos = %+v, %v", u, err)
+	}
+
+	orphan, err := LookupUser("lgx-orphan")
+	if err != nil {
+		t.Fatalf("LookupUser(lgx-orphan): %v", err)
+	}
+	if g, err := Groups(orphan); !errors.Is(err, ErrUnknownGroup) {
+		t.Errorf("Groups(lgx-orphan) = %q, %v, want ErrUnknownGroup (gid 59006 has no name)", g, err)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func BenchmarkLookupUser(b *testing.B) {
+	for b.Loop() {
+		if _, err := LookupUser("root"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLookupUserAndGroups(b *testing.B) {
+	for b.Loop() {
+		u, err := LookupUser("root")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Groups(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
