@@ -1,0 +1,213 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Error is one problem with a config file. Its text is "PATH: KEY: message"
+// for a key, "PATH: line N: message" for YAML syntax, "PATH: message" for the
+// file as a whole. Messages name keys and quote only enum values and group
+// patterns, never other values, which may one day be secrets.
+type Error struct {
+	Path string // the config file, as given
+	Key  string // full dotted key ("totp.digits"), or ""
+	Line int    // 1-based line, when known
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Key != "":
+		return e.Path + ": " + e.Key + ": " + e.Msg
+	case e.Line > 0:
+		return fmt.Sprintf("%s: line %d: %s", e.Path, e.Line, e.Msg)
+	default:
+		return e.Path + ": " + e.Msg
+	}
+}
+
+// maxProblems bounds how many problems one Load reports.
+const maxProblems = 20
+
+// Problems returns each problem in an error from Load or Validate, in file
+// order. Load reports every problem it finds, joined one per line, so that
+// an admin can fix them in one go.
+func Problems(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		var e *Error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, err := range j.Unwrap() {
+				walk(err)
+			}
+		} else if errors.As(err, &e) {
+			out = append(out, e)
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
+}
+
+// problems collects the errors of one load.
+type problems struct {
+	path string
+	errs []error
+}
+
+func (p *problems) add(key string, line int, format string, args ...any) {
+	if len(p.errs) == maxProblems {
+		p.errs = append(p.errs, &Error{Path: p.path, Msg: "too many problems; stopping here"})
+	}
+	if len(p.errs) > maxProblems {
+		return
+	}
+	p.errs = append(p.errs, &Error{Path: p.path, Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error {
+	switch len(p.errs) {
+	case 0:
+		return nil
+	case 1:
+		return p.errs[0]
+	}
+	return errors.Join(p.errs...)
+}
+
+// Load reads, decodes and validates the config file at path. hostname is
+// the default totp.issuer. The file and the directories on its path must be
+// safe from other users (see readChecked); keys left out keep their
+// defaults; anything unknown, mistyped or out of range is an error, and the
+// caller must then deny every login.
+func Load(path, hostname string) (*Config, error) {
+	data, err := readChecked(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, hostname, data)
+}
+
+// parse is Load after the file has been read.
+func parse(path, hostname string, data []byte) (*Config, error) {
+	p := &problems{path: path}
+	root := p.parseYAML(data)
+	if root != nil {
+		p.walk(root, "", schema)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+
+	cfg := Default(hostname)
+	if root != nil {
+		if err := decode(data, &cfg); err != nil {
+			return nil, p.decodeErr(err)
+		}
+	}
+	cfg.Path = path
+	cfg.TOTP.Algorithm = normalizeAlgorithm(cfg.TOTP.Algorithm)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// decode hands the bytes, already checked key by key, to a private viper
+// instance and decodes them over cfg's defaults. No environment, no search
+// paths, no weak typing.
+func decode(data []byte, cfg *Config) error {
+	v := viper.NewWithOptions(viper.WithDecodeHook(strictHook))
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return err
+	}
+	return v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.WeaklyTypedInput = false
+		dc.ErrorUnused = true
+		dc.ZeroFields = false
+	})
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// strictHook turns duration strings into durations and refuses what the
+// decoder would otherwise convert silently: a number into a duration (it
+// would mean nanoseconds) and a fraction into an integer (truncated).
+func strictHook(from, to reflect.Type, data any) (any, error) {
+	if to == durationType {
+		s, ok := data.(string)
+		if !ok {
+			return nil, errDurationUnit
+		}
+		return parseDuration(s)
+	}
+	switch to.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if from.Kind() == reflect.Float32 || from.Kind() == reflect.Float64 {
+			return nil, errors.New("must be a whole number")
+		}
+	}
+	return data, nil
+}
+
+var (
+	errDurationUnit = errors.New(`needs a unit, e.g. "60s" or "3m": a bare number would mean nanoseconds`)
+	errDuration     = errors.New(`not a duration; write a number and a unit (ms, s, m, h), e.g. "90s", "3m" or "1h30m"`)
+)
+
+// parseDuration accepts Go durations with a unit only: "0" and "60" are
+// refused, since a reader cannot tell what unit was meant.
+func parseDuration(s string) (time.Duration, error) {
+	if strings.Trim(s, "+-0123456789.") == "" {
+		return 0, errDurationUnit
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errDuration
+	}
+	return d, nil
+}
+
+// decodeErr reports what the decoder refused. The checks before it make
+// this a backstop; mapstructure's messages carry types, never values.
+func (p *problems) decodeErr(err error) error {
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, err := range j.Unwrap() {
+				walk(err)
+			}
+			return
+		}
+		var de *mapstructure.DecodeError
+		if errors.As(err, &de) {
+			inner := de.Unwrap()
+			if _, nested := inner.(interface{ Unwrap() []error }); nested {
+				walk(inner)
+				return
+			}
+			var deeper *mapstructure.DecodeError
+			if errors.As(inner, &deeper) {
+				walk(inner)
+				return
+			}
+			p.add(de.Name(), 0, "%s", inner)
+			return
+		}
+		p.add("", 0, "cannot decode: %s", err)
+	}
+	walk(err)
+	return p.err()
+}

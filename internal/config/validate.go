@@ -1,0 +1,163 @@
+package config
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/logingate/logingate/internal/groups"
+)
+
+// Accepted values of the enum keys.
+var (
+	failmodes   = []string{"secure", "safe"}
+	unenrolled  = []string{"deny", "allow", "enroll"}
+	algorithms  = []string{"SHA1", "SHA256", "SHA512"}
+	facilities  = []string{"auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
+	totpDigits  = []int{6, 8}
+	maxIdentLen = 48 // RFC 5424 APP-NAME
+)
+
+// Validate checks every value of c and reports each problem as
+// "PATH: KEY: message". Load calls it; a Config built in code can too.
+func (c *Config) Validate() error {
+	path := c.Path
+	if path == "" {
+		path = "config"
+	}
+	p := &problems{path: path}
+
+	oneOf(p, "failmode", c.Failmode, failmodes)
+	if _, err := groups.Parse(c.Groups); err != nil {
+		p.add("groups", 0, "%v", err)
+	}
+	oneOf(p, "unenrolled", c.Unenrolled, unenrolled)
+	intRange(p, "prompts", c.Prompts, 1, 10)
+	durRange(p, "prompt_timeout", c.PromptTimeout, time.Second, time.Hour)
+	if durRange(p, "login_timeout", c.LoginTimeout, 5*time.Second, 24*time.Hour) && c.LoginTimeout < c.PromptTimeout {
+		p.add("login_timeout", 0, "must be at least prompt_timeout, or the login ends before one prompt can")
+	}
+	switch {
+	case !filepath.IsAbs(c.StateDir):
+		p.add("state_dir", 0, "must be an absolute path")
+	case filepath.Clean(c.StateDir) != c.StateDir:
+		p.add("state_dir", 0, "must be a clean path: no trailing \"/\", \"//\", \".\" or \"..\"")
+	case hasControl(c.StateDir):
+		p.add("state_dir", 0, "must not contain control characters")
+	}
+
+	switch {
+	case c.TOTP.Issuer == "":
+		p.add("totp.issuer", 0, "must not be empty (it names this host in authenticator apps); set it")
+	case strings.Contains(c.TOTP.Issuer, ":"):
+		p.add("totp.issuer", 0, "must not contain \":\", which separates issuer and account in an otpauth label")
+	case hasControl(c.TOTP.Issuer):
+		p.add("totp.issuer", 0, "must not contain control characters")
+	}
+	if !slices.Contains(totpDigits, c.TOTP.Digits) {
+		p.add("totp.digits", 0, "must be 6 or 8")
+	}
+	if c.TOTP.Period%time.Second != 0 || c.TOTP.Period < 15*time.Second || c.TOTP.Period > 120*time.Second {
+		p.add("totp.period", 0, "must be whole seconds between 15s and 120s (authenticator apps assume 30s)")
+	}
+	oneOf(p, "totp.algorithm", c.TOTP.Algorithm, algorithms)
+	intRange(p, "totp.window", c.TOTP.Window, 0, 3)
+
+	if intRange(p, "backup_codes.count", c.BackupCodes.Count, 5, 20) {
+		intRange(p, "backup_codes.warn_below", c.BackupCodes.WarnBelow, 0, c.BackupCodes.Count)
+	} else if c.BackupCodes.WarnBelow < 0 {
+		p.add("backup_codes.warn_below", 0, "must not be negative")
+	}
+	intRange(p, "rate_limit.failures", c.RateLimit.Failures, 1, 1000)
+	durRange(p, "rate_limit.per", c.RateLimit.Per, time.Second, 24*time.Hour)
+
+	oneOf(p, "syslog.facility", c.Syslog.Facility, facilities)
+	switch id := c.Syslog.Ident; {
+	case id == "":
+		p.add("syslog.ident", 0, "must not be empty")
+	case strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		p.add("syslog.ident", 0, "must not contain spaces or control characters")
+	case strings.ContainsAny(id, ":[]"):
+		p.add("syslog.ident", 0, "must not contain \":\", \"[\" or \"]\", which end a syslog tag")
+	case len(id) > maxIdentLen:
+		p.add("syslog.ident", 0, "must be at most %d bytes", maxIdentLen)
+	}
+	if !filepath.IsAbs(c.Syslog.Socket) {
+		p.add("syslog.socket", 0, "must be an absolute path")
+	} else if hasControl(c.Syslog.Socket) {
+		p.add("syslog.socket", 0, "must not contain control characters")
+	}
+	return p.err()
+}
+
+func oneOf(p *problems, key, v string, allowed []string) {
+	if slices.Contains(allowed, v) {
+		return
+	}
+	q := make([]string, len(allowed))
+	for i, a := range allowed {
+		q[i] = `"` + a + `"`
+	}
+	var list string
+	if len(q) == 2 {
+		list = q[0] + " or " + q[1]
+	} else {
+		list = "one of " + strings.Join(q, ", ")
+	}
+	p.add(key, 0, "must be %s", list)
+}
+
+func intRange(p *problems, key string, v, lo, hi int) bool {
+	if v < lo || v > hi {
+		p.add(key, 0, "must be between %d and %d", lo, hi)
+		return false
+	}
+	return true
+}
+
+func durRange(p *problems, key string, v, lo, hi time.Duration) bool {
+	if v < lo || v > hi {
+		p.add(key, 0, "must be between %s and %s", shortDur(lo), shortDur(hi))
+		return false
+	}
+	return true
+}
+
+// shortDur prints 1h, 5m, 30s instead of time's 1h0m0s.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// normalizeAlgorithm upper-cases a known algorithm name written in any
+// ASCII case ("sha256"); anything else is left for Validate to refuse.
+func normalizeAlgorithm(s string) string {
+	for _, a := range algorithms {
+		if len(s) == len(a) && asciiUpper(s) == a {
+			return a
+		}
+	}
+	return s
+}
+
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl)
+}
