@@ -1,0 +1,285 @@
+package factors
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/logingate/logingate/internal/store"
+)
+
+// Backup codes: 10 characters from Crockford's base32 alphabet (50 bits),
+// shown as "xxxxx-xxxxx", stored only as argon2id hashes with a random salt
+// per code. Imported google-authenticator scratch codes (8 digits) are kept
+// the same way with kind "numeric".
+const (
+	BackupScheme      = "argon2id"
+	BackupKindBase32  = "base32"
+	BackupKindNumeric = "numeric"
+
+	backupCodeLen  = 10
+	numericCodeLen = 8
+	backupSaltLen  = 16
+	backupHashLen  = 32
+	maxBackupCodes = 100
+)
+
+// crockford is Crockford's base32 alphabet: digits and upper-case letters
+// without I, L, O and U.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// DefaultBackupParams is the argon2id cost of new backup-code hashes.
+//
+// Budget: a check hashes the typed code once per stored code (10 by
+// default), under the user's lock, in a freshly started gate process, and
+// must stay well under 50 ms on the reference machine (2 cores, a VM), with
+// at most about 4 MiB per hash. Two lanes use both cores for each hash.
+//
+// In a fresh process on that machine, first touching memory costs about
+// 3.5 ms per MiB (page faults: 14-18 ms for 4 MiB, 0.5 ms the second time),
+// and x/crypto allocates MemKiB anew for every hash, so until the heap
+// settles memory costs wall time far beyond its compute. Measured there, a
+// fresh process hashing 10 codes (median / 90th percentile of 31 runs,
+// go1.26, x/crypto v0.59.0):
+//
+//	MemKiB 4096, Time 1:  54 ms / 62 ms   (over budget)
+//	MemKiB 2048, Time 1:  34 ms / 40 ms
+//	MemKiB 1024, Time 2:  25 ms / 30 ms
+//	MemKiB 1024, Time 3:  28 ms / 34 ms   (chosen: 3 MiB-passes per hash)
+//
+// Warm, in one process, BenchmarkBackupCheck10 takes 13-20 ms at the chosen
+// cost (BenchmarkBackupHash: 1.2 ms a hash). Forcing a collection after
+// each hash lowered max RSS (4.3 MB instead of 7.2 MB for a bare program)
+// but raised the 90th percentile by half, so it is not done.
+var DefaultBackupParams = store.HashParams{Time: 3, MemKiB: 1024, Threads: 2}
+
+// Limits on parameters read from a state record, so that a corrupt or hostile
+// record cannot make a login allocate gigabytes or spin for minutes.
+const (
+	maxHashTime   = 16
+	maxHashMemKiB = 64 * 1024
+	maxHashLanes  = 4
+)
+
+// backupFactor checks backup codes for one user.
+type backupFactor struct {
+	st         store.Store
+	user       string
+	warnBelow  int
+	hasNumeric bool // the snapshot holds imported 8-digit scratch codes
+}
+
+// NewBackup returns the backup-code factor for user. A notice after use
+// becomes a warning when fewer than warnBelow codes remain. b is the state as
+// loaded for the menu; Accepts uses it, Check reads the current state under
+// the store's lock.
+func NewBackup(st store.Store, user string, warnBelow int, b *store.Backup) Factor {
+	f := &backupFactor{st: st, user: user, warnBelow: warnBelow}
+	if b != nil {
+		for _, c := range b.Codes {
+			if c.Kind == BackupKindNumeric {
+				f.hasNumeric = true
+			}
+		}
+	}
+	return f
+}
+
+func (f *backupFactor) Name() string  { return "backup" }
+func (f *backupFactor) Label() string { return "Backup code" }
+
+// Accepts reports whether code has the shape of one of our backup codes, or
+// of an imported scratch code when the user has any.
+func (f *backupFactor) Accepts(code string) bool {
+	kind, _, ok := normaliseBackupCode(code)
+	return ok && (kind == BackupKindBase32 || f.hasNumeric)
+}
+
+// Check hashes code against every stored code of its kind, removes the
+// matching one and persists that before reporting success, all under one
+// Update, so of several logins racing with the same code exactly one wins.
+func (f *backupFactor) Check(ctx context.Context, code string) (Outcome, error) {
+	if _, _, ok := normaliseBackupCode(code); !ok {
+		return Outcome{Reason: ReasonWrong}, nil // not worth the lock
+	}
+	return checkLocal(ctx, f.st, f.user, f, code, time.Now)
+}
+
+// Verify hashes code against every stored code of its kind (always all of
+// them, so the time taken says nothing about which one matched) and on a
+// match removes that code from st. On failure st is unchanged.
+func (f *backupFactor) Verify(st *store.UserState, code string, _ time.Time) (Outcome, error) {
+	kind, norm, ok := normaliseBackupCode(code)
+	b := st.Backup
+	if !ok || b == nil || len(b.Codes) == 0 {
+		return Outcome{Reason: ReasonWrong}, nil
+	}
+	match, err := findBackupCode(b, kind, norm)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("backup code: %w", err)
+	}
+	if match < 0 {
+		return Outcome{Reason: ReasonWrong}, nil
+	}
+	codes := make([]store.BackupHash, 0, len(b.Codes)-1)
+	codes = append(codes, b.Codes[:match]...)
+	b.Codes = append(codes, b.Codes[match+1:]...)
+	out := Outcome{OK: true}
+	out.Notice, out.Warn = backupNotice(len(b.Codes), f.warnBelow)
+	return out, nil
+}
+
+// findBackupCode returns the index of the stored code of kind matching norm,
+// or -1. Every code of that kind is hashed and compared in constant time.
+func findBackupCode(b *store.Backup, kind string, norm []byte) (int, error) {
+	if b.Scheme != BackupScheme {
+		return -1, errors.New("unsupported backup code scheme")
+	}
+	if err := checkHashParams(b.Params); err != nil {
+		return -1, err
+	}
+	match := -1
+	for i, c := range b.Codes {
+		if c.Kind != kind {
+			continue
+		}
+		if len(c.Salt) < 8 || len(c.Salt) > 64 || len(c.Hash) < 16 || len(c.Hash) > 64 {
+			return -1, errors.New("malformed backup code hash in state")
+		}
+		h := argon2.IDKey(norm, c.Salt, b.Params.Time, b.Params.MemKiB, b.Params.Threads, uint32(len(c.Hash)))
+		eq := subtle.ConstantTimeCompare(h, c.Hash)
+		match = subtle.ConstantTimeSelect(eq, i, match)
+	}
+	return match, nil
+}
+
+func backupNotice(left, warnBelow int) (string, bool) {
+	const regen = "run 'logingate backup-codes --regenerate' for a new set"
+	switch {
+	case left == 0:
+		return "that was your last backup code: " + regen, true
+	case left < warnBelow:
+		return codesLeft(left) + ": " + regen, true
+	}
+	return codesLeft(left), false
+}
+
+func codesLeft(n int) string {
+	if n == 1 {
+		return "1 backup code left"
+	}
+	return fmt.Sprintf("%d backup codes left", n)
+}
+
+// normaliseBackupCode classifies code and returns the bytes that are hashed:
+// for our codes the 10 upper-case Crockford characters (dashes and spaces
+// dropped, any case, o read as 0, i and l as 1), for scratch codes the 8
+// digits. ok is false for anything else.
+func normaliseBackupCode(code string) (kind string, norm []byte, ok bool) {
+	code = strings.TrimSpace(code)
+	if len(code) > 32 {
+		return "", nil, false
+	}
+	if len(code) == numericCodeLen && allDigits(code) {
+		return BackupKindNumeric, []byte(code), true
+	}
+	out := make([]byte, 0, backupCodeLen)
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		switch {
+		case c == '-' || c == ' ':
+			continue
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		switch c {
+		case 'O':
+			c = '0'
+		case 'I', 'L':
+			c = '1'
+		}
+		if strings.IndexByte(crockford, c) < 0 || len(out) == backupCodeLen {
+			return "", nil, false
+		}
+		out = append(out, c)
+	}
+	if len(out) != backupCodeLen {
+		return "", nil, false
+	}
+	return BackupKindBase32, out, true
+}
+
+// GenerateBackupCodes makes n new backup codes from crypto/rand. It returns
+// them in display form ("xxxxx-xxxxx", lower case) to be shown once, and
+// their hashes to be stored.
+func GenerateBackupCodes(n int, now time.Time) (codes []string, b *store.Backup, err error) {
+	return generateBackupCodes(n, now, DefaultBackupParams)
+}
+
+func generateBackupCodes(n int, now time.Time, p store.HashParams) (codes []string, b *store.Backup, err error) {
+	if n < 1 || n > maxBackupCodes {
+		return nil, nil, fmt.Errorf("backup code count %d out of range 1..%d", n, maxBackupCodes)
+	}
+	b = &store.Backup{Scheme: BackupScheme, Params: p, Created: now}
+	seen := make(map[string]bool, n)
+	raw := make([]byte, backupCodeLen)
+	for len(codes) < n {
+		if _, err := rand.Read(raw); err != nil {
+			return nil, nil, fmt.Errorf("backup codes: %w", err)
+		}
+		for i, r := range raw {
+			raw[i] = crockford[r&31] // 32 symbols: 5 bits each, no bias
+		}
+		if seen[string(raw)] {
+			continue
+		}
+		seen[string(raw)] = true
+		h, err := hashBackup(BackupKindBase32, raw, b.Params)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.Codes = append(b.Codes, h)
+		s := strings.ToLower(string(raw))
+		codes = append(codes, s[:5]+"-"+s[5:])
+	}
+	return codes, b, nil
+}
+
+// HashBackupCode hashes one code of kind (BackupKindBase32 or
+// BackupKindNumeric) with a fresh salt, for importers. The code must have
+// the kind's shape.
+func HashBackupCode(kind, code string, p store.HashParams) (store.BackupHash, error) {
+	k, norm, ok := normaliseBackupCode(code)
+	if !ok || k != kind {
+		return store.BackupHash{}, fmt.Errorf("not a %s backup code", kind)
+	}
+	return hashBackup(kind, norm, p)
+}
+
+func hashBackup(kind string, norm []byte, p store.HashParams) (store.BackupHash, error) {
+	if err := checkHashParams(p); err != nil {
+		return store.BackupHash{}, err
+	}
+	salt := make([]byte, backupSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return store.BackupHash{}, fmt.Errorf("backup code salt: %w", err)
+	}
+	h := argon2.IDKey(norm, salt, p.Time, p.MemKiB, p.Threads, backupHashLen)
+	return store.BackupHash{Kind: kind, Salt: salt, Hash: h}, nil
+}
+
+func checkHashParams(p store.HashParams) error {
+	if p.Time < 1 || p.Time > maxHashTime ||
+		p.Threads < 1 || p.Threads > maxHashLanes ||
+		p.MemKiB < 8*uint32(p.Threads) || p.MemKiB > maxHashMemKiB {
+		return fmt.Errorf("argon2id parameters out of range (time 1..%d, threads 1..%d, memory 8*threads..%d KiB)",
+			maxHashTime, maxHashLanes, maxHashMemKiB)
+	}
+	return nil
+}

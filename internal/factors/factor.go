@@ -1,0 +1,59 @@
+// Package factors holds the second factors a user can present: local TOTP and
+// backup codes today, remote services later. A factor never prints and never
+// reads the terminal: the gate owns the conversation and hands a factor only
+// the code the user typed. Anything a factor wants shown comes back in its
+// Outcome.
+package factors
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/logingate/logingate/internal/store"
+)
+
+// Factor is one way for a user to prove presence.
+type Factor interface {
+	// Name is the stable identifier used in audit lines ("totp", "backup").
+	Name() string
+	// Label is the menu line, e.g. "Authenticator app code".
+	Label() string
+	// Accepts reports whether a typed answer has the shape of this factor's
+	// codes, so that a code typed at the menu reaches the right factors.
+	Accepts(code string) bool
+	// Check verifies code and, on success, consumes it durably before
+	// returning. A rejected code is not an error. An error means no decision
+	// could be made; wrap ErrService only for an outside service that is
+	// unreachable or misbehaving (failmode applies to those alone).
+	Check(ctx context.Context, code string) (Outcome, error)
+}
+
+// Outcome is a factor's verdict on one code.
+type Outcome struct {
+	OK     bool
+	Reason string // why a code failed, for the audit log ("wrong code", "code already used")
+	Notice string // shown to the user after success ("7 backup codes left")
+	Warn   bool   // Notice is a warning
+}
+
+// ErrService marks an outside service that could not give an answer.
+var ErrService = errors.New("service unavailable")
+
+// Local is a factor that decides from the user's stored state alone (TOTP,
+// backup codes). The gate runs every Local factor that accepts a code inside
+// one store update, together with the failure counter and the last-success
+// record, so that an attempt costs one lock and one durable write and a code
+// is consumed exactly once however many logins race.
+type Local interface {
+	Factor
+	// Verify checks code against st at now. On success it records the
+	// consumption in st (the caller persists it); on failure st is unchanged.
+	Verify(st *store.UserState, code string, now time.Time) (Outcome, error)
+}
+
+// Reasons a code fails, shared so that the gate can tell the user which.
+const (
+	ReasonWrong    = "wrong code"
+	ReasonReplayed = "code already used"
+)
