@@ -49,8 +49,11 @@ test: deps
 bench:
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo 'make bench: scripts/bench.sh not written yet'; exit 1; fi
 
-demo:
-	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else echo 'make demo: scripts/demo.sh not written yet'; exit 1; fi
+# A throwaway sshd on 127.0.0.1 with logingate as ForceCommand and a demo
+# account; Ctrl-C stops it. DEMO_FLAGS=-check logs in once and stops.
+DEMO_PORT ?= 2222
+demo: deps build
+	$(GO) run ./scripts/demo -port $(DEMO_PORT) -bin bin/logingate $(DEMO_FLAGS)
 
 install: build
 	install -D -m 0755 bin/logingate $(DESTDIR)$(BINDIR)/logingate

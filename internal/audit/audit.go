@@ -1,0 +1,172 @@
+// Package audit writes logingate's audit trail: one syslog line per decision
+// and per administrative change, sent to the socket named in the config.
+// Lines carry who, from where, which factor, the result and the reason; they
+// never carry a code, a secret or a hash, and values are sanitised so that a
+// user name or address cannot forge a second line.
+package audit
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Severity is a syslog severity.
+type Severity int
+
+// Syslog severities used by logingate.
+const (
+	Warning Severity = 4
+	Notice  Severity = 5
+	Info    Severity = 6
+)
+
+var facilities = map[string]int{
+	"auth": 4, "authpriv": 10, "daemon": 3, "user": 1,
+	"local0": 16, "local1": 17, "local2": 18, "local3": 19,
+	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
+}
+
+// KnownFacility reports whether name is a facility Logger accepts.
+func KnownFacility(name string) bool { _, ok := facilities[name]; return ok }
+
+// Logger sends audit lines to a syslog socket and, with debug on, to stderr.
+// If the socket cannot be reached the line is not lost silently: a warning
+// goes to stderr once, and the caller's decision stands.
+type Logger struct {
+	facility int
+	ident    string
+	socket   string
+	debug    bool
+	stderr   io.Writer
+	now      func() time.Time
+
+	mu     sync.Mutex
+	conn   net.Conn
+	warned bool
+}
+
+// New returns a Logger. Nothing is dialled until the first line.
+func New(facility, ident, socket string, debug bool, stderr io.Writer) *Logger {
+	f, ok := facilities[facility]
+	if !ok {
+		f = facilities["authpriv"]
+	}
+	return &Logger{facility: f, ident: ident, socket: socket, debug: debug, stderr: stderr, now: time.Now}
+}
+
+// Event is one audit record. Fields are written in a fixed order as
+// key=value pairs; empty fields are left out.
+type Event struct {
+	Action string // "login", "enroll", "reset", ...
+	Result string // "allow", "deny", "skip", "ok", "error"
+	User   string
+	From   string
+	Factor string
+	Reason string
+	By     string // the administrator who made a change, when not the user
+}
+
+// Line formats e as the message part of a syslog line.
+func (e Event) Line() string {
+	var b strings.Builder
+	add := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(quote(v))
+	}
+	add("action", e.Action)
+	add("result", e.Result)
+	add("user", e.User)
+	add("from", e.From)
+	add("factor", e.Factor)
+	add("by", e.By)
+	add("reason", e.Reason)
+	return b.String()
+}
+
+// quote makes v safe for one log line: control bytes become '?', and a value
+// with spaces, quotes or '=' is double-quoted with inner quotes escaped.
+func quote(v string) string {
+	if len(v) > 256 {
+		v = v[:256]
+	}
+	clean := []byte(v)
+	needQuote := false
+	for i, c := range clean {
+		switch {
+		case c < 0x20 || c == 0x7f:
+			clean[i] = '?'
+		case c == ' ' || c == '"' || c == '=' || c == '\\':
+			needQuote = true
+		}
+	}
+	if !needQuote {
+		return string(clean)
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(string(clean)) + `"`
+}
+
+// Log writes one event at the given severity.
+func (l *Logger) Log(sev Severity, e Event) {
+	msg := e.Line()
+	if l.debug {
+		fmt.Fprintf(l.stderr, "%s: %s\n", l.ident, msg)
+	}
+	if err := l.send(sev, msg); err != nil {
+		l.mu.Lock()
+		first := !l.warned
+		l.warned = true
+		l.mu.Unlock()
+		if first {
+			fmt.Fprintf(l.stderr, "logingate: warning: audit log unreachable (%s): %v\n", l.socket, err)
+		}
+	}
+}
+
+func (l *Logger) send(sev Severity, msg string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		c, err := net.DialTimeout("unixgram", l.socket, time.Second)
+		if err != nil {
+			return unwrapOp(err)
+		}
+		l.conn = c
+	}
+	// RFC 3164 shape, as local syslog daemons and journald expect on /dev/log.
+	line := fmt.Sprintf("<%d>%s %s[%d]: %s", l.facility*8+int(sev), l.now().Format(time.Stamp), l.ident, os.Getpid(), msg)
+	_ = l.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := l.conn.Write([]byte(line))
+	return unwrapOp(err)
+}
+
+// Close releases the socket.
+func (l *Logger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return nil
+	}
+	err := l.conn.Close()
+	l.conn = nil
+	return err
+}
+
+func unwrapOp(err error) error {
+	if oe, ok := err.(*net.OpError); ok && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}

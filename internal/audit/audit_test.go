@@ -1,0 +1,89 @@
+package audit
+
+import (
+	"bytes"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func listen(t *testing.T) (string, *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "log.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return path, c
+}
+
+func read(t *testing.T, c *net.UnixConn) string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf[:n])
+}
+
+func TestLineReachesSocket(t *testing.T) {
+	path, c := listen(t)
+	var stderr bytes.Buffer
+	l := New("authpriv", "logingate", path, false, &stderr)
+	defer l.Close()
+	l.Log(Notice, Event{Action: "login", Result: "deny", User: "alice", From: "203.0.113.9", Factor: "totp", Reason: "wrong code"})
+	got := read(t, c)
+	// authpriv (10) * 8 + notice (5) = 85
+	want := regexp.MustCompile(`^<85>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d logingate\[\d+\]: action=login result=deny user=alice from=203.0.113.9 factor=totp reason="wrong code"$`)
+	if !want.MatchString(got) {
+		t.Fatalf("line %q does not match %v", got, want)
+	}
+	if stderr.Len() != 0 {
+		t.Fatalf("unexpected stderr %q", stderr.String())
+	}
+}
+
+func TestDebugCopiesToStderr(t *testing.T) {
+	path, c := listen(t)
+	var stderr bytes.Buffer
+	l := New("user", "login_duo", path, true, &stderr)
+	defer l.Close()
+	l.Log(Info, Event{Action: "login", Result: "allow", User: "bob"})
+	if got := read(t, c); !strings.HasPrefix(got, "<14>") {
+		t.Fatalf("facility user, severity info: got %q", got)
+	}
+	if got := stderr.String(); got != "login_duo: action=login result=allow user=bob\n" {
+		t.Fatalf("stderr %q", got)
+	}
+}
+
+func TestUnreachableWarnsOnce(t *testing.T) {
+	var stderr bytes.Buffer
+	l := New("authpriv", "logingate", filepath.Join(t.TempDir(), "missing.sock"), false, &stderr)
+	l.Log(Notice, Event{Action: "login", Result: "deny", User: "alice"})
+	l.Log(Notice, Event{Action: "login", Result: "deny", User: "alice"})
+	out := stderr.String()
+	if strings.Count(out, "logingate: warning: audit log unreachable") != 1 {
+		t.Fatalf("want exactly one warning, got %q", out)
+	}
+}
+
+func TestValuesCannotForgeLines(t *testing.T) {
+	e := Event{Action: "login", Result: "deny", User: "eve\nlogingate[1]: result=allow", Reason: `a "quoted" = thing`}
+	got := e.Line()
+	if strings.ContainsAny(got, "\n\r") {
+		t.Fatalf("control characters survived: %q", got)
+	}
+	if !strings.Contains(got, `user="eve?logingate[1]: result=allow"`) {
+		t.Fatalf("user not quoted as one value: %q", got)
+	}
+	if !strings.Contains(got, `reason="a \"quoted\" = thing"`) {
+		t.Fatalf("reason not escaped: %q", got)
+	}
+}

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/store"
+)
+
+// statusReport is what `logingate status` shows: never a secret or a hash.
+type statusReport struct {
+	User        string       `json:"user"`
+	Enrolled    bool         `json:"enrolled"`
+	TOTP        *totpStatus  `json:"totp,omitempty"`
+	BackupLeft  int          `json:"backup_codes_left"`
+	Failures    int          `json:"recent_failures"`
+	LockedUntil *time.Time   `json:"locked_until,omitempty"`
+	LastSuccess *store.Event `json:"last_success,omitempty"`
+}
+
+type totpStatus struct {
+	Algorithm string    `json:"algorithm"`
+	Digits    int       `json:"digits"`
+	Period    int       `json:"period"`
+	Created   time.Time `json:"created"`
+}
+
+// status is `logingate status [--user NAME] [--json]`.
+func (a *app) status(args []string) error {
+	fs := a.flags("status")
+	user := fs.String("user", "", "show this user (root)")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	_, target, err := a.target(*user)
+	if err != nil {
+		return err
+	}
+	ctx, stop := withSignals()
+	defer stop()
+	st, err := newStore(cfg).Load(ctx, target.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	now := time.Now()
+	r := statusReport{User: target.Name, Enrolled: st.Enrolled()}
+	if st != nil {
+		if st.TOTP != nil {
+			r.TOTP = &totpStatus{st.TOTP.Algorithm, st.TOTP.Digits, st.TOTP.Period, st.TOTP.Created}
+		}
+		if st.Backup != nil {
+			r.BackupLeft = len(st.Backup.Codes)
+		}
+		r.Failures = len(gate.PruneFailures(st.Failures, cfg.RateLimit, now))
+		if until := gate.LockedUntil(st, cfg.RateLimit, now); !until.IsZero() {
+			r.LockedUntil = &until
+		}
+		r.LastSuccess = st.LastSuccess
+	}
+	if *asJSON {
+		return writeJSON(a.stdout, r)
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "user:\t%s\n", r.User)
+	switch {
+	case r.TOTP != nil:
+		fmt.Fprintf(w, "authenticator app:\tenrolled %s (%s, %d digits, %ds)\n", r.TOTP.Created.Format(time.DateTime), r.TOTP.Algorithm, r.TOTP.Digits, r.TOTP.Period)
+	default:
+		fmt.Fprintf(w, "authenticator app:\tnot enrolled\n")
+	}
+	fmt.Fprintf(w, "backup codes left:\t%d\n", r.BackupLeft)
+	if r.LockedUntil != nil {
+		fmt.Fprintf(w, "rate limit:\tlocked until %s (%d recent failures)\n", r.LockedUntil.Format(time.DateTime), r.Failures)
+	} else {
+		fmt.Fprintf(w, "rate limit:\tnot locked (%d recent failures)\n", r.Failures)
+	}
+	if r.LastSuccess != nil {
+		from := r.LastSuccess.From
+		if from == "" {
+			from = "local"
+		}
+		fmt.Fprintf(w, "last success:\t%s from %s with %s\n", r.LastSuccess.Time.Format(time.DateTime), from, r.LastSuccess.Factor)
+	} else {
+		fmt.Fprintf(w, "last success:\tnever\n")
+	}
+	return w.Flush()
+}
+
+// unlock is `logingate unlock --user NAME`: root lifts a rate limit.
+func (a *app) unlock(args []string) error {
+	return a.adminChange("unlock", args, func(st store.Store, user string) error {
+		return updateExisting(st, user, func(s *store.UserState) error {
+			if len(s.Failures) == 0 {
+				return store.ErrUnchanged
+			}
+			s.Failures = nil
+			return nil
+		})
+	})
+}
+
+// reset is `logingate reset --user NAME`: root removes every factor (lost
+// phone); the user enrolls again.
+func (a *app) reset(args []string) error {
+	return a.adminChange("reset", args, func(st store.Store, user string) error {
+		ctx, stop := withSignals()
+		defer stop()
+		return st.Delete(ctx, user)
+	})
+}
+
+func (a *app) adminChange(name string, args []string, change func(store.Store, string) error) error {
+	fs := a.flags(name)
+	user := fs.String("user", "", "the user (required)")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *user == "" {
+		return usageError{name + ": --user NAME is required"}
+	}
+	if os.Getuid() != 0 {
+		return errors.New(name + " is for root")
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	caller, target, err := a.target(*user)
+	if err != nil {
+		return err
+	}
+	lg := a.audit(cfg)
+	defer lg.Close()
+	err = change(newStore(cfg), target.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s has no second-factor state", target.Name)
+	}
+	if err != nil {
+		lg.Log(audit.Warning, audit.Event{Action: name, Result: "error", User: target.Name, By: caller.Name, Reason: err.Error()})
+		return err
+	}
+	lg.Log(audit.Notice, audit.Event{Action: name, Result: "ok", User: target.Name, By: caller.Name})
+	fmt.Fprintf(a.stdout, "logingate: %s: done for %s\n", name, target.Name)
+	return nil
+}
+
+// updateExisting updates a user's state only if they have some.
+func updateExisting(st store.Store, user string, fn func(*store.UserState) error) error {
+	ctx, stop := withSignals()
+	defer stop()
+	if _, err := st.Load(ctx, user); err != nil {
+		return err
+	}
+	return st.Update(ctx, user, fn)
+}
+
+// backupCodes is `logingate backup-codes [--regenerate] [--user NAME] [--json]`.
+func (a *app) backupCodes(args []string) (err error) {
+	fs := a.flags("backup-codes")
+	user := fs.String("user", "", "act on this user (root)")
+	regen := fs.Bool("regenerate", false, "replace all backup codes with a new set")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *asJSON {
+		defer func() { err = jsonError(a.stdout, err) }()
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	caller, target, err := a.target(*user)
+	if err != nil {
+		return err
+	}
+	st := newStore(cfg)
+	ctx, stop := withSignals()
+	defer stop()
+	cur, err := st.Load(ctx, target.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if !*regen {
+		left := 0
+		if cur != nil && cur.Backup != nil {
+			left = len(cur.Backup.Codes)
+		}
+		if *asJSON {
+			return writeJSON(a.stdout, map[string]int{"backup_codes_left": left})
+		}
+		fmt.Fprintf(a.stdout, "%d backup codes left\n", left)
+		return nil
+	}
+	if !cur.Enrolled() {
+		return withHint(fmt.Errorf("%s is not enrolled", target.Name), "enroll first: logingate enroll")
+	}
+	lg := a.audit(cfg)
+	defer lg.Close()
+
+	// New codes are new credentials: a user confirms with a current factor
+	// in this same invocation; root acts as administrator.
+	var show func(string)
+	if os.Getuid() != 0 {
+		tty, err := openTTY("backup-codes --regenerate")
+		if err != nil {
+			return err
+		}
+		defer tty.Close()
+		if err := confirm(ctx, cfg, st, target.Name, tty, lg, "backup-codes"); err != nil {
+			return err
+		}
+		show = func(s string) { _ = tty.Println(s) }
+	} else {
+		show = func(s string) { fmt.Fprintln(a.stdout, s) }
+	}
+	codes, b, err := factors.GenerateBackupCodes(cfg.BackupCodes.Count, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := st.Update(ctx, target.Name, func(s *store.UserState) error { s.Backup = b; return nil }); err != nil {
+		return err
+	}
+	by := ""
+	if caller != target {
+		by = caller.Name
+	}
+	lg.Log(audit.Notice, audit.Event{Action: "backup-codes", Result: "ok", User: target.Name, By: by, Reason: "regenerated"})
+	if *asJSON {
+		return writeJSON(a.stdout, map[string][]string{"backup_codes": codes})
+	}
+	show("New backup codes for " + target.Name + "; the old ones no longer work. Each is good for one login:")
+	show(formatCodes(codes))
+	return nil
+}
+
+// checkConfig is `logingate check-config [-c FILE]`.
+func (a *app) checkConfig(args []string) error {
+	fs := a.flags("check-config")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(a.g.config)
+	if err != nil {
+		return err
+	}
+	policy, err := parsePolicy(cfg)
+	if err != nil {
+		return err
+	}
+	for _, l := range policy.OnlyNegated() {
+		fmt.Fprintf(a.stderr, "logingate: warning: %s: groups: %q has only negated patterns and matches no one\n", cfg.Path, l)
+	}
+	fmt.Fprintf(a.stdout, "logingate: %s: configuration ok\n", cfg.Path)
+	return nil
+}

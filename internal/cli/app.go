@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/groups"
+	"github.com/logingate/logingate/internal/session"
+	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/term"
+)
+
+// app carries what every subcommand needs.
+type app struct {
+	g       globals
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	host, _ := os.Hostname()
+	return config.Load(path, host)
+}
+
+func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
+	return groups.Parse(cfg.Groups)
+}
+
+// newStore opens the configured state backend. A user's state must belong
+// to that user's uid, as resolved through NSS.
+func newStore(cfg *config.Config) store.Store {
+	return filestore.New(cfg.StateDir, func(name string) (int, int, error) {
+		u, err := session.LookupUser(name)
+		if err != nil {
+			return 0, 0, err
+		}
+		return u.UID, u.GID, nil
+	})
+}
+
+// localFactors lists a user's factors in the order a typed code tries them:
+// TOTP first, then backup codes (an 8-digit TOTP and an 8-digit imported
+// scratch code both work that way).
+func localFactors(cfg *config.Config, st store.Store) gate.FactorSource {
+	return func(user string, s *store.UserState) []factors.Factor {
+		var out []factors.Factor
+		if s == nil {
+			return nil
+		}
+		if s.TOTP != nil {
+			out = append(out, factors.NewTOTP(st, user, cfg.TOTP.Window, time.Now, s.TOTP))
+		}
+		if s.Backup != nil && len(s.Backup.Codes) > 0 {
+			out = append(out, factors.NewBackup(st, user, cfg.BackupCodes.WarnBelow, s.Backup))
+		}
+		return out
+	}
+}
+
+func (a *app) config() (*config.Config, error) {
+	cfg, err := loadConfig(a.g.config)
+	if err != nil {
+		return nil, withHint(err, "validate it with: logingate check-config -c "+a.g.config)
+	}
+	return cfg, nil
+}
+
+func (a *app) audit(cfg *config.Config) *audit.Logger {
+	return audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, a.g.debug, a.stderr)
+}
+
+// target resolves --user: the caller by default; another user only for root.
+func (a *app) target(name string) (caller, target *session.User, err error) {
+	if caller, err = session.LookupUID(os.Getuid()); err != nil {
+		return nil, nil, fmt.Errorf("cannot look up your account: %w", err)
+	}
+	if name == "" || name == caller.Name {
+		return caller, caller, nil
+	}
+	if os.Getuid() != 0 {
+		return nil, nil, errors.New("only root may act on another user (--user)")
+	}
+	if target, err = session.LookupUser(name); err != nil {
+		return nil, nil, fmt.Errorf("no such user %q", name)
+	}
+	return caller, target, nil
+}
+
+// flags returns a FlagSet for a subcommand; -c and -d are accepted after the
+// subcommand name too (logingate check-config -c FILE).
+func (a *app) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Func("c", "config file", func(s string) error { a.g.config, a.g.explicit = s, true; return nil })
+	fs.BoolFunc("d", "log to stderr", func(string) error { a.g.debug = true; return nil })
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, usageError{fs.Name() + ": " + err.Error()}
+	}
+	if fs.NArg() > positional {
+		return nil, usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(positional))}
+	}
+	return fs.Args(), nil
+}
+
+// openTTY returns the controlling terminal, or an error with a hint for
+// commands that need a person at a terminal.
+func openTTY(what string) (*term.TTY, error) {
+	t, err := term.Open()
+	if err != nil {
+		return nil, withHint(fmt.Errorf("%s needs a terminal", what), "run it in an interactive session (ssh -t)")
+	}
+	return t, nil
+}
+
+// confirm asks an enrolled user for a fresh second factor in this same
+// invocation: holding the SSH key alone must never change factors.
+func confirm(ctx context.Context, cfg *config.Config, st store.Store, user string, ui gate.UI, lg *audit.Logger, action string) error {
+	g := &gate.Gate{
+		Config:  cfg,
+		Store:   st,
+		Factors: localFactors(cfg, st),
+		Audit:   lg,
+		User:    user,
+		UI:      ui,
+	}
+	d := g.Confirm(ctx, action)
+	if !d.Allow {
+		return silentError{1}
+	}
+	return nil
+}
+
+// withSignals gives a context that ends on Ctrl-C, Ctrl-\, Ctrl-Z, SIGHUP
+// and SIGTERM, as the gate's does.
+func withSignals() (context.Context, func()) {
+	ctx, _, stop := term.Interrupts(context.Background())
+	return ctx, stop
+}

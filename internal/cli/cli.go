@@ -1,0 +1,216 @@
+// Package cli is logingate's command line: login_duo's flags for the gate,
+// and the subcommands that enroll users and administer their state. It wires
+// config, session, store, factors and gate together; the decisions live in
+// those packages.
+//
+// Every line for the user has one voice: "logingate: error: ...",
+// "logingate: hint: ...", "logingate: warning: ...", lowercase, no final
+// period. Errors carry a fixed text for the user; the cause goes to the
+// audit log.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/logingate/logingate/internal/config"
+)
+
+// Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
+var Version = ""
+
+// version reports Version or, failing that, what the build recorded.
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "devel-" + s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+}
+
+// globals are login_duo's flags: they come before any subcommand.
+type globals struct {
+	config   string // -c
+	debug    bool   // -d
+	forUser  string // -f
+	host     string // -h
+	explicit bool   // -c was given
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// hintError carries a hint line for the user after the error line.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e hintError) Error() string { return e.err.Error() }
+func (e hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error { return hintError{err, hint} }
+
+const usage = `usage: logingate [-c FILE] [-d] [-f USER] [-h HOST] [--] [command [args...]]
+       logingate [-c FILE] [-d] SUBCOMMAND [options]
+       logingate -v
+
+subcommands:
+  enroll         set up an authenticator app (and backup codes)
+  import         import a google-authenticator file
+  backup-codes   show how many backup codes are left, or --regenerate them
+  status         show a user's second-factor state
+  unlock         lift a user's rate limit (root)
+  reset          remove a user's second factors (root)
+  check-config   validate the configuration, as sshd -t does
+  version        print the version`
+
+// Main runs logingate and returns the process exit status.
+func Main(args, environ []string, stdout, stderr *os.File) int {
+	g, rest, sub, err := parseGlobals(args[1:])
+	if err != nil {
+		return report(stderr, err)
+	}
+	if sub == "" {
+		return runGate(g, rest, environ, stderr)
+	}
+	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
+	var run func([]string) error
+	switch sub {
+	case "enroll":
+		run = a.enroll
+	case "import":
+		run = a.importCmd
+	case "backup-codes":
+		run = a.backupCodes
+	case "status":
+		run = a.status
+	case "unlock":
+		run = a.unlock
+	case "reset":
+		run = a.reset
+	case "check-config":
+		run = a.checkConfig
+	case "version":
+		run = func([]string) error { fmt.Fprintln(stdout, "logingate", version()); return nil }
+	}
+	return report(stderr, run(rest))
+}
+
+// subcommands are recognised only as the first non-flag argument, with no
+// "--" before it; anything else is the command to run after the gate.
+var subcommands = map[string]bool{
+	"enroll": true, "import": true, "backup-codes": true, "status": true,
+	"unlock": true, "reset": true, "check-config": true, "version": true,
+}
+
+// parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),
+// -d, -f USER, -h HOST, -v, and "--".
+func parseGlobals(args []string) (g globals, rest []string, sub string, err error) {
+	g.config = config.DefaultPath
+	i := 0
+	value := func(flag string) (string, error) {
+		a := args[i]
+		if len(a) > 2 {
+			return a[2:], nil
+		}
+		if i+1 >= len(args) {
+			return "", usageError{"flag " + flag + " needs a value"}
+		}
+		i++
+		return args[i], nil
+	}
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return g, args[i+1:], "", nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		switch a[:2] {
+		case "-c":
+			if g.config, err = value("-c"); err != nil {
+				return
+			}
+			g.explicit = true
+		case "-f":
+			if g.forUser, err = value("-f"); err != nil {
+				return
+			}
+		case "-h":
+			if g.host, err = value("-h"); err != nil {
+				return
+			}
+		case "-d":
+			if a != "-d" {
+				return g, nil, "", usageError{"unknown flag " + a}
+			}
+			g.debug = true
+		case "-v":
+			if a != "-v" {
+				return g, nil, "", usageError{"unknown flag " + a}
+			}
+			return g, nil, "version", nil
+		default:
+			return g, nil, "", usageError{"unknown flag " + a}
+		}
+	}
+	rest = args[i:]
+	if len(rest) > 0 && subcommands[rest[0]] {
+		return g, rest[1:], rest[0], nil
+	}
+	return g, rest, "", nil
+}
+
+// report prints err in the user's voice and returns the exit status.
+func report(w io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var silent silentError
+	if errors.As(err, &silent) {
+		return silent.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(w, "logingate: error: %s\n%s\n", ue.msg, usage)
+		return 2
+	}
+	printError(w, err)
+	var he hintError
+	if errors.As(err, &he) {
+		fmt.Fprintf(w, "logingate: hint: %s\n", he.hint)
+	}
+	return 1
+}
+
+// silentError ends the program with a status after the message was shown.
+type silentError struct{ code int }
+
+func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// printError writes err as one "logingate: error:" line per line of its text
+// (a config error lists every problem it found).
+func printError(w io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "logingate: error: %s\n", line)
+	}
+}

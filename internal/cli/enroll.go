@@ -1,0 +1,247 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/store"
+)
+
+var errEnrolled = errors.New("already enrolled")
+
+// enroller sets up an authenticator app for one user: a new secret shown as
+// a QR code and an otpauth:// URI, a code from the app typed back before
+// anything is saved, then a new set of backup codes shown once.
+type enroller struct {
+	cfg   *config.Config
+	store store.Store
+	user  string
+	ui    gate.UI
+	audit *audit.Logger
+	force bool   // replace an existing enrollment
+	by    string // the administrator, when not the user
+	qrPNG string // also write the QR code here
+}
+
+// run is the whole interactive enrollment.
+func (e *enroller) run(ctx context.Context) error {
+	t, uri, err := e.newSecret()
+	if err != nil {
+		return err
+	}
+	if err := e.writePNG(uri); err != nil {
+		return err
+	}
+	qr, err := factors.QRText(uri)
+	if err != nil {
+		return err
+	}
+	e.say("Scan this QR code with your authenticator app:")
+	e.say(qr)
+	e.say("Or add this key by hand: " + uri)
+	if err := e.verify(ctx, t); err != nil {
+		return err
+	}
+	codes, err := e.save(ctx, t)
+	if err != nil {
+		return err
+	}
+	e.say("Enrolled. Backup codes, each good for one login. Keep them safe; they are not shown again:")
+	e.say(formatCodes(codes))
+	return nil
+}
+
+func (e *enroller) say(s string) { _ = e.ui.Println(s) }
+
+func (e *enroller) newSecret() (*store.TOTP, string, error) {
+	c := e.cfg.TOTP
+	return factors.NewTOTPEnrollment(c.Issuer, e.user, c.Algorithm, c.Digits, c.Period, time.Now())
+}
+
+// verify asks for a code from the new app, up to three times. The accepted
+// step is recorded so that the same code cannot be used again to log in.
+func (e *enroller) verify(ctx context.Context, t *store.TOTP) error {
+	for try := 0; try < 3; try++ {
+		pctx, cancel := context.WithTimeout(ctx, e.cfg.PromptTimeout)
+		code, err := e.ui.ReadSecret(pctx, "Code from the app: ", 16)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("no code entered: %w", err)
+		}
+		if step, ok := factors.VerifyTOTP(t, strings.TrimSpace(code), e.cfg.TOTP.Window, time.Now()); ok {
+			t.LastStep = step
+			return nil
+		}
+		e.say("logingate: that code does not match; check the app's entry and the phone's clock")
+	}
+	return errors.New("the app's codes did not match; nothing was saved")
+}
+
+// save stores the enrollment with a new set of backup codes, refusing to
+// replace an existing one unless forced.
+func (e *enroller) save(ctx context.Context, t *store.TOTP) ([]string, error) {
+	codes, b, err := factors.GenerateBackupCodes(e.cfg.BackupCodes.Count, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	err = e.store.Update(ctx, e.user, func(st *store.UserState) error {
+		if st.TOTP != nil && !e.force {
+			return errEnrolled
+		}
+		st.TOTP, st.Backup, st.Failures = t, b, nil
+		return nil
+	})
+	if errors.Is(err, errEnrolled) {
+		return nil, withHint(fmt.Errorf("%s is already enrolled", e.user), "replace the enrollment with: logingate enroll --force")
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.audit.Log(audit.Info, audit.Event{Action: "enroll", Result: "ok", User: e.user, Factor: "totp", By: e.by})
+	return codes, nil
+}
+
+func (e *enroller) writePNG(uri string) error {
+	if e.qrPNG == "" {
+		return nil
+	}
+	// The image holds the secret: a new file, private to the caller, opened
+	// with the caller's own rights.
+	f, err := os.OpenFile(e.qrPNG, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot create the QR image: %w", err)
+	}
+	if err := factors.WriteQRPNG(f, uri, 320); err != nil {
+		f.Close()
+		os.Remove(e.qrPNG)
+		return err
+	}
+	return f.Close()
+}
+
+func formatCodes(codes []string) string {
+	var b strings.Builder
+	for i, c := range codes {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "  %s", c)
+	}
+	return b.String()
+}
+
+// enroll is `logingate enroll [--user NAME] [--force] [--no-verify] [--json] [--qr-png FILE]`.
+func (a *app) enroll(args []string) (err error) {
+	fs := a.flags("enroll")
+	user := fs.String("user", "", "enroll this user (root)")
+	force := fs.Bool("force", false, "replace an existing enrollment")
+	noVerify := fs.Bool("no-verify", false, "save without a code from the app (root provisioning)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	qrPNG := fs.String("qr-png", "", "also write the QR code as a PNG image")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *asJSON {
+		defer func() { err = jsonError(a.stdout, err) }()
+	}
+	if *asJSON && !*noVerify {
+		return usageError{"enroll: --json needs --no-verify (provisioning without a terminal)"}
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	caller, target, err := a.target(*user)
+	if err != nil {
+		return err
+	}
+	if *noVerify && os.Getuid() != 0 {
+		return errors.New("--no-verify is for root provisioning a user")
+	}
+	st := newStore(cfg)
+	lg := a.audit(cfg)
+	defer lg.Close()
+	ctx, stop := withSignals()
+	defer stop()
+
+	cur, err := st.Load(ctx, target.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if cur != nil && cur.TOTP != nil && !*force {
+		return withHint(fmt.Errorf("%s is already enrolled", target.Name), "replace the enrollment with: logingate enroll --force")
+	}
+	e := &enroller{cfg: cfg, store: st, user: target.Name, audit: lg, force: *force, qrPNG: *qrPNG}
+	if caller != target {
+		e.by = caller.Name
+	}
+
+	if *noVerify {
+		t, uri, err := e.newSecret()
+		if err != nil {
+			return err
+		}
+		if err := e.writePNG(uri); err != nil {
+			return err
+		}
+		codes, err := e.save(ctx, t)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(a.stdout, struct {
+				URI   string   `json:"otpauth_uri"`
+				Codes []string `json:"backup_codes"`
+			}{uri, codes})
+		}
+		fmt.Fprintf(a.stdout, "otpauth URI: %s\nbackup codes:\n%s\n", uri, formatCodes(codes))
+		return nil
+	}
+
+	tty, err := openTTY("enroll")
+	if err != nil {
+		return err
+	}
+	defer tty.Close()
+	e.ui = tty
+	// Replacing a factor is a change of credentials: the user proves
+	// presence with the current one first. Root acts as administrator.
+	if cur.Enrolled() && os.Getuid() != 0 {
+		if err := confirm(ctx, cfg, st, target.Name, tty, lg, "enroll"); err != nil {
+			return err
+		}
+	}
+	return e.run(ctx)
+}
+
+// jsonError turns an error into {"error": "..."} on stdout, keeping the
+// non-zero exit status.
+func jsonError(w io.Writer, err error) error {
+	if err == nil {
+		return nil
+	}
+	var s silentError
+	if errors.As(err, &s) {
+		return err
+	}
+	_ = writeJSON(w, map[string]string{"error": oneLine(err.Error())})
+	return silentError{1}
+}
+
+// writeJSON prints v as one line of JSON, without HTML escaping (an
+// otpauth URI keeps its '&').
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/session"
+	"github.com/logingate/logingate/internal/term"
+)
+
+// runGate is the ForceCommand path: decide, then exec the session or exit 1.
+// Every early return denies.
+func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
+	cfg, err := loadConfig(g.config)
+	if err != nil {
+		// No audit settings can be trusted from a broken file: use the
+		// defaults so that the denial is still recorded.
+		d := config.Default("")
+		lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, g.debug, stderr)
+		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
+		printError(stderr, err)
+		fmt.Fprintf(stderr, "logingate: error: the second-factor configuration is broken; access denied\n")
+		return 1
+	}
+	lg := audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, g.debug, stderr)
+	defer lg.Close()
+	deny := func(user, reason, msg string) int {
+		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
+		fmt.Fprintf(stderr, "logingate: error: %s\n", msg)
+		return 1
+	}
+
+	caller, err := session.LookupUID(os.Getuid())
+	if err != nil {
+		return deny(fmt.Sprint(os.Getuid()), "user lookup failed: "+err.Error(), "cannot look up your account; access denied")
+	}
+	sess := session.FromEnv(environ, cmdArgs, g.host, caller)
+	target := caller
+	if g.forUser != "" && g.forUser != caller.Name {
+		if os.Getuid() != 0 {
+			return deny(caller.Name, "-f refused for non-root", "only root may use -f for another user")
+		}
+		if target, err = session.LookupUser(g.forUser); err != nil {
+			return deny(g.forUser, "user lookup failed: "+err.Error(), "no such user: "+g.forUser)
+		}
+	}
+	policy, err := parsePolicy(cfg)
+	if err != nil {
+		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+	}
+
+	ctx, _, stopSignals := term.Interrupts(context.Background())
+	defer stopSignals()
+	tty, err := term.Open()
+	if err != nil {
+		tty = nil // no terminal: non-interactive session
+	}
+	var ui gate.UI
+	if tty != nil {
+		ui = tty
+		defer tty.Close()
+	}
+	var envCode string
+	if cfg.AcceptEnvFactor {
+		envCode, _ = session.PasscodeFromEnv(environ)
+	}
+
+	st := newStore(cfg)
+	gt := &gate.Gate{
+		Config:  cfg,
+		Policy:  policy,
+		Store:   st,
+		Factors: localFactors(cfg, st),
+		Audit:   lg,
+		User:    target.Name,
+		Remote:  sess.Remote,
+		Groups:  func() ([]string, error) { return session.Groups(target) },
+		UI:      ui,
+		Stderr:  stderr,
+		EnvCode: envCode,
+	}
+	if ui != nil && target == caller {
+		e := &enroller{cfg: cfg, store: gt.Store, user: target.Name, ui: ui, audit: lg}
+		gt.Enroll = e.run
+	}
+	d := gt.Run(ctx)
+	if !d.Allow {
+		return 1
+	}
+	if ctx.Err() != nil {
+		return deny(target.Name, "interrupted after the decision", "interrupted; access denied")
+	}
+
+	// Hand over. Nothing of logingate's may survive into the session:
+	// the terminal and the audit socket are closed (and O_CLOEXEC anyway),
+	// signal handling returns to default inside Exec.
+	if tty != nil {
+		tty.Close()
+	}
+	lg.Close()
+	stopSignals()
+	err = sess.Exec()
+	fmt.Fprintf(stderr, "logingate: error: cannot start the session: %v\n", err)
+	return 1
+}
+
+func callerName() string {
+	if u, err := session.LookupUID(os.Getuid()); err == nil {
+		return u.Name
+	}
+	return fmt.Sprint(os.Getuid())
+}

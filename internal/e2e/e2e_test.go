@@ -1,0 +1,231 @@
+// Package e2e proves logingate end to end: a real OpenSSH server on loopback
+// runs the built binary as its ForceCommand, and real clients (ssh, scp,
+// sftp) log in with codes computed by oathtool, an independent TOTP
+// implementation.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logingate/logingate/internal/testutil/sshtest"
+)
+
+// gateBin is the logingate binary built once for the package's tests.
+var gateBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
+			return m.Run() // the tests skip themselves
+		}
+		dir, err := os.MkdirTemp("", "logingate-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o755)
+		gateBin = filepath.Join(dir, "logingate")
+		out, err := exec.Command("go", "build", "-o", gateBin, "github.com/logingate/logingate/cmd/logingate").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building logingate: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// host is one sshd with logingate as its ForceCommand, its config, state
+// directory and audit socket.
+type host struct {
+	*sshtest.Server
+	dir, config, state string
+	audit              *auditLog
+}
+
+type hostOptions struct {
+	yaml  string   // extra config lines
+	sshd  []string // extra sshd_config lines
+	flags string   // extra logingate flags on the ForceCommand line
+}
+
+func newHost(t *testing.T, o hostOptions) *host {
+	t.Helper()
+	sshtest.Require(t)
+	for _, tool := range []string{"oathtool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing (scripts/deps.sh installs it)", tool)
+			}
+			t.Skipf("%s missing", tool)
+		}
+	}
+	dir := sshtest.PublicTempDir(t)
+	h := &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
+	if err := os.Mkdir(h.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(h.state, 0o733|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n%s", h.state, h.audit.path, o.yaml)
+	if err := os.WriteFile(h.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	force := gateBin + " -c " + h.config
+	if o.flags != "" {
+		force += " " + o.flags
+	}
+	h.Server = sshtest.Start(t, sshtest.Options{ForceCommand: force, ExtraConfig: o.sshd})
+	return h
+}
+
+// gate runs the logingate binary as root with this host's config.
+func (h *host) gate(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(gateBin, append([]string{"-c", h.config}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// enrolled is what root's provisioning hands out.
+type enrolled struct {
+	URI    string   `json:"otpauth_uri"`
+	Codes  []string `json:"backup_codes"`
+	secret string
+}
+
+func (h *host) enroll(t *testing.T, u *sshtest.User) *enrolled {
+	t.Helper()
+	out, errOut, code := h.gate(t, "enroll", "--user", u.Name, "--no-verify", "--json")
+	if code != 0 {
+		t.Fatalf("enroll --user %s: exit %d: %s %s", u.Name, code, out, errOut)
+	}
+	var e enrolled
+	if err := json.Unmarshal([]byte(out), &e); err != nil {
+		t.Fatalf("enroll --json printed %q: %v", out, err)
+	}
+	pu, err := url.Parse(e.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secret = pu.Query().Get("secret")
+	return &e
+}
+
+// code computes a TOTP code with oathtool; offset shifts the clock by whole
+// steps, so that two logins in one test need not wait for the next step
+// (window 1 accepts the next step's code).
+func (e *enrolled) code(t *testing.T, offset int) string {
+	t.Helper()
+	args := []string{"--totp", "-b", e.secret}
+	if offset != 0 {
+		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
+	}
+	out, err := exec.Command("oathtool", args...).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// run runs cmd and returns its output and exit status.
+func run(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// auditLog collects the lines logingate sends to its syslog socket.
+type auditLog struct {
+	path  string
+	mu    sync.Mutex
+	lines []string
+}
+
+func listenAudit(t *testing.T, path string) *auditLog {
+	t.Helper()
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	a := &auditLog{path: path}
+	go func() {
+		buf := make([]byte, 8192)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			a.mu.Lock()
+			a.lines = append(a.lines, string(buf[:n]))
+			a.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close() })
+	return a
+}
+
+// waitFor returns the first audit line containing every part, waiting a
+// little for the datagram to arrive.
+func (a *auditLog) waitFor(t *testing.T, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a.mu.Lock()
+		for _, l := range a.lines {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(l, p)
+			}
+			if ok {
+				a.mu.Unlock()
+				return l
+			}
+		}
+		all := strings.Join(a.lines, "\n")
+		a.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit line with %q; have:\n%s", parts, all)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (a *auditLog) all() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return strings.Join(a.lines, "\n")
+}

@@ -1,0 +1,248 @@
+// Package gate owns the whole second-factor decision: who must pass (group
+// policy), what the user is offered (the menu), how many tries they get and
+// how long they may take, what an outage does (failmode), and the audit line
+// that records the outcome. It talks to the user only through UI and to
+// state only through store.Store; it never execs (the session package does).
+//
+// The rule for every path: only an outside service that cannot answer
+// follows failmode. Everything else that goes wrong denies: broken config or
+// state, a failed write, a panic, a timeout, EOF, a signal.
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/groups"
+	"github.com/logingate/logingate/internal/store"
+)
+
+// UI is the conversation with a person at a terminal. The gate is its only
+// user; factors never see it.
+type UI interface {
+	Println(s string) error
+	ReadSecret(ctx context.Context, prompt string, max int) (string, error)
+}
+
+// Auditor records decisions.
+type Auditor interface {
+	Log(sev audit.Severity, e audit.Event)
+}
+
+// FactorSource builds the factors a user holds from their state snapshot.
+type FactorSource func(user string, st *store.UserState) []factors.Factor
+
+// Gate decides one login.
+type Gate struct {
+	Config  *config.Config
+	Policy  *groups.Policy
+	Store   store.Store
+	Factors FactorSource
+	Audit   Auditor
+
+	User   string                   // whose factors are checked (-f, or the session's user)
+	Remote string                   // client address, may be empty
+	Groups func() ([]string, error) // the user's group names, through NSS
+
+	UI      UI        // nil when the session has no terminal
+	Stderr  io.Writer // messages when there is no UI
+	EnvCode string    // a passcode from the environment, already gated by accept_env_factor
+
+	// Enroll runs enrollment for an unenrolled user in this session and
+	// returns once a code from the new device was verified and saved. Nil
+	// when enrollment is not possible here.
+	Enroll func(ctx context.Context) error
+
+	Now func() time.Time
+}
+
+// Decision is the gate's verdict.
+type Decision struct {
+	Allow  bool
+	Factor string // the factor that passed, "none" when no factor was needed
+	Reason string // for the audit line
+}
+
+// maxAnswer bounds what the user may type at a prompt.
+const maxAnswer = 64
+
+// Run decides the login. It never panics: a panic inside denies.
+func (g *Gate) Run(ctx context.Context) Decision {
+	return g.guarded(ctx, "login", g.decide)
+}
+
+// Confirm asks an enrolled user for a fresh second factor, for a change that
+// must not ride on the SSH key alone (replacing an enrollment, new backup
+// codes). No group policy, no passcode from the environment, no enrollment:
+// a person at a terminal proves presence with a factor they already hold.
+func (g *Gate) Confirm(ctx context.Context, action string) Decision {
+	return g.guarded(ctx, action, g.confirm)
+}
+
+func (g *Gate) guarded(ctx context.Context, action string, decide func(context.Context) Decision) (d Decision) {
+	defer func() {
+		if r := recover(); r != nil {
+			d = Decision{Reason: "internal error"}
+			g.say("logingate: error: internal error; access denied")
+		}
+		g.record(action, d)
+	}()
+	ctx, cancel := context.WithTimeout(ctx, g.Config.LoginTimeout)
+	defer cancel()
+	return decide(ctx)
+}
+
+func (g *Gate) confirm(ctx context.Context) Decision {
+	st, err := g.Store.Load(ctx, g.User)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		g.say("logingate: error: your second-factor state cannot be read")
+		return Decision{Reason: "state unreadable: " + err.Error()}
+	}
+	if until := LockedUntil(st, g.Config.RateLimit, g.now()); !until.IsZero() {
+		g.sayLocked(until)
+		return Decision{Reason: "rate limited"}
+	}
+	held := g.Factors(g.User, st)
+	if len(held) == 0 {
+		g.say("logingate: error: " + g.User + " has no second factor to confirm with")
+		return Decision{Reason: "not enrolled"}
+	}
+	if g.UI == nil {
+		g.say("logingate: error: confirming with a second factor needs a terminal")
+		return Decision{Reason: "no terminal"}
+	}
+	g.say("logingate: confirm this change with a current second factor")
+	return g.menu(ctx, held, g.Config.Prompts)
+}
+
+func (g *Gate) decide(ctx context.Context) Decision {
+	if !g.Policy.MatchesEveryone() {
+		names, err := g.Groups()
+		if err != nil {
+			g.say("logingate: error: cannot resolve your groups; access denied")
+			return Decision{Reason: "group lookup failed: " + err.Error()}
+		}
+		if !g.Policy.Matches(names) {
+			return Decision{Allow: true, Factor: "none", Reason: "not in a gated group"}
+		}
+	}
+
+	st, err := g.Store.Load(ctx, g.User)
+	if errors.Is(err, store.ErrNotFound) {
+		st = nil
+	} else if err != nil {
+		g.say("logingate: error: your second-factor state cannot be read; access denied")
+		g.say("logingate: hint: an administrator can check it with: logingate status --user " + g.User)
+		return Decision{Reason: "state unreadable: " + err.Error()}
+	}
+
+	if until := LockedUntil(st, g.Config.RateLimit, g.now()); !until.IsZero() {
+		g.sayLocked(until)
+		return Decision{Reason: "rate limited"}
+	}
+
+	held := g.Factors(g.User, st)
+	if len(held) == 0 {
+		return g.unenrolled(ctx)
+	}
+
+	attempts := g.Config.Prompts
+	if g.EnvCode != "" {
+		attempts--
+		d, done := g.tryCode(ctx, g.EnvCode, held)
+		if done || attempts == 0 || g.UI == nil {
+			if !done && g.UI == nil {
+				d.Reason = "passcode from the environment: " + d.Reason
+			}
+			return d
+		}
+	}
+	if g.UI == nil {
+		g.say("logingate: error: a second factor is required and this session has no terminal to ask for it")
+		if g.Config.AcceptEnvFactor {
+			g.say("logingate: hint: log in with a terminal (ssh -t), or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ...")
+		} else {
+			g.say("logingate: hint: log in with a terminal (ssh -t) first; non-interactive sessions need accept_env_factor on this host")
+		}
+		return Decision{Reason: "no terminal"}
+	}
+	return g.menu(ctx, held, attempts)
+}
+
+// unenrolled applies the unenrolled policy to a gated user with no factor.
+func (g *Gate) unenrolled(ctx context.Context) Decision {
+	switch g.Config.Unenrolled {
+	case "allow":
+		return Decision{Allow: true, Factor: "none", Reason: "not enrolled (unenrolled: allow)"}
+	case "enroll":
+		if g.UI == nil || g.Enroll == nil {
+			g.say("logingate: error: you have no second factor yet and this session has no terminal to enroll one")
+			g.say("logingate: hint: log in once with a terminal (ssh -t) to enroll")
+			return Decision{Reason: "not enrolled, no terminal"}
+		}
+		if err := g.Enroll(ctx); err != nil {
+			g.say("logingate: error: enrollment did not complete; access denied")
+			return Decision{Reason: "enrollment failed: " + err.Error()}
+		}
+		// Enrollment verified a fresh code from the new device and consumed
+		// it durably: that code is this login's second factor.
+		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session"}
+	default:
+		g.say("logingate: error: no second factor is set up for " + g.User + "; access denied")
+		g.say("logingate: hint: an administrator can enroll you with: logingate enroll --user " + g.User)
+		return Decision{Reason: "not enrolled"}
+	}
+}
+
+func (g *Gate) record(action string, d Decision) {
+	if g.Audit == nil {
+		return
+	}
+	e := audit.Event{Action: action, User: g.User, From: g.Remote, Factor: d.Factor, Reason: d.Reason}
+	sev := audit.Info
+	switch {
+	case d.Allow && d.Factor == "none":
+		e.Result = "skip"
+	case d.Allow:
+		e.Result = "allow"
+	default:
+		e.Result = "deny"
+		sev = audit.Notice
+	}
+	g.Audit.Log(sev, e)
+}
+
+// say shows one line to the user: on the terminal when there is one, else on
+// stderr. Never on stdout, which belongs to the session's protocol.
+func (g *Gate) say(s string) {
+	if g.UI != nil {
+		_ = g.UI.Println(s) // a terminal that is gone fails the next read
+		return
+	}
+	if g.Stderr != nil {
+		fmt.Fprintln(g.Stderr, s)
+	}
+}
+
+func (g *Gate) sayLocked(until time.Time) {
+	wait := until.Sub(g.now()).Round(time.Second)
+	if wait < time.Second {
+		wait = time.Second
+	}
+	g.say(fmt.Sprintf("logingate: error: too many failed attempts for %s; try again in %s (at %s)",
+		g.User, wait, until.Format("15:04:05 MST")))
+	g.say("logingate: hint: an administrator can lift this with: logingate unlock --user " + g.User)
+}
+
+func (g *Gate) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}

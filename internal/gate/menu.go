@@ -1,0 +1,231 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/store"
+)
+
+// menu runs the interactive exchange: a numbered list of the user's factors
+// (or the one factor's own prompt), then up to attempts answers. An answer
+// is either an option number, after which that factor's code is asked for,
+// or a code, which goes to every factor that accepts its shape in the order
+// the factors are listed (TOTP before backup codes). Either way one answer
+// is one attempt.
+func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) Decision {
+	header := "logingate: second factor for " + g.User
+	if g.Remote != "" {
+		header += " (from " + g.Remote + ")"
+	}
+	g.say(header)
+	prompt := held[0].Label() + ": "
+	if len(held) > 1 {
+		for i, f := range held {
+			g.say(fmt.Sprintf(" %d. %s", i+1, f.Label()))
+		}
+		prompt = fmt.Sprintf("Passcode or option (1-%d): ", len(held))
+	}
+
+	var last Decision // the latest failed attempt, for the audit line
+	failed := func(err error) Decision {
+		d := g.inputFailed(err)
+		if last.Reason != "" {
+			d.Factor, d.Reason = last.Factor, d.Reason+" after: "+last.Reason
+		}
+		return d
+	}
+	for blanks := 0; attempts > 0; {
+		answer, err := g.ask(ctx, prompt)
+		if err != nil {
+			return failed(err)
+		}
+		if answer == "" {
+			// An empty line costs no attempt, but it cannot go on forever.
+			if blanks++; blanks >= 3 {
+				g.say("logingate: error: no answer; access denied")
+				return Decision{Reason: "empty answers"}
+			}
+			continue
+		}
+		candidates := accepting(held, answer)
+		if n, isOption := option(answer, len(held)); isOption && len(candidates) == 0 {
+			f := held[n-1]
+			if answer, err = g.ask(ctx, f.Label()+": "); err != nil {
+				return failed(err)
+			}
+			candidates = accepting([]factors.Factor{f}, answer)
+		}
+		attempts--
+		if len(candidates) == 0 {
+			g.say("logingate: that is not a valid code" + optionsHint(len(held)) + attemptsLeft(attempts))
+			last = Decision{Reason: "malformed answer"}
+			continue
+		}
+		d, done := g.tryCode(ctx, answer, candidates)
+		if done {
+			return d
+		}
+		last = d
+		if attempts > 0 {
+			g.say("logingate: " + strings.TrimPrefix(attemptsLeft(attempts), ", "))
+		}
+	}
+	g.say("logingate: error: too many failed attempts; access denied")
+	return last
+}
+
+// ask reads one answer within prompt_timeout (and the login deadline).
+func (g *Gate) ask(ctx context.Context, prompt string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.Config.PromptTimeout)
+	defer cancel()
+	s, err := g.UI.ReadSecret(ctx, prompt, maxAnswer)
+	return strings.TrimSpace(s), err
+}
+
+// inputFailed turns a failed read into a denial with a reason a user and an
+// auditor can tell apart.
+func (g *Gate) inputFailed(err error) Decision {
+	reason := "input error"
+	switch {
+	case errors.Is(err, io.EOF):
+		reason = "aborted (end of input)"
+	case errors.Is(err, context.DeadlineExceeded):
+		reason = "timed out"
+		g.say("logingate: error: timed out waiting for an answer; access denied")
+		return Decision{Reason: reason}
+	case errors.Is(err, context.Canceled):
+		reason = "interrupted"
+	}
+	g.say("logingate: error: access denied")
+	return Decision{Reason: reason}
+}
+
+// tryCode checks one code against its candidate factors as a single
+// attempt. Local factors are verified inside one store update, which also
+// records the failure (and any resulting lockout) or the success, so the
+// attempt costs one durable write. done reports a final decision.
+func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Factor) (d Decision, done bool) {
+	now := g.now()
+	rl := g.Config.RateLimit
+	var (
+		won     factors.Outcome
+		by      string
+		reasons []string
+		locked  time.Time
+	)
+	err := g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		for _, f := range candidates {
+			lf, ok := f.(factors.Local)
+			if !ok {
+				continue
+			}
+			out, err := lf.Verify(st, code, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Name(), err)
+			}
+			if out.OK {
+				won, by = out, f.Name()
+				st.Failures = nil
+				st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
+				return nil
+			}
+			reasons = append(reasons, out.Reason)
+		}
+		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
+		locked = LockedUntil(st, rl, now)
+		return nil
+	})
+	if err != nil {
+		g.say("logingate: error: your second-factor state could not be updated; access denied")
+		return Decision{Reason: "state update failed: " + err.Error()}, true
+	}
+	if by != "" {
+		if won.Notice != "" {
+			if won.Warn {
+				g.say("logingate: warning: " + won.Notice)
+			} else {
+				g.say("logingate: " + won.Notice)
+			}
+		}
+		return Decision{Allow: true, Factor: by, Reason: "code accepted"}, true
+	}
+
+	reason := strings.Join(dedupe(reasons), "; ")
+	factor := candidates[0].Name()
+	if contains(reasons, factors.ReasonReplayed) {
+		g.say("logingate: that code was already used; wait for the next one")
+	} else {
+		g.say("logingate: wrong code")
+	}
+	if !locked.IsZero() {
+		g.sayLocked(locked)
+		return Decision{Factor: factor, Reason: reason + "; rate limit reached"}, true
+	}
+	return Decision{Factor: factor, Reason: reason}, false
+}
+
+func accepting(held []factors.Factor, code string) []factors.Factor {
+	var out []factors.Factor
+	for _, f := range held {
+		if f.Accepts(code) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// option reads answer as a menu option number.
+func option(answer string, n int) (int, bool) {
+	if len(answer) > 2 {
+		return 0, false
+	}
+	i, err := strconv.Atoi(answer)
+	if err != nil || i < 1 || i > n {
+		return 0, false
+	}
+	return i, true
+}
+
+func optionsHint(n int) string {
+	if n < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" or option (1-%d)", n)
+}
+
+func attemptsLeft(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", 1 attempt left"
+	default:
+		return fmt.Sprintf(", %d attempts left", n)
+	}
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
