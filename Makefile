@@ -16,6 +16,12 @@ CONFDIR ?= /etc/logingate
 # package:FuzzName, each line ending in a backslash, for example
 #	./internal/config:FuzzLoad
 FUZZ_TARGETS = \
+	./internal/config:FuzzLoad \
+	./internal/store/filestore:FuzzDecode \
+	./internal/factors:FuzzParseGoogleAuthenticator \
+	./internal/groups:FuzzParse \
+	./internal/groups:FuzzMatch \
+	./internal/term:FuzzSanitize \
 
 .PHONY: all build deps test bench demo install clean
 
