@@ -89,13 +89,20 @@ func (g *Gate) guarded(ctx context.Context, action string, decide func(context.C
 	defer func() {
 		if r := recover(); r != nil {
 			d = Decision{Reason: "internal error"}
-			g.say("logingate: error: internal error; access denied")
+			g.sayAfterPanic("logingate: error: internal error; access denied")
 		}
 		g.record(action, d)
 	}()
 	ctx, cancel := context.WithTimeout(ctx, g.Config.LoginTimeout)
 	defer cancel()
 	return decide(ctx)
+}
+
+// sayAfterPanic tells the user about a panic without letting a second one
+// (the terminal may be what failed) escape Run before the audit line.
+func (g *Gate) sayAfterPanic(s string) {
+	defer func() { _ = recover() }()
+	g.say(s)
 }
 
 func (g *Gate) confirm(ctx context.Context) Decision {
@@ -157,7 +164,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		attempts--
 		d, done := g.tryCode(ctx, g.EnvCode, held)
 		if done || attempts == 0 || g.UI == nil {
-			if !done && g.UI == nil {
+			if !done {
 				d.Reason = "passcode from the environment: " + d.Reason
 			}
 			return d

@@ -34,26 +34,29 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 	}
 
 	var last Decision // the latest failed attempt, for the audit line
-	failed := func(err error) Decision {
-		d := g.inputFailed(err)
+	after := func(d Decision) Decision {
 		if last.Reason != "" {
 			d.Factor, d.Reason = last.Factor, d.Reason+" after: "+last.Reason
 		}
 		return d
 	}
+	failed := func(err error) Decision { return after(g.inputFailed(err)) }
 	for blanks := 0; attempts > 0; {
 		answer, err := g.ask(ctx, prompt)
 		if err != nil {
 			return failed(err)
 		}
 		if answer == "" {
-			// An empty line costs no attempt, but it cannot go on forever.
+			// An empty line costs no attempt, but three in a row end the
+			// login: with every other answer costing one, the menu stays
+			// bounded.
 			if blanks++; blanks >= 3 {
 				g.say("logingate: error: no answer; access denied")
-				return Decision{Reason: "empty answers"}
+				return after(Decision{Reason: "empty answers"})
 			}
 			continue
 		}
+		blanks = 0
 		candidates := accepting(held, answer)
 		if n, isOption := option(answer, len(held)); isOption && len(candidates) == 0 {
 			f := held[n-1]
@@ -121,6 +124,9 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 		locked  time.Time
 	)
 	err := g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		// A backend may run fn again after a write conflict: only the run
+		// that is written may decide.
+		won, by, reasons, locked = factors.Outcome{}, "", nil, time.Time{}
 		for _, f := range candidates {
 			lf, ok := f.(factors.Local)
 			if !ok {
