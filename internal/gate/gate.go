@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/logingate/logingate/internal/audit"
@@ -150,6 +151,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	}
 
 	if until := LockedUntil(st, g.Config.RateLimit, g.now()); !until.IsZero() {
+		g.clampFutureFailures(ctx, st)
 		g.sayLocked(until)
 		return Decision{Reason: "rate limited"}
 	}
@@ -245,6 +247,29 @@ func (g *Gate) sayLocked(until time.Time) {
 	g.say(fmt.Sprintf("logingate: error: too many failed attempts for %s; try again in %s (at %s)",
 		g.User, wait, until.Format("15:04:05 MST")))
 	g.say("logingate: hint: an administrator can lift this with: logingate unlock --user " + g.User)
+}
+
+// clampFutureFailures rewrites failures dated after now (the clock went
+// back) to now, so that a lockout ends rate_limit.per after the jump
+// instead of when the clock catches up with the old dates. Only a locked
+// user pays for this write; if it fails the login is denied anyway.
+func (g *Gate) clampFutureFailures(ctx context.Context, snapshot *store.UserState) {
+	now := g.now()
+	if !slices.ContainsFunc(snapshot.Failures, func(t time.Time) bool { return t.After(now) }) {
+		return
+	}
+	_ = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		changed := false
+		for i, t := range st.Failures {
+			if t.After(now) {
+				st.Failures[i], changed = now, true
+			}
+		}
+		if !changed {
+			return store.ErrUnchanged
+		}
+		return nil
+	})
 }
 
 func (g *Gate) now() time.Time {

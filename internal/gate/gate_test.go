@@ -447,8 +447,8 @@ func TestInputFailures(t *testing.T) {
 		{name: "hangup after a wrong code", answers: func(cancel context.CancelCauseFunc) []answer {
 			return []answer{say(wrong), blockAfter(func() { cancel(&term.Interrupted{Signal: syscall.SIGHUP}) })}
 		}, wantWhy: "interrupted after: wrong code", wantFac: "totp"},
-		{name: "over-long line", answers: func(context.CancelCauseFunc) []answer { return says(strings.Repeat("1", 65)) },
-			wantWhy: "input error"},
+		{name: "over-long line costs an attempt, then EOF", answers: func(context.CancelCauseFunc) []answer { return says(strings.Repeat("1", 65)) },
+			wantWhy: "aborted (end of input) after: over-long answer"},
 		{name: "terminal gone", answers: func(context.CancelCauseFunc) []answer { return []answer{fail(syscall.EIO)} },
 			wantWhy: "input error"},
 		{name: "EOF after a wrong code", answers: func(context.CancelCauseFunc) []answer { return []answer{say(wrong), fail(io.EOF)} },

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/term"
 )
 
 // menu runs the interactive exchange: a numbered list of the user's factors
@@ -41,8 +42,17 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 		return d
 	}
 	failed := func(err error) Decision { return after(g.inputFailed(err)) }
+	tooLong := func() {
+		attempts--
+		g.say(fmt.Sprintf("logingate: that answer is longer than any code (%d characters at most)%s", maxAnswer, attemptsLeft(attempts)))
+		last = Decision{Reason: "over-long answer"}
+	}
 	for blanks := 0; attempts > 0; {
 		answer, err := g.ask(ctx, prompt)
+		if errors.Is(err, term.ErrTooLong) {
+			tooLong()
+			continue
+		}
 		if err != nil {
 			return failed(err)
 		}
@@ -60,7 +70,10 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 		candidates := accepting(held, answer)
 		if n, isOption := option(answer, len(held)); isOption && len(candidates) == 0 {
 			f := held[n-1]
-			if answer, err = g.ask(ctx, f.Label()+": "); err != nil {
+			if answer, err = g.ask(ctx, f.Label()+": "); errors.Is(err, term.ErrTooLong) {
+				tooLong()
+				continue
+			} else if err != nil {
 				return failed(err)
 			}
 			candidates = accepting([]factors.Factor{f}, answer)

@@ -1,11 +1,15 @@
 package gate
 
 import (
+	"context"
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -203,5 +207,40 @@ func TestRateLimitReachedMidMenu(t *testing.T) {
 				t.Errorf("next login: %+v after %d prompts, want rate limited without a prompt", d, next.ui.reads())
 			}
 		})
+	}
+}
+
+// After the clock goes back, failures dated in the future are rewritten to
+// now on the locked path, so the lockout ends rate_limit.per after the jump
+// rather than when the clock catches up with the old dates.
+func TestClockJumpBackLockoutEnds(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	rl := config.RateLimit{Failures: 2, Per: 5 * time.Minute}
+	st := &store.UserState{Version: store.FormatVersion, Failures: []time.Time{now.Add(24 * time.Hour), now.Add(24*time.Hour + time.Second)}}
+	ms := newStore()
+	ms.put(t, "alice", st)
+	cfg := config.Default("testhost")
+	cfg.RateLimit = rl
+	policy, err := groups.Parse(cfg.Groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gate{Config: &cfg, Policy: policy, Store: ms, User: "alice", Now: func() time.Time { return now }, Stderr: io.Discard,
+		Factors: func(string, *store.UserState) []factors.Factor { return nil }}
+	if d := g.Run(context.Background()); d.Allow || d.Reason != "rate limited" {
+		t.Fatalf("first try: %+v, want rate limited", d)
+	}
+	after, err := ms.Load(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range after.Failures {
+		if f.After(now) {
+			t.Fatalf("failure still dated in the future: %v", f)
+		}
+	}
+	later := now.Add(rl.Per + time.Second)
+	if until := LockedUntil(after, rl, later); !until.IsZero() {
+		t.Fatalf("still locked %v after the window, until %v", rl.Per, until)
 	}
 }
