@@ -14,6 +14,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
 	"github.com/logingate/logingate/internal/groups"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
@@ -28,7 +29,21 @@ type app struct {
 	stderr  io.Writer
 }
 
+// loadConfig reads the config. A privileged (setgid) gate first checks its
+// own installation, and takes a config from a non-root caller only when
+// root owns it along its whole path: nothing the caller controls may steer
+// a process that holds the logingate group.
 func loadConfig(path string) (*config.Config, error) {
+	if privilege.Privileged() {
+		if err := privilege.CheckBinary(); err != nil {
+			return nil, err
+		}
+		if os.Getuid() != 0 {
+			if err := privilege.CheckRootFile(path); err != nil {
+				return nil, err
+			}
+		}
+	}
 	host, _ := os.Hostname()
 	return config.Load(path, host)
 }
@@ -40,13 +55,17 @@ func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
 // newStore opens the configured state backend. A user's state must belong
 // to that user's uid, as resolved through NSS.
 func newStore(cfg *config.Config) store.Store {
-	return filestore.New(cfg.StateDir, func(name string) (int, int, error) {
+	fs := filestore.New(cfg.StateDir, func(name string) (int, int, error) {
 		u, err := session.LookupUser(name)
 		if err != nil {
 			return 0, 0, err
 		}
 		return u.UID, u.GID, nil
 	})
+	if privilege.Privileged() {
+		fs.Protected(privilege.Group())
+	}
+	return fs
 }
 
 // localFactors lists a user's factors in the order a typed code tries them:

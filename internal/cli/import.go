@@ -9,6 +9,7 @@ import (
 
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -38,8 +39,10 @@ func (a *app) importCmd(args []string) error {
 		return err
 	}
 
-	// The file is opened with the caller's own rights.
-	f, err := os.Open(rest[0])
+	// The file is opened with the caller's own rights, never the gate's: a
+	// caller must not read protected state by naming it here.
+	var f *os.File
+	err = privilege.AsCaller(func() (err error) { f, err = os.Open(rest[0]); return err })
 	if err != nil {
 		return fmt.Errorf("cannot open the file to import: %w", err)
 	}

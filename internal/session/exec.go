@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // sftpServerPaths are where the sftp-server binary lives on common systems
@@ -123,7 +125,14 @@ func ScrubEnv(env []string) []string {
 //     only 0, 1 and 2 after the gate opened a file and a socket.
 //  5. Stdio back to blocking mode: a non-blocking stdin or stdout (a terminal
 //     library, a deadline on os.Stdin) breaks the shell that inherits it.
+//  6. Drop the privilege first, and for good: a setgid gate gives up the
+//     logingate group (real, effective and saved, every thread) before
+//     anything else here, and stops if that cannot be verified. Proven by
+//     internal/e2e TestPrivilegedSessionHoldsNothing.
 func (s *Session) Exec() error {
+	if err := privilege.Drop(); err != nil {
+		return err
+	}
 	path, argv, err := s.Argv()
 	if err != nil {
 		return err

@@ -160,6 +160,9 @@ func (s *Store) checkStateDir() error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return notDirError("state directory", s.dir, "set state_dir to the directory the link points to")
 	}
+	if s.group != nil {
+		return s.checkProtectedDir(&st)
+	}
 	if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid {
 		want := "root"
 		if euid != 0 {
@@ -174,6 +177,28 @@ func (s *Store) checkStateDir() error {
 		return &CheckError{Path: s.dir,
 			Problem: fmt.Sprintf("state directory %s is writable by group or others without the sticky bit (mode %04o)", s.dir, perm),
 			Fix:     "chmod 1733 " + s.dir + " (users may create their own directory) or chmod 0755 " + s.dir}
+	}
+	return nil
+}
+
+// checkProtectedDir applies the protected layout's rules: root:GROUP, no
+// access for others, group may create and enter.
+func (s *Store) checkProtectedDir(st *unix.Stat_t) error {
+	fix := fmt.Sprintf("chown root:%d %s && chmod 0770 %s (or: logingate migrate)", *s.group, s.dir, s.dir)
+	perm := uint32(st.Mode) & 0o7777
+	switch {
+	case st.Uid != 0:
+		return &CheckError{Path: s.dir, Fix: fix,
+			Problem: fmt.Sprintf("state directory %s is owned by uid %d, want root", s.dir, st.Uid)}
+	case int(st.Gid) != *s.group:
+		return &CheckError{Path: s.dir, Fix: fix,
+			Problem: fmt.Sprintf("state directory %s belongs to group %d, want logingate's group %d", s.dir, st.Gid, *s.group)}
+	case perm&0o007 != 0:
+		return &CheckError{Path: s.dir, Fix: fix,
+			Problem: fmt.Sprintf("state directory %s gives others access (mode %04o): users could reach their own secrets", s.dir, perm)}
+	case perm&0o030 != 0o030:
+		return &CheckError{Path: s.dir, Fix: fix,
+			Problem: fmt.Sprintf("state directory %s does not let logingate's group create and enter (mode %04o)", s.dir, perm)}
 	}
 	return nil
 }

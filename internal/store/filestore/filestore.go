@@ -47,6 +47,9 @@ const MaxStateSize = 1 << 20
 type Store struct {
 	dir   string
 	owner func(user string) (uid, gid int, err error)
+	// group, when set (Protected), is the privileged group that alone may
+	// enter dir: the protected layout.
+	group *int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -55,6 +58,16 @@ var _ store.Store = (*Store)(nil)
 // own a user's directory and files (the gate passes an NSS lookup).
 func New(dir string, owner func(user string) (uid, gid int, err error)) *Store {
 	return &Store{dir: dir, owner: owner}
+}
+
+// Protected switches s to the protected layout of a privileged gate: the
+// state directory must be root's, belong to group gid, and give others no
+// access at all (mode 0770 or 0730). Users' own directories inside it are
+// still theirs (a setgid process creates files as its caller), but nobody
+// outside the group can reach them: the state directory is the barrier.
+func (s *Store) Protected(gid int) *Store {
+	s.group = &gid
+	return s
 }
 
 // Load returns the user's state without taking the lock, or store.ErrNotFound

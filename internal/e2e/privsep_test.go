@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/sshtest"
+)
+
+// privilegedHost installs the gate as `make install` does: the binary
+// root:logingate mode 2755, the state directory root:logingate 0770, and
+// sshd runs that binary.
+func privilegedHost(t *testing.T) (*host, string, int) {
+	t.Helper()
+	sshtest.Require(t)
+	gid := ensureGroup(t, privilege.GroupName)
+	dir := sshtest.PublicTempDir(t)
+	h := &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
+	bin := filepath.Join(dir, "bin", "logingate")
+	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
+	data, err := os.ReadFile(gateBin)
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+	must(t, os.Chown(bin, 0, gid))
+	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+	must(t, os.Mkdir(h.state, 0o770))
+	must(t, os.Chown(h.state, 0, gid))
+	must(t, os.Chmod(h.state, 0o770))
+	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n", h.state, h.audit.path)
+	must(t, os.WriteFile(h.config, []byte(cfg), 0o644))
+	h.Server = sshtest.Start(t, sshtest.Options{
+		ForceCommand: bin + " -c " + h.config,
+		ExtraConfig:  []string{"AcceptEnv LOGINGATE_PASSCODE"},
+	})
+	return h, bin, gid
+}
+
+// ensureGroup returns the group's id, creating it (and removing it after
+// the test) when the machine has none.
+func ensureGroup(t *testing.T, name string) int {
+	t.Helper()
+	if g, err := user.LookupGroup(name); err == nil {
+		id, _ := strconv.Atoi(g.Gid)
+		return id
+	}
+	if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {
+		t.Fatalf("groupadd %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() { exec.Command("groupdel", name).Run() })
+	g, err := user.LookupGroup(name)
+	must(t, err)
+	id, _ := strconv.Atoi(g.Gid)
+	return id
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sshWithCode runs a remote command as u with a TOTP code in
+// LOGINGATE_PASSCODE (no terminal).
+func sshWithCode(t *testing.T, h *host, u *sshtest.User, code, command string) (string, string, int) {
+	t.Helper()
+	cmd := h.SSH(u, "-o", "SendEnv=LOGINGATE_PASSCODE", command)
+	cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+code)
+	return run(t, cmd)
+}
+
+// After a login through a privileged gate, the session holds no logingate
+// group and no logingate descriptor, and cannot read, list or change the
+// state, its own secret included.
+func TestPrivilegedSessionHoldsNothing(t *testing.T) {
+	h, bin, gid := privilegedHost(t)
+	u := h.AddUser(t, "priv")
+	out, errOut, code := run(t, exec.Command(bin, "-c", h.config, "enroll", "--user", u.Name, "--no-verify", "--json"))
+	if code != 0 {
+		t.Fatalf("enroll through the setgid binary: %d %s %s", code, out, errOut)
+	}
+	e := parseEnrolled(t, out)
+
+	probe := strings.Join([]string{
+		`grep -E '^(Gid|Groups):' /proc/self/status`,
+		`echo fds: $(ls /proc/self/fd)`,
+		fmt.Sprintf(`cat %s/%s/state.json >/dev/null 2>&1 && echo READ-STATE`, h.state, u.Name),
+		fmt.Sprintf(`ls %s >/dev/null 2>&1 && echo LIST-STATE`, h.state),
+		fmt.Sprintf(`touch %s/planted 2>/dev/null && echo WROTE-STATE`, h.state),
+		`echo probe-done`,
+	}, "; ")
+	out, errOut, code = sshWithCode(t, h, u, e.code(t, 0), probe)
+	if code != 0 || !strings.Contains(out, "probe-done") {
+		t.Fatalf("login failed: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	for _, bad := range []string{"READ-STATE", "LIST-STATE", "WROTE-STATE"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the session could reach the state: %s\n%s", bad, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 5 && f[0] == "Gid:":
+			for _, id := range f[1:] {
+				if id != strconv.Itoa(u.GID) {
+					t.Errorf("session gids %v, want all %d (real, effective, saved, fs)", f[1:], u.GID)
+				}
+			}
+		case len(f) > 0 && f[0] == "Groups:":
+			for _, id := range f[1:] {
+				if id == strconv.Itoa(gid) {
+					t.Errorf("session keeps the logingate group: %s", line)
+				}
+			}
+		case len(f) > 0 && f[0] == "fds:":
+			for _, fd := range f[1:] {
+				if fd != "0" && fd != "1" && fd != "2" && fd != "3" { // 3: ls's own directory
+					t.Errorf("a descriptor leaked into the session: %s", line)
+				}
+			}
+		}
+	}
+	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+}
+
+// A user of a privileged gate cannot use it to open protected files, nor
+// steer it with a config of their own, and an unsafe install is refused.
+func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
+	h, bin, _ := privilegedHost(t)
+	u := h.AddUser(t, "steer")
+	out, _, code := run(t, exec.Command(bin, "-c", h.config, "enroll", "--user", u.Name, "--no-verify", "--json"))
+	if code != 0 {
+		t.Fatal("enroll failed")
+	}
+	e := parseEnrolled(t, out)
+
+	// Inside the session, the user runs the setgid binary by hand.
+	own := filepath.Join(u.Home, "mine.yaml")
+	script := strings.Join([]string{
+		fmt.Sprintf(`%s -c %s import google-authenticator %s/%s/state.json; echo import-rc=$?`, bin, h.config, h.state, u.Name),
+		fmt.Sprintf(`printf 'state_dir: %s\n' > %s; %s -c %s status; echo own-config-rc=$?`, u.Home, own, bin, own),
+	}, "; ")
+	out, errOut, code := sshWithCode(t, h, u, e.code(t, 0), script)
+	if code != 0 {
+		t.Fatalf("login failed: %d %s", code, errOut)
+	}
+	if !strings.Contains(out, "import-rc=1") || !strings.Contains(errOut, "permission denied") {
+		t.Errorf("importing a protected state file was not refused with the caller's rights:\nstdout %s\nstderr %s", out, errOut)
+	}
+	if !strings.Contains(out, "own-config-rc=1") || !strings.Contains(errOut, "only a root-owned config may be named by a user") {
+		t.Errorf("a user's own config was accepted by the privileged gate:\nstdout %s\nstderr %s", out, errOut)
+	}
+
+	// A group-writable binary is refused outright, and says how to fix it.
+	must(t, os.Chmod(bin, 0o775|os.ModeSetgid))
+	_, errOut, code = sshWithCode(t, h, u, e.code(t, 1), "echo should-not-run")
+	if code == 0 || !strings.Contains(errOut, "writable by group or others") || !strings.Contains(errOut, "chmod 2755") {
+		t.Errorf("unsafe binary: exit %d, stderr %q", code, errOut)
+	}
+	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+
+	// A state directory that others can enter is refused too.
+	must(t, os.Chmod(h.state, 0o775))
+	_, errOut, code = sshWithCode(t, h, u, e.code(t, 1), "echo should-not-run")
+	if code == 0 || !strings.Contains(errOut, "state cannot be read") {
+		t.Errorf("open state directory: exit %d, stderr %q", code, errOut)
+	}
+	h.audit.waitFor(t, "result=deny", "user="+u.Name, "gives others access")
+}
+
+func parseEnrolled(t *testing.T, out string) *enrolled {
+	t.Helper()
+	m := secretRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no secret in %q", out)
+	}
+	return &enrolled{secret: m[1]}
+}
