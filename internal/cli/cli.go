@@ -78,6 +78,7 @@ subcommands:
   unlock         lift a user's rate limit (root)
   reset          remove a user's second factors (root)
   check-config   validate the configuration, as sshd -t does
+  migrate        move per-user state into the protected layout (root)
   version        print the version`
 
 // Main runs logingate and returns the process exit status.
@@ -106,6 +107,8 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		run = a.reset
 	case "check-config":
 		run = a.checkConfig
+	case "migrate":
+		run = a.migrate
 	case "version":
 		run = func([]string) error { fmt.Fprintln(stdout, "logingate", version()); return nil }
 	}
@@ -117,6 +120,7 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 var subcommands = map[string]bool{
 	"enroll": true, "import": true, "backup-codes": true, "status": true,
 	"unlock": true, "reset": true, "check-config": true, "version": true,
+	"migrate": true,
 }
 
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),

@@ -6,8 +6,10 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/logingate/logingate/internal/privilege"
@@ -185,3 +187,52 @@ func parseEnrolled(t *testing.T, out string) *enrolled {
 	}
 	return &enrolled{secret: m[1]}
 }
+
+// migrate moves state written by an unprivileged gate (per-user layout)
+// into the protected layout without losing anything, and a second run
+// changes nothing.
+func TestMigrateKeepsEverything(t *testing.T) {
+	h, bin, gid := privilegedHost(t)
+	u := h.AddUser(t, "migr")
+	// The old layout: root:root 1733, state written by an unprivileged gate.
+	must(t, os.Chown(h.state, 0, 0))
+	must(t, os.Chmod(h.state, 0o733|os.ModeSticky))
+	out, _, code := run(t, exec.Command(gateBin, "-c", h.config, "enroll", "--user", u.Name, "--no-verify", "--json"))
+	if code != 0 {
+		t.Fatal("enroll in the old layout failed")
+	}
+	e := parseEnrolled(t, out)
+	codes := codeListRE.FindAllString(out, -1)
+	before, _, _ := run(t, exec.Command(gateBin, "-c", h.config, "status", "--user", u.Name, "--json"))
+
+	// The setgid gate refuses the old layout until it is migrated.
+	if _, errOut, code := sshWithCode(t, h, u, e.code(t, 0), "true"); code == 0 {
+		t.Fatalf("the privileged gate used an unprotected state directory: %s", errOut)
+	}
+	out, errOut, code := run(t, exec.Command(bin, "-c", h.config, "migrate"))
+	if code != 0 || !strings.Contains(out, "1 users' state moved") {
+		t.Fatalf("migrate: exit %d\n%s%s", code, out, errOut)
+	}
+	var st syscall.Stat_t
+	must(t, syscall.Stat(h.state, &st))
+	if st.Uid != 0 || int(st.Gid) != gid || st.Mode&0o777 != 0o770 {
+		t.Fatalf("state directory after migrate: uid %d gid %d mode %o", st.Uid, st.Gid, st.Mode&0o7777)
+	}
+	after, _, _ := run(t, exec.Command(bin, "-c", h.config, "status", "--user", u.Name, "--json"))
+	if after != before {
+		t.Fatalf("status changed by migrate:\nbefore %s\nafter  %s", before, after)
+	}
+	out, _, code = run(t, exec.Command(bin, "-c", h.config, "migrate"))
+	if code != 0 || !strings.Contains(out, "already has the protected layout") {
+		t.Fatalf("second migrate: exit %d %s", code, out)
+	}
+	// The same factors work through the privileged gate.
+	if out, errOut, code := sshWithCode(t, h, u, codes[0], "echo migrated-ok"); code != 0 || !strings.Contains(out, "migrated-ok") {
+		t.Fatalf("backup code after migrate: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := sshWithCode(t, h, u, e.code(t, 1), "echo totp-ok"); code != 0 || !strings.Contains(out, "totp-ok") {
+		t.Fatalf("TOTP after migrate: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+var codeListRE = regexp.MustCompile(`[0-9a-z]{5}-[0-9a-z]{5}`)
