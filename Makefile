@@ -61,10 +61,21 @@ DEMO_PORT ?= 2222
 demo: deps build
 	$(GO) run ./scripts/demo -port $(DEMO_PORT) -bin bin/logingate $(DEMO_FLAGS)
 
+# The privileged install: the binary setgid to the logingate group, the state
+# directory only that group may enter (docs/SECURITY.md). An existing per-user
+# state directory is migrated into that layout, once, losing nothing.
+STATEDIR ?= /var/lib/logingate
+SHAREDIR ?= $(PREFIX)/share/logingate
 install: build
-	install -D -m 0755 bin/logingate $(DESTDIR)$(BINDIR)/logingate
-	if [ -f docs/logingate.1 ]; then install -D -m 0644 docs/logingate.1 $(DESTDIR)$(MANDIR)/man1/logingate.1; fi
-	if [ ! -e $(DESTDIR)$(CONFDIR)/logingate.yaml ]; then install -D -m 0644 etc/logingate.yaml $(DESTDIR)$(CONFDIR)/logingate.yaml; fi
+	getent group logingate >/dev/null || groupadd --system logingate
+	install -D -o root -g logingate -m 2755 bin/logingate $(DESTDIR)$(BINDIR)/logingate
+	install -D -o root -g root -m 0644 docs/logingate.1 $(DESTDIR)$(MANDIR)/man1/logingate.1
+	install -D -o root -g root -m 0644 etc/sshd_config.d/00-logingate.conf $(DESTDIR)$(SHAREDIR)/00-logingate.conf
+	install -d -o root -g root -m 0755 $(DESTDIR)$(CONFDIR)
+	[ -e $(DESTDIR)$(CONFDIR)/logingate.yaml ] || install -o root -g root -m 0644 etc/logingate.yaml $(DESTDIR)$(CONFDIR)/logingate.yaml
+	if [ -d $(DESTDIR)$(STATEDIR) ]; then $(DESTDIR)$(BINDIR)/logingate -c $(DESTDIR)$(CONFDIR)/logingate.yaml migrate; \
+	else install -d -o root -g logingate -m 0770 $(DESTDIR)$(STATEDIR); fi
+	@echo 'make install: done. Next: copy $(SHAREDIR)/00-logingate.conf to /etc/ssh/sshd_config.d/, remove user_readenv=1 from /etc/pam.d/sshd, run logingate doctor'
 
 clean:
 	rm -rf bin
