@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/logingate/logingate/internal/audit"
@@ -29,11 +31,19 @@ type app struct {
 	stderr  io.Writer
 }
 
+// PersonalConfig is where an unprivileged gate looks, below the caller's
+// home, when there is no system config and no -c: a user protecting their
+// own keys with authorized_keys command="logingate".
+const PersonalConfig = ".config/logingate/logingate.yaml"
+
 // loadConfig reads the config. A privileged (setgid) gate first checks its
 // own installation, and takes a config from a non-root caller only when
 // root owns it along its whole path: nothing the caller controls may steer
-// a process that holds the logingate group.
-func loadConfig(path string) (*config.Config, error) {
+// a process that holds the logingate group. An unprivileged gate may run in
+// personal mode: its config below the caller's home, and state_dir "~/..."
+// (home from NSS, never $HOME).
+func loadConfig(g globals) (*config.Config, error) {
+	path := g.config
 	if privilege.Privileged() {
 		if err := privilege.CheckBinary(); err != nil {
 			return nil, err
@@ -43,9 +53,47 @@ func loadConfig(path string) (*config.Config, error) {
 				return nil, err
 			}
 		}
+	} else if !g.explicit {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if home := callerHome(); home != "" {
+				if p := filepath.Join(home, PersonalConfig); fileExists(p) {
+					path = p
+				}
+			}
+		}
 	}
 	host, _ := os.Hostname()
-	return config.Load(path, host)
+	cfg, err := config.Load(path, host)
+	if err != nil {
+		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(cfg.StateDir, "~/"); ok {
+		home := callerHome()
+		switch {
+		case privilege.Privileged():
+			return nil, &config.Error{Path: path, Key: "state_dir", Msg: "~/... is for a personal gate; a privileged gate keeps state where users cannot reach it"}
+		case home == "":
+			return nil, &config.Error{Path: path, Key: "state_dir", Msg: "~/...: the caller's home directory is unknown"}
+		}
+		cfg.StateDir = filepath.Join(home, rest)
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+func callerHome() string {
+	u, err := session.LookupUID(os.Getuid())
+	if err != nil {
+		return ""
+	}
+	return u.Home
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
@@ -88,7 +136,7 @@ func localFactors(cfg *config.Config, st store.Store) gate.FactorSource {
 }
 
 func (a *app) config() (*config.Config, error) {
-	cfg, err := loadConfig(a.g.config)
+	cfg, err := loadConfig(a.g)
 	if err != nil {
 		return nil, withHint(err, "validate it with: logingate check-config -c "+a.g.config)
 	}

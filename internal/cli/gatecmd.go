@@ -15,7 +15,7 @@ import (
 // runGate is the ForceCommand path: decide, then exec the session or exit 1.
 // Every early return denies.
 func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
-	cfg, err := loadConfig(g.config)
+	cfg, err := loadConfig(g)
 	if err != nil {
 		// No audit settings can be trusted from a broken file: use the
 		// defaults so that the denial is still recorded.

@@ -39,10 +39,16 @@ func (c *Config) Validate() error {
 	if durRange(p, "login_timeout", c.LoginTimeout, 5*time.Second, 24*time.Hour) && c.LoginTimeout < c.PromptTimeout {
 		p.add("login_timeout", 0, "must be at least prompt_timeout, or the login ends before one prompt can")
 	}
+	// "~/..." is the personal mode's: the caller's own home (from NSS, never
+	// $HOME), and only an unprivileged gate accepts it (see PersonalDir).
+	abs := c.StateDir
+	if rest, ok := strings.CutPrefix(abs, "~/"); ok {
+		abs = "/home/" + rest
+	}
 	switch {
-	case !filepath.IsAbs(c.StateDir):
-		p.add("state_dir", 0, "must be an absolute path")
-	case filepath.Clean(c.StateDir) != c.StateDir:
+	case !filepath.IsAbs(abs):
+		p.add("state_dir", 0, "must be an absolute path, or ~/... for a personal gate")
+	case filepath.Clean(abs) != abs:
 		p.add("state_dir", 0, "must be a clean path: no trailing \"/\", \"//\", \".\" or \"..\"")
 	case hasControl(c.StateDir):
 		p.add("state_dir", 0, "must not contain control characters")
