@@ -32,12 +32,15 @@ type totpStatus struct {
 }
 
 // status is `logingate status [--user NAME] [--json]`.
-func (a *app) status(args []string) error {
+func (a *app) status(args []string) (err error) {
 	fs := a.flags("status")
 	user := fs.String("user", "", "show this user (root)")
 	asJSON := fs.Bool("json", false, "print as JSON")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if *asJSON {
+		defer func() { err = jsonError(a.stdout, err) }()
 	}
 	cfg, err := a.config()
 	if err != nil {
@@ -251,7 +254,7 @@ func (a *app) checkConfig(args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(a.g.config)
+	cfg, err := loadConfig(a.g)
 	if err != nil {
 		return err
 	}

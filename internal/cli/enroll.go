@@ -225,7 +225,7 @@ func (a *app) enroll(args []string) (err error) {
 }
 
 // jsonError turns an error into {"error": "..."} on stdout, keeping the
-// non-zero exit status.
+// exit status: 2 for a usage error, 1 otherwise.
 func jsonError(w io.Writer, err error) error {
 	if err == nil {
 		return nil
@@ -235,6 +235,10 @@ func jsonError(w io.Writer, err error) error {
 		return err
 	}
 	_ = writeJSON(w, map[string]string{"error": oneLine(err.Error())})
+	var ue usageError
+	if errors.As(err, &ue) {
+		return silentError{2}
+	}
 	return silentError{1}
 }
 
