@@ -22,6 +22,9 @@ FUZZ_TARGETS = \
 	./internal/groups:FuzzParse \
 	./internal/groups:FuzzMatch \
 	./internal/term:FuzzSanitize \
+	./internal/gate:FuzzMenuAnswers \
+	./internal/doctor:FuzzParse \
+	./internal/doctor:FuzzMatchPattern \
 
 .PHONY: all build deps test bench demo install clean
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/doctor"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
@@ -79,6 +80,7 @@ subcommands:
   reset          remove a user's second factors (root)
   check-config   validate the configuration, as sshd -t does
   migrate        move per-user state into the protected layout (root)
+  doctor         audit sshd and this install for ways around the gate
   version        print the version`
 
 // Main runs logingate and returns the process exit status.
@@ -87,8 +89,11 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 	if err != nil {
 		return report(stderr, err)
 	}
-	if sub == "" {
+	switch sub {
+	case "":
 		return runGate(g, rest, environ, stderr)
+	case "doctor":
+		return doctor.Main(rest, stdout, stderr)
 	}
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
 	var run func([]string) error
@@ -120,7 +125,7 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 var subcommands = map[string]bool{
 	"enroll": true, "import": true, "backup-codes": true, "status": true,
 	"unlock": true, "reset": true, "check-config": true, "version": true,
-	"migrate": true,
+	"migrate": true, "doctor": true,
 }
 
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),

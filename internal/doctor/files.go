@@ -1,0 +1,258 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/logingate/logingate/internal/config"
+)
+
+// checkPAM looks for pam_env reading ~/.pam_environment.
+func (a *auditor) checkPAM(ref effective) {
+	if ref.get("usepam") == "no" {
+		a.hostFinding(Finding{ID: "pam-not-used", Severity: Info, Setting: "usepam no",
+			Problem: "sshd does not use PAM, so " + a.o.PAM + " does not apply", Attack: "none", Fix: "none needed"})
+		return
+	}
+	hits, unread, err := scanPAM(a.o.PAM, readLimited)
+	if err != nil {
+		a.hostFinding(Finding{ID: "pam-unread", Severity: Medium, Setting: a.o.PAM,
+			Problem: "cannot read sshd's PAM service file: " + errnoText(err) + "; pam_env user_readenv was not checked",
+			Attack:  "if it runs pam_env with user_readenv=1, see pam-user-readenv",
+			Fix:     "run doctor as root, or name the file with --pam FILE"})
+		return
+	}
+	for _, inc := range unread {
+		a.hostFinding(Finding{ID: "pam-include-unread", Severity: Info, Setting: inc,
+			Problem: "cannot read " + inc + ", which " + a.o.PAM + " includes; it was not checked",
+			Attack:  "none known", Fix: "none needed if it does not run pam_env"})
+	}
+	for _, h := range hits {
+		where := fmt.Sprintf("%s:%d", h.File, h.Line.Line)
+		a.hostFinding(Finding{ID: "pam-user-readenv", Severity: High,
+			Setting: "pam_env.so user_readenv=1",
+			Context: "every login through PAM (usepam yes)",
+			Problem: fmt.Sprintf("%s (%s) reads each user's ~/.pam_environment into the environment sshd starts logingate with", quoteCmd(h.Line.Text), where),
+			Attack:  "a user puts LD_PRELOAD=/home/u/x.so in ~/.pam_environment once (after one login, or through a shared home); from then on the library runs inside the gate before it asks, and the key alone logs in",
+			Fix:     fmt.Sprintf("change %s to %s", where, quoteCmd(withoutUserReadenv(h.Line.Text)))})
+	}
+}
+
+// checkFiles checks logingate's binaries, config and state directory.
+func (a *auditor) checkFiles(ref effective) {
+	bins := append([]string{a.binary}, sortedKeys(a.gateBins)...)
+	seen := map[string]bool{}
+	for _, b := range bins {
+		if b == "" {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(b)
+		if err != nil {
+			a.hostFinding(Finding{ID: "binary-missing", Severity: Medium, Setting: b,
+				Problem: "cannot check " + b + ": " + errnoText(err) + "; if sshd's ForceCommand names it, every login fails",
+				Attack:  "none: logins fail closed", Fix: "install logingate at " + b + " (make install), or fix the ForceCommand path"})
+			continue
+		}
+		if seen[real] {
+			continue
+		}
+		seen[real] = true
+		a.pathFindings("binary-perms", "logingate binary "+b, b,
+			"whoever can change the binary or a directory on its path replaces the gate with one that lets everyone in, and runs code as every user who logs in")
+	}
+
+	path, from := a.o.Config, "--config"
+	if path == "" {
+		path, from = config.DefaultPath, "default"
+		if words := shellWords(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
+			if c := configFlag(words); c != "" {
+				path, from = c, "ForceCommand -c"
+			}
+		}
+	}
+	setting := "config " + path + " (" + from + ")"
+	if n := a.pathFindings("config-perms", setting, path,
+		"whoever can write the config, or swap a directory on its path, switches the second factor off for everyone (groups, unenrolled: allow) or points state_dir at their own files"); n > 0 {
+		return // Load would refuse it too; state_dir is checked once it is fixed
+	}
+	host, _ := os.Hostname()
+	cfg, err := config.Load(path, host)
+	if err != nil {
+		problem := "logingate cannot load its config: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+		if os.Geteuid() != 0 {
+			problem += " (doctor is not running as root)"
+		}
+		a.hostFinding(Finding{ID: "config", Severity: High, Setting: setting, Problem: problem + "; state_dir was not checked",
+			Attack: "none through the config itself: the gate denies every gated login while it cannot load it (fail closed), which locks out everyone, root included",
+			Fix:    "fix what it names, then run: logingate check-config -c " + shellQuote(path)})
+		return
+	}
+	a.hostFinding(stateDirVerdict(cfg.StateDir))
+}
+
+// pathFindings reports unsafe ownership of path as one finding and returns
+// how many problems it found.
+func (a *auditor) pathFindings(id, setting, path, attack string) int {
+	probs, err := unsafeOwnership(path)
+	if err != nil || len(probs) == 0 {
+		return 0
+	}
+	var ps, fixes []string
+	for _, p := range probs {
+		ps = append(ps, p.Problem)
+		fixes = append(fixes, p.Fix)
+	}
+	a.hostFinding(Finding{ID: id, Severity: High, Setting: setting,
+		Problem: strings.Join(ps, "; "), Attack: attack, Fix: strings.Join(fixes, "; ")})
+	return len(probs)
+}
+
+// pathProblem is one reason a root-trusted file is not safe.
+type pathProblem struct {
+	Path    string // the file or directory at fault
+	Problem string
+	Fix     string // a command
+}
+
+// unsafeOwnership checks that only root can change the file at path: the
+// file (after symbolic links) and every directory on the way to it, the
+// link's and the target's, are owned by root and not writable by group or
+// others; a directory above may be world-writable only with the sticky bit
+// (as /tmp), where nobody else can replace what is in it.
+func unsafeOwnership(path string) ([]pathProblem, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	var out []pathProblem
+	fi, err := os.Lstat(real)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, checkNode(real, fi, false)...)
+	seen := map[string]bool{}
+	for _, start := range []string{filepath.Dir(abs), filepath.Dir(real)} {
+		for d := start; ; d = filepath.Dir(d) {
+			if !seen[d] {
+				seen[d] = true
+				if dfi, err := os.Lstat(d); err == nil && dfi.Mode()&fs.ModeSymlink == 0 {
+					out = append(out, checkNode(d, dfi, d != filepath.Dir(real))...)
+				}
+			}
+			if d == "/" || d == "." {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkNode checks one file or directory: root-owned, not writable by
+// group or others (an ancestor directory may be, with the sticky bit).
+func checkNode(path string, fi fs.FileInfo, ancestor bool) []pathProblem {
+	var out []pathProblem
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		out = append(out, pathProblem{Path: path,
+			Problem: fmt.Sprintf("%s is owned by uid %d, not root", path, st.Uid),
+			Fix:     "chown root:root " + shellQuote(path)})
+	}
+	perm := fi.Mode().Perm()
+	sticky := fi.Mode()&fs.ModeSticky != 0
+	if perm&0o022 != 0 && !(ancestor && sticky && fi.IsDir()) {
+		bits := uint32(perm)
+		if sticky {
+			bits |= 0o1000
+		}
+		out = append(out, pathProblem{Path: path,
+			Problem: fmt.Sprintf("%s is writable by group or others (mode %04o)", path, bits),
+			Fix:     "chmod go-w " + shellQuote(path)})
+	}
+	return out
+}
+
+// stateDirVerdict judges the state directory of the per-user layout (see
+// package filestore): mode 1733 or 0755 (or 0700, or 1777) and owned by
+// root is expected; group- or world-writable without the sticky bit, or
+// another owner, lets users touch each other's state.
+func stateDirVerdict(dir string) Finding {
+	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		f.Severity = Low
+		f.Problem = "the state directory cannot be checked: " + errnoText(err) + "; logingate denies every login that needs state"
+		f.Attack = "none: logingate fails closed, but gated users cannot log in"
+		f.Fix = "install -d -m 1733 -o root -g root " + shellQuote(dir)
+		return f
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	mode := uint32(fi.Mode().Perm())
+	if fi.Mode()&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	owner := -1
+	if st != nil {
+		owner = int(st.Uid)
+	}
+	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d)", dir, mode, owner)
+	switch {
+	case !fi.IsDir():
+		f.Severity = High
+		f.Problem = dir + " is not a directory (a symbolic link or a file)"
+		f.Attack = "whoever controls where it points controls every user's second-factor state"
+		f.Fix = "point state_dir at a real directory: install -d -m 1733 -o root -g root <dir>"
+	case owner != 0:
+		f.Severity = High
+		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, owner)
+		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
+		f.Fix = "chown root:root " + shellQuote(dir)
+	case mode&0o022 != 0 && mode&0o1000 == 0:
+		f.Severity = High
+		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
+		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
+		f.Fix = "chmod 1733 " + shellQuote(dir)
+	case mode&0o004 != 0 && mode&0o002 != 0:
+		f.Severity = Low
+		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
+		f.Attack = "learn which accounts have a second factor, and which do not yet"
+		f.Fix = "chmod 1733 " + shellQuote(dir)
+	default:
+		f.Severity = Info
+		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
+		f.Attack = "a user who has passed the gate once can copy their own TOTP secret or reset their own counters; other users' state is out of reach"
+		f.Fix = "none needed for this layout"
+	}
+	return f
+}
+
+// errnoText is the system's reason without the path, which the caller names.
+func errnoText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// shellQuote quotes s for a copy-and-paste command when it needs it.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%=", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,175 @@
+package doctor
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// pamLine is one rule of a PAM service file (or an @include).
+type pamLine struct {
+	Line    int    // first physical line
+	Text    string // the rule, continuation lines joined, comment removed
+	Type    string // auth, account, session, password (a leading '-' kept), or @include
+	Control string // required, [success=ok ...], include, substack, ...
+	Module  string // module path, or the included service name
+	Args    []string
+}
+
+// maxPAMSize bounds a PAM file; real ones are a few KiB.
+const maxPAMSize = 1 << 20
+
+// parsePAM reads a pam.d service file as Linux-PAM does: '#' starts a
+// comment, a trailing backslash continues the line, and square brackets
+// group a control or an argument that holds blanks. Lines it cannot read
+// as a rule are skipped, as PAM skips them (with a log line).
+func parsePAM(data []byte) []pamLine {
+	if len(data) > maxPAMSize {
+		data = data[:maxPAMSize]
+	}
+	var out []pamLine
+	phys := strings.Split(string(data), "\n")
+	for i := 0; i < len(phys); i++ {
+		start := i + 1
+		line := phys[i]
+		for strings.HasSuffix(line, "\\") && i+1 < len(phys) {
+			i++
+			line = line[:len(line)-1] + " " + phys[i]
+		}
+		if c := strings.IndexByte(line, '#'); c >= 0 {
+			line = line[:c]
+		}
+		text := strings.TrimSpace(line)
+		words := pamWords(text)
+		if len(words) == 0 {
+			continue
+		}
+		l := pamLine{Line: start, Text: text, Type: words[0]}
+		if l.Type == "@include" {
+			if len(words) > 1 {
+				l.Module = words[1]
+				out = append(out, l)
+			}
+			continue
+		}
+		if len(words) < 3 {
+			continue
+		}
+		l.Control, l.Module, l.Args = words[1], words[2], words[3:]
+		out = append(out, l)
+	}
+	return out
+}
+
+// pamWords splits on blanks, keeping a [...] group as one word (without
+// its brackets when it is an argument, as PAM passes it).
+func pamWords(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		s = strings.TrimLeft(s, " \t\r\f\v")
+		if s == "" {
+			break
+		}
+		if s[0] == '[' {
+			end := -1
+			for j := 1; j < len(s); j++ {
+				if s[j] == '\\' && j+1 < len(s) {
+					j++
+					continue
+				}
+				if s[j] == ']' {
+					end = j
+					break
+				}
+			}
+			if end < 0 {
+				out = append(out, s)
+				break
+			}
+			w := s[:end+1]
+			if len(out) >= 3 { // an argument: PAM strips the brackets
+				w = strings.ReplaceAll(w[1:end], `\]`, "]")
+			}
+			out = append(out, w)
+			s = s[end+1:]
+			continue
+		}
+		j := strings.IndexAny(s, " \t\r\f\v")
+		if j < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:j])
+		s = s[j:]
+	}
+	return out
+}
+
+// includes returns the service a line pulls in ("" if none).
+func (l pamLine) includes() string {
+	if l.Type == "@include" || l.Control == "include" || l.Control == "substack" {
+		return l.Module
+	}
+	return ""
+}
+
+// readsUserEnv reports whether the line runs pam_env with user_readenv on
+// (the last user_readenv argument counts).
+func (l pamLine) readsUserEnv() bool {
+	if base := filepath.Base(l.Module); base != "pam_env.so" && base != "pam_env" {
+		return false
+	}
+	on := false
+	for _, a := range l.Args {
+		if v, ok := strings.CutPrefix(a, "user_readenv="); ok {
+			on = v == "1"
+		}
+	}
+	return on
+}
+
+var userReadenvArg = regexp.MustCompile(`[ \t]+\[?user_readenv=[^ \t\]]*\]?`)
+
+// withoutUserReadenv is the line with every user_readenv argument removed.
+func withoutUserReadenv(text string) string {
+	return userReadenvArg.ReplaceAllString(text, "")
+}
+
+// pamHit is a pam_env line with user_readenv=1, and where it is.
+type pamHit struct {
+	File string
+	Line pamLine
+}
+
+// scanPAM reads the service file at path and the files it includes, one
+// level deep, for pam_env with user_readenv=1. unread lists included files
+// that could not be read.
+func scanPAM(path string, read func(string) ([]byte, error)) (hits []pamHit, unread []string, err error) {
+	data, err := read(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range parsePAM(data) {
+		if l.readsUserEnv() {
+			hits = append(hits, pamHit{path, l})
+		}
+		inc := l.includes()
+		if inc == "" {
+			continue
+		}
+		if !filepath.IsAbs(inc) {
+			inc = filepath.Join(filepath.Dir(path), inc)
+		}
+		sub, err := read(inc)
+		if err != nil {
+			unread = append(unread, inc)
+			continue
+		}
+		for _, sl := range parsePAM(sub) {
+			if sl.readsUserEnv() {
+				hits = append(hits, pamHit{inc, sl})
+			}
+		}
+	}
+	return hits, unread, nil
+}

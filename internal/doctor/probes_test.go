@@ -1,0 +1,190 @@
+package doctor
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeDir is a directory of users and groups for probe tests.
+type fakeDir struct {
+	users  []account
+	groups []group
+}
+
+func (d fakeDir) Users() []account { return d.users }
+func (d fakeDir) Groups() []group  { return d.groups }
+func (d fakeDir) Group(name string) (group, bool) {
+	for _, g := range d.groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return group{}, false
+}
+
+var testDir = fakeDir{
+	users: []account{
+		{Name: "root", UID: 0, GID: 0, Shell: "/bin/bash"},
+		{Name: "daemon", UID: 1, GID: 1, Shell: "/usr/sbin/nologin"},
+		{Name: "svc", UID: 1000, GID: 1000, Shell: "/usr/sbin/nologin"},
+		{Name: "alice", UID: 1001, GID: 1001, Shell: "/bin/bash"},
+		{Name: "admin7", UID: 1002, GID: 1002, Shell: "/bin/bash"},
+		{Name: "dora", UID: 1003, GID: 50, Shell: "/bin/zsh"},
+	},
+	groups: []group{
+		{Name: "wheel", GID: 10, Members: []string{"alice"}},
+		{Name: "staff", GID: 50},
+		{Name: "empty", GID: 60},
+	},
+}
+
+func TestProbes(t *testing.T) {
+	cfg := parseSSHDConfigData("sshd_config", []byte(`ForceCommand /usr/local/bin/logingate
+Match User bob,carol
+	PermitTunnel yes
+Match User admin*
+	PermitTunnel yes
+Match Group wheel Address 10.0.0.0/8
+	PermitTunnel yes
+Match Group staff
+	PermitTunnel yes
+Match Group empty
+	ForceCommand none
+Match Host *.example.com LocalAddress 192.0.2.1 LocalPort 2222 RDomain vrf?
+	PermitTunnel yes
+Match User !root
+	PermitTunnel yes
+Match All
+	PermitTunnel yes
+`))
+	list, truncated := probes(cfg, testDir, []string{"erin"}, []string{"198.51.100.7"}, "22")
+	if truncated {
+		t.Error("truncated")
+	}
+	var specs []string
+	var synthetic []string
+	for _, p := range list {
+		if p.Synthetic {
+			synthetic = append(synthetic, p.label())
+			continue
+		}
+		specs = append(specs, p.spec())
+	}
+	for _, want := range []string{
+		"user=root,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22",
+		"user=alice,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22", // the ordinary user
+		"user=bob,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22",
+		"user=admin7,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22", // an existing match for admin*
+		"user=alice,host=10.0.0.1,addr=10.0.0.1,laddr=127.0.0.1,lport=22",          // wheel's member, in 10/8
+		"user=dora,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22",   // staff by primary group
+		"user=alice,host=x.example.com,addr=203.0.113.10,laddr=192.0.2.1,lport=2222,rdomain=vrfx",
+		"user=erin,host=198.51.100.7,addr=198.51.100.7,laddr=127.0.0.1,lport=22",
+		"user=root,host=10.0.0.1,addr=10.0.0.1,laddr=127.0.0.1,lport=22",
+	} {
+		if !slices.Contains(specs, want) {
+			t.Errorf("no probe %s", want)
+		}
+	}
+	if !slices.Equal(synthetic, []string{"members of group empty (none exist now; read from sshd_config:10)"}) {
+		t.Errorf("synthetic probes %q", synthetic)
+	}
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if seen[s] {
+			t.Errorf("probe %s twice", s)
+		}
+		seen[s] = true
+	}
+	if list[0].User != "root" || list[1].User != "alice" {
+		t.Errorf("root and the ordinary user are not first: %s, %s", list[0].label(), list[1].label())
+	}
+}
+
+func TestProbesCap(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		b.WriteString("Match User u" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + " Address 10.0." + string(rune('0'+i%10)) + ".0/24\n\tPermitTunnel yes\n")
+	}
+	list, truncated := probes(parseSSHDConfigData("c", []byte(b.String())), testDir, nil, nil, "22")
+	if !truncated || len(list) != maxProbes {
+		t.Errorf("%d probes, truncated %v; want %d and truncated", len(list), truncated, maxProbes)
+	}
+}
+
+func TestSampleUser(t *testing.T) {
+	if got := sampleUser(testDir); got != "alice" {
+		t.Errorf("sample user %q, want alice (svc has no login shell)", got)
+	}
+	if got := sampleUser(fakeDir{}); got != "logingate-doctor-probe" {
+		t.Errorf("sample user without accounts %q", got)
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	ref, err := parseEffective([]byte(readTestdata(t, "sshd-T-debian12.txt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := parseSSHDConfigData("c", []byte("Match Group g\n\tForceCommand=internal-sftp -d /x\n\tAcceptEnv A\n\tAcceptEnv B\n\tX11Forwarding no\n\tX11Forwarding yes\n"))
+	e := overlay(ref, cfg.Blocks[0])
+	if e.raw("forcecommand") != "internal-sftp -d /x" {
+		t.Errorf("forcecommand %q", e.raw("forcecommand"))
+	}
+	if !slices.Equal(e["acceptenv"], []string{"A", "B"}) {
+		t.Errorf("acceptenv %q: a block's AcceptEnv replaces the global list", e["acceptenv"])
+	}
+	if e.get("x11forwarding") != "no" {
+		t.Errorf("x11forwarding %q: the first value in a block wins", e.get("x11forwarding"))
+	}
+	if ref.raw("forcecommand") != "none" || !slices.Equal(ref["acceptenv"], []string{"LANG", "LC_*"}) {
+		t.Error("overlay changed the reference")
+	}
+}
+
+func TestStateDirVerdict(t *testing.T) {
+	requireRoot(t)
+	base := t.TempDir()
+	cases := []struct {
+		mode os.FileMode
+		uid  int
+		sev  Severity
+		fix  string
+	}{
+		{0o733 | os.ModeSticky, 0, Info, "none"},
+		{0o755, 0, Info, "none"},
+		{0o700, 0, Info, "none"},
+		{0o777 | os.ModeSticky, 0, Low, "chmod 1733"},
+		{0o777, 0, High, "chmod 1733"},
+		{0o775, 0, High, "chmod 1733"},
+		{0o733 | os.ModeSticky, 65534, High, "chown root:root"},
+	}
+	for i, tc := range cases {
+		dir := filepath.Join(base, string(rune('a'+i)))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, tc.uid, -1); err != nil {
+			t.Fatal(err)
+		}
+		f := stateDirVerdict(dir)
+		if f.Severity != tc.sev || !strings.HasPrefix(f.Fix, tc.fix) {
+			t.Errorf("mode %v uid %d: %s %q, want %s %q…", tc.mode, tc.uid, f.Severity, f.Fix, tc.sev, tc.fix)
+		}
+	}
+	if f := stateDirVerdict(filepath.Join(base, "missing")); f.Severity != Low || !strings.Contains(f.Fix, "install -d -m 1733") {
+		t.Errorf("missing state dir: %+v", f)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(base, link); err != nil {
+		t.Fatal(err)
+	}
+	if f := stateDirVerdict(link); f.Severity != High {
+		t.Errorf("symlinked state dir: %+v", f)
+	}
+}
