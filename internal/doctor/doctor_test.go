@@ -48,7 +48,7 @@ func TestSSHDConfigs(t *testing.T) {
 			spec: func(t *testing.T) hostSpec {
 				return hostSpec{dropins: map[string]string{"00-logingate.conf": hardened(t)}, pam: hardenedPAM(t)}
 			},
-			want: []check{{id: "state-dir", contains: "1733"}},
+			want: []check{{id: "state-dir", contains: "protected layout"}},
 			only: true,
 		},
 		{
@@ -227,15 +227,18 @@ func TestSSHDConfigs(t *testing.T) {
 		{
 			name:     "binary writable by others",
 			spec:     hardenedSpec,
-			setup:    func(t *testing.T, h *testHost) { chmod(t, h.binary, 0o777) },
+			setup:    func(t *testing.T, h *testHost) { chmod(t, h.binary, 0o777|os.ModeSetgid) },
 			wantHigh: []string{"binary-perms"},
 			want:     []check{{id: "binary-perms", contains: "chmod go-w"}},
 			exit:     1,
 		},
 		{
-			name:     "binary not root's",
-			spec:     hardenedSpec,
-			setup:    func(t *testing.T, h *testHost) { chown(t, h.binary, 65534) },
+			name: "binary not root's",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				chown(t, h.binary, 65534) // clears the setgid bit: set it again
+				chmod(t, h.binary, 0o755|os.ModeSetgid)
+			},
 			wantHigh: []string{"binary-perms"},
 			want:     []check{{id: "binary-perms", contains: "chown root:root"}},
 			exit:     1,
@@ -256,11 +259,11 @@ func TestSSHDConfigs(t *testing.T) {
 			exit:     1,
 		},
 		{
-			name:     "state directory writable without sticky",
+			name:     "protected state directory open to others",
 			spec:     hardenedSpec,
 			setup:    func(t *testing.T, h *testHost) { chmod(t, h.state, 0o777) },
 			wantHigh: []string{"state-dir"},
-			want:     []check{{id: "state-dir", contains: "chmod 1733"}},
+			want:     []check{{id: "state-dir", contains: "logingate migrate"}},
 			exit:     1,
 		},
 		{

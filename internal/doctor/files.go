@@ -92,7 +92,19 @@ func (a *auditor) checkFiles(ref effective) {
 			Fix:    "fix what it names, then run: logingate check-config -c " + shellQuote(path)})
 		return
 	}
-	a.hostFinding(stateDirVerdict(cfg.StateDir))
+	a.hostFinding(stateDirVerdict(cfg.StateDir, a.gateGroup(bins)))
+}
+
+// gateGroup returns the group a setgid gate binary runs with, or -1 when
+// the gate is not installed privileged.
+func (a *auditor) gateGroup(bins []string) int {
+	for _, b := range bins {
+		var st syscall.Stat_t
+		if b != "" && syscall.Stat(b, &st) == nil && st.Mode&syscall.S_ISGID != 0 {
+			return int(st.Gid)
+		}
+	}
+	return -1
 }
 
 // pathFindings reports unsafe ownership of path as one finding and returns
@@ -183,7 +195,14 @@ func checkNode(path string, fi fs.FileInfo, ancestor bool) []pathProblem {
 // package filestore): mode 1733 or 0755 (or 0700, or 1777) and owned by
 // root is expected; group- or world-writable without the sticky bit, or
 // another owner, lets users touch each other's state.
-func stateDirVerdict(dir string) Finding {
+//
+// With a setgid gate (gid >= 0) the protected layout is expected instead:
+// root:GROUP with no access for others, which the users it protects cannot
+// enter at all.
+func stateDirVerdict(dir string, gid int) Finding {
+	if gid >= 0 {
+		return protectedStateDirVerdict(dir, gid)
+	}
 	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
 	fi, err := os.Lstat(dir)
 	if err != nil {
@@ -225,10 +244,42 @@ func stateDirVerdict(dir string) Finding {
 		f.Attack = "learn which accounts have a second factor, and which do not yet"
 		f.Fix = "chmod 1733 " + shellQuote(dir)
 	default:
-		f.Severity = Info
-		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
+		f.Severity = Medium
+		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the unprivileged per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
 		f.Attack = "a user who has passed the gate once can copy their own TOTP secret or reset their own counters; other users' state is out of reach"
-		f.Fix = "none needed for this layout"
+		f.Fix = "install the gate privileged: make install (a setgid binary, and logingate migrate moves this state where users cannot reach it)"
+	}
+	return f
+}
+
+// protectedStateDirVerdict judges the state directory of a setgid gate.
+func protectedStateDirVerdict(dir string, gid int) Finding {
+	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		f.Severity = High
+		f.Problem = "the state directory cannot be checked: " + errnoText(err) + "; the gate denies every login that needs state"
+		f.Attack = "none: logingate fails closed, but gated users cannot log in"
+		f.Fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, shellQuote(dir))
+		return f
+	}
+	mode := st.Mode & 0o7777
+	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d, gid %d)", dir, mode, st.Uid, st.Gid)
+	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, shellQuote(dir), shellQuote(dir))
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		f.Severity, f.Fix = High, fix
+		f.Problem = dir + " is not a directory (a symbolic link or a file)"
+		f.Attack = "whoever controls where it points controls every user's second-factor state"
+	case st.Uid != 0 || int(st.Gid) != gid || mode&0o007 != 0 || mode&0o030 != 0o030:
+		f.Severity, f.Fix = High, fix
+		f.Problem = fmt.Sprintf("the gate is installed setgid (group %d) but %s is not root:%d with no access for others; the privileged gate refuses it, so every gated login is denied", gid, dir, gid)
+		f.Attack = "none while it refuses (fail closed), but nobody gated can log in; loosened by hand, users could reach their own secrets"
+	default:
+		f.Severity = Info
+		f.Problem = fmt.Sprintf("%s is the protected layout: root:%d, mode %04o; the users it protects cannot enter it", dir, gid, mode)
+		f.Attack = "none: secrets and counters are out of the users' reach"
+		f.Fix = "none needed"
 	}
 	return f
 }

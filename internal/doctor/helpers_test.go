@@ -148,8 +148,13 @@ func newTestHost(t *testing.T, spec hostSpec) *testHost {
 
 	mkdir(t, filepath.Join(h.dir, "bin"), 0o755)
 	writeFile(t, h.binary, "#!/bin/sh\nexit 1\n", 0o755)
+	// Installed privileged, as make install does: the binary setgid to a
+	// group, the state directory root:GROUP 0770.
+	chgrp(t, h.binary, testGateGID)
+	chmod(t, h.binary, 0o755|os.ModeSetgid)
 	h.state = filepath.Join(h.dir, "state")
-	mkdir(t, h.state, 0o1733)
+	mkdir(t, h.state, 0o770)
+	chgrp(t, h.state, testGateGID)
 	mkdir(t, filepath.Join(h.dir, "etc"), 0o755)
 	h.lgConfig = filepath.Join(h.dir, "etc", "logingate.yaml")
 	writeFile(t, h.lgConfig, "state_dir: "+h.state+"\n", 0o644)
@@ -249,4 +254,14 @@ func find(rep *Report, id string) []Finding {
 		}
 	}
 	return out
+}
+
+// testGateGID stands in for the logingate group.
+const testGateGID = 4242
+
+func chgrp(t *testing.T, path string, gid int) {
+	t.Helper()
+	if err := os.Chown(path, -1, gid); err != nil {
+		t.Fatal(err)
+	}
 }

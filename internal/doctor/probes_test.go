@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,9 +154,9 @@ func TestStateDirVerdict(t *testing.T) {
 		sev  Severity
 		fix  string
 	}{
-		{0o733 | os.ModeSticky, 0, Info, "none"},
-		{0o755, 0, Info, "none"},
-		{0o700, 0, Info, "none"},
+		{0o733 | os.ModeSticky, 0, Medium, "install the gate privileged"},
+		{0o755, 0, Medium, "install the gate privileged"},
+		{0o700, 0, Medium, "install the gate privileged"},
 		{0o777 | os.ModeSticky, 0, Low, "chmod 1733"},
 		{0o777, 0, High, "chmod 1733"},
 		{0o775, 0, High, "chmod 1733"},
@@ -172,19 +173,46 @@ func TestStateDirVerdict(t *testing.T) {
 		if err := os.Chown(dir, tc.uid, -1); err != nil {
 			t.Fatal(err)
 		}
-		f := stateDirVerdict(dir)
+		f := stateDirVerdict(dir, -1)
 		if f.Severity != tc.sev || !strings.HasPrefix(f.Fix, tc.fix) {
 			t.Errorf("mode %v uid %d: %s %q, want %s %q…", tc.mode, tc.uid, f.Severity, f.Fix, tc.sev, tc.fix)
 		}
 	}
-	if f := stateDirVerdict(filepath.Join(base, "missing")); f.Severity != Low || !strings.Contains(f.Fix, "install -d -m 1733") {
+	if f := stateDirVerdict(filepath.Join(base, "missing"), -1); f.Severity != Low || !strings.Contains(f.Fix, "install -d -m 1733") {
 		t.Errorf("missing state dir: %+v", f)
 	}
 	link := filepath.Join(base, "link")
 	if err := os.Symlink(base, link); err != nil {
 		t.Fatal(err)
 	}
-	if f := stateDirVerdict(link); f.Severity != High {
+	if f := stateDirVerdict(link, -1); f.Severity != High {
 		t.Errorf("symlinked state dir: %+v", f)
+	}
+
+	// A setgid gate expects the protected layout, root:GROUP 0770.
+	const gid = 4242
+	for _, tc := range []struct {
+		mode     os.FileMode
+		uid, gid int
+		sev      Severity
+	}{
+		{0o770, 0, gid, Info},
+		{0o730, 0, gid, Info},
+		{0o775, 0, gid, High},               // others may enter
+		{0o733 | os.ModeSticky, 0, 0, High}, // the old per-user layout: migrate
+		{0o770, 65534, gid, High},           // not root's
+		{0o750, 0, gid, High},               // the group cannot create
+	} {
+		dir := filepath.Join(base, fmt.Sprintf("p%o-%d-%d", tc.mode, tc.uid, tc.gid))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(dir, tc.mode)
+		if err := os.Chown(dir, tc.uid, tc.gid); err != nil {
+			t.Fatal(err)
+		}
+		if f := stateDirVerdict(dir, gid); f.Severity != tc.sev {
+			t.Errorf("protected layout, mode %v uid %d gid %d: %s (%s), want %s", tc.mode, tc.uid, tc.gid, f.Severity, f.Problem, tc.sev)
+		}
 	}
 }
