@@ -1,5 +1,6 @@
 // Package store owns a user's second-factor state: the TOTP secret and its last
-// accepted step, backup-code hashes, recent failures and the last success.
+// accepted step, backup-code hashes, recent failures, the last success, and
+// the trusted windows that interactive logins open for non-interactive ones.
 // Backends (the file backend here, a network backend later) implement Store;
 // every change goes through Update, which holds the user's lock across
 // read-verify-write so that a one-time code is consumed exactly once.
@@ -18,6 +19,12 @@ const FormatVersion = 1
 // ErrNotFound means the user has no state at all (never enrolled).
 var ErrNotFound = errors.New("no state for this user")
 
+// ErrLocked means another process holds the user's lock and the backend
+// gave up waiting for it: another login of the same user is running, or is
+// stuck (stopped, or on a hung file system). Errors that wrap it say whose
+// lock and where.
+var ErrLocked = errors.New("state locked by another login")
+
 // ErrUnchanged, returned by an Update callback, ends the update without
 // writing anything. Update then returns nil.
 var ErrUnchanged = errors.New("state unchanged")
@@ -31,7 +38,8 @@ type Store interface {
 	// user has none) while holding the user's lock, and persists the result
 	// durably before returning nil. If fn returns ErrUnchanged nothing is
 	// written and Update returns nil; any other error from fn is returned
-	// unchanged and nothing is written. The lock wait is bounded by ctx.
+	// unchanged and nothing is written. The lock wait is bounded by ctx and
+	// by the backend's own bound; a wait given up is an ErrLocked.
 	Update(ctx context.Context, user string, fn func(*UserState) error) error
 	// Delete removes all of the user's state (admin reset).
 	Delete(ctx context.Context, user string) error
@@ -51,11 +59,21 @@ type UserState struct {
 	Backup      *Backup     `json:"backup,omitempty"`
 	Failures    []time.Time `json:"failures,omitempty"`
 	LastSuccess *Event      `json:"last_success,omitempty"`
+	// Trusted are the windows opened by interactive logins (headless:
+	// trusted), oldest first; see TrustedSession.
+	Trusted []TrustedSession `json:"trusted,omitempty"`
 }
 
 // Enrolled reports whether the user has any usable factor.
 func (s *UserState) Enrolled() bool {
 	return s != nil && (s.TOTP != nil || (s.Backup != nil && len(s.Backup.Codes) > 0))
+}
+
+// SetFactors replaces the user's factors (enrollment, import) and ends what
+// the old ones earned: recent failures and every trusted window, so that a
+// window opened with a lost or leaked factor does not outlive it.
+func (s *UserState) SetFactors(t *TOTP, b *Backup) {
+	s.TOTP, s.Backup, s.Failures, s.Trusted = t, b, nil, nil
 }
 
 // TOTP is an authenticator-app enrollment.

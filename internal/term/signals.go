@@ -40,6 +40,11 @@ func (e *Interrupted) Is(target error) bool { return target == context.Canceled 
 // gate (its process group is orphaned, so the kernel would drop a default
 // SIGTSTP, leaving the user waiting).
 //
+// SIGPIPE is caught too, and dropped: a client that has gone leaves stdout
+// and stderr as broken pipes, and Go's default would kill the gate on its
+// first message there, before its audit line records the denial. Writes
+// then fail with EPIPE instead.
+//
 // stop calls signal.Stop and cancels ctx. Keep it in force until the process
 // exits or is about to exec; before exec, call signal.Reset for every
 // signal. Never signal.Ignore: an ignored disposition survives exec.
@@ -47,6 +52,8 @@ func Interrupts(parent context.Context) (ctx context.Context, caught func() os.S
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, interruptSignals...)
+	pipe := make(chan os.Signal, 1) // never read: a full channel drops
+	signal.Notify(pipe, syscall.SIGPIPE)
 
 	var (
 		mu  sync.Mutex
@@ -70,6 +77,7 @@ func Interrupts(parent context.Context) (ctx context.Context, caught func() os.S
 	}
 	stop = sync.OnceFunc(func() {
 		signal.Stop(ch)
+		signal.Stop(pipe)
 		close(done)
 		cancel(nil)
 	})

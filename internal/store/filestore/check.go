@@ -11,7 +11,9 @@ import (
 )
 
 // CheckError is a state file or directory that logingate refuses to use.
-// The gate shows Problem as the error and Fix as the hint.
+// Its text, Problem then Fix, goes to the audit line of a denied login and
+// to `logingate status`; the user at the gate is told only that their state
+// cannot be read, and who can check it.
 type CheckError struct {
 	Path    string // the file or directory at fault
 	Problem string // what is wrong, naming Path
@@ -91,7 +93,7 @@ func (s *Store) open(user string, create bool) (*userDir, error) {
 		}
 		// The state directory is root's (or ours) and sticky when shared,
 		// so nobody can swap the new directory between mkdir and open.
-		switch err = unix.Mkdir(u.path, 0o700); err {
+		switch err = s.mkdir(u); err {
 		case nil:
 			created = true
 		case unix.EEXIST: // another process made it first
@@ -110,6 +112,15 @@ func (s *Store) open(user string, create bool) (*userDir, error) {
 		return nil, store.ErrNotFound
 	case unix.ELOOP, unix.ENOTDIR, unix.EMLINK:
 		return nil, notDirError("user directory", u.path, "remove the link (rm "+u.path+"); move the user's real directory there if it exists")
+	case unix.EACCES:
+		// Not ours to open: say whose it is rather than "permission denied".
+		var st unix.Stat_t
+		if unix.Lstat(u.path, &st) == nil {
+			if err := u.checkOwned("user directory", u.path, &st, "0700", "-R "); err != nil {
+				return nil, err
+			}
+		}
+		return nil, &os.PathError{Op: "open", Path: u.path, Err: err}
 	default:
 		return nil, &os.PathError{Op: "open", Path: u.path, Err: err}
 	}
@@ -130,6 +141,38 @@ func (s *Store) open(user string, create bool) (*userDir, error) {
 		return nil, err
 	}
 	return u, nil
+}
+
+// mkdir creates the user's directory. Root working for another uid makes
+// it under a temp name, hands it over, and renames it into place only then
+// (refusing to replace anything), so that a process killed half-way never
+// leaves a directory of root's that the user's logins would refuse. A
+// killed one leaves at most a dirTempBase directory, which no user name can
+// match. Without RENAME_NOREPLACE (some network file systems) it falls back
+// to mkdir and chown.
+func (s *Store) mkdir(u *userDir) error {
+	if !u.chown {
+		return unix.Mkdir(u.path, 0o700)
+	}
+	tmp := filepath.Join(s.dir, tempName(dirTempBase))
+	if err := unix.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	fd, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Fchown(fd, u.uid, u.gid)
+		unix.Close(fd)
+	}
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, u.path, unix.RENAME_NOREPLACE)
+	}
+	if err != nil {
+		unix.Rmdir(tmp)
+	}
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		return unix.Mkdir(u.path, 0o700)
+	}
+	return err
 }
 
 // initDir hands a directory this process just made to its user, sets its
@@ -258,6 +301,15 @@ func (u *userDir) openIn(what, name string, flags int) (int, *unix.Stat_t, error
 		return -1, nil, &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is a symlink; logingate does not follow symlinks here", what, path),
 			Fix:     "rm " + path}
+	}
+	if err == unix.EACCES {
+		// Not ours to open: say whose it is rather than "permission denied".
+		var st unix.Stat_t
+		if unix.Fstatat(u.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			if cerr := u.checkFile(what, path, &st); cerr != nil {
+				return -1, nil, cerr
+			}
+		}
 	}
 	if err != nil {
 		return -1, nil, &os.PathError{Op: "open", Path: path, Err: err}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -163,6 +164,9 @@ func validate(st *store.UserState) error {
 			return err
 		}
 	}
+	if err := validateTrusted(st.Trusted); err != nil {
+		return err
+	}
 	if e := st.LastSuccess; e != nil {
 		if !printable(e.Factor, 1) {
 			return fmt.Errorf("last_success.factor must be 1 to %d printable characters", maxTextLen)
@@ -246,4 +250,38 @@ func printable(s string, minLen int) bool {
 		}
 	}
 	return true
+}
+
+var (
+	trustedID   = regexp.MustCompile(`^[0-9a-f]{8,32}$`)
+	fingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
+)
+
+// validateTrusted checks the trusted windows: bounded in number, unique
+// ids, a SHA256 key fingerprint, a canonical IP address, and a window no
+// longer than store.MaxGrace.
+func validateTrusted(list []store.TrustedSession) error {
+	if len(list) > store.MaxTrusted {
+		return fmt.Errorf("trusted holds more than %d sessions", store.MaxTrusted)
+	}
+	seen := map[string]bool{}
+	for i, t := range list {
+		addr, err := netip.ParseAddr(t.From)
+		switch {
+		case !trustedID.MatchString(t.ID):
+			return fmt.Errorf("trusted[%d].id must be 8 to 32 lower-case hex digits", i)
+		case seen[t.ID]:
+			return fmt.Errorf("trusted[%d].id is used twice", i)
+		case !fingerprint.MatchString(t.KeyFingerprint):
+			return fmt.Errorf("trusted[%d].key_fingerprint must be SHA256: and 43 base64 characters", i)
+		case err != nil || addr.Zone() != "" || addr.Is4In6() || addr.String() != t.From:
+			return fmt.Errorf("trusted[%d].from must be an IP address in canonical form", i)
+		case t.Created.IsZero() || t.Until.IsZero():
+			return fmt.Errorf("trusted[%d] needs created and until", i)
+		case !t.Until.After(t.Created) || t.Until.Sub(t.Created) > store.MaxGrace:
+			return fmt.Errorf("trusted[%d].until must be after created, by at most %s", i, store.MaxGrace)
+		}
+		seen[t.ID] = true
+	}
+	return nil
 }

@@ -15,7 +15,14 @@
 // sticky bit: mode 1733 root:root lets each user create their own directory on
 // first enrollment without listing or touching anyone else's. Run as root,
 // the store creates a user's directory and files owned by that user, and
-// never follows a symlink inside the user's directory.
+// never follows a symlink inside the user's directory. It prepares the
+// directory and the lock file under temp names and moves them into place
+// already handed over, so that root killed half-way (kill -9, a crash)
+// never leaves one of root's that the user's logins would refuse.
+//
+// A login stopped or stuck while it holds a user's lock holds up only that
+// user's other logins, and only for LockWait (DefaultLockWait) after the
+// last login of the user finished; they then fail with store.ErrLocked.
 //
 // In this layout a user can read and change their own state, secret
 // included: it protects users from each other, not from themselves.
@@ -27,6 +34,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/logingate/logingate/internal/store"
 	"golang.org/x/sys/unix"
@@ -37,10 +45,26 @@ const (
 	stateName = "state.json"
 	lockName  = "lock"
 	tempBase  = "state.json.tmp-" // followed by a random suffix
+	// lockTempBase names a lock file root prepares for a user before it
+	// links it into place.
+	lockTempBase = "lock.tmp-"
+	// dirTempBase names a user directory root prepares in the state
+	// directory before it renames it into place. No user name starts with
+	// a dot, so it cannot clash with one.
+	dirTempBase = ".logingate-new-"
 )
 
 // MaxStateSize bounds a state file; anything larger is refused.
 const MaxStateSize = 1 << 20
+
+// DefaultLockWait bounds how long Update and Delete wait for a user's lock
+// while no other login of that user finishes. A live login holds the lock
+// for a fraction of a second (a read, a hash check, a durable write), so a
+// queue of them keeps finishing and a waiter waits its turn, bounded only by
+// its context (the login deadline). A login that is stopped (SIGSTOP, a
+// debugger) or stuck on a hung file system while it holds the lock finishes
+// nothing: the user's other logins, and only theirs, give up after this long.
+const DefaultLockWait = 10 * time.Second
 
 // Store keeps state under one directory. It is safe for concurrent use by
 // goroutines and by processes.
@@ -50,6 +74,8 @@ type Store struct {
 	// group, when set (Protected), is the privileged group that alone may
 	// enter dir: the protected layout.
 	group *int
+	// lockWait bounds each wait for a user's lock; see DefaultLockWait.
+	lockWait time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,7 +83,16 @@ var _ store.Store = (*Store)(nil)
 // New returns a Store rooted at dir. owner resolves the uid and gid that must
 // own a user's directory and files (the gate passes an NSS lookup).
 func New(dir string, owner func(user string) (uid, gid int, err error)) *Store {
-	return &Store{dir: dir, owner: owner}
+	return &Store{dir: dir, owner: owner, lockWait: DefaultLockWait}
+}
+
+// LockWait sets how long Update and Delete wait for a user's lock while no
+// login of that user finishes, before they give up with an error that wraps
+// store.ErrLocked; d <= 0 leaves only the caller's context as the bound. The
+// default is DefaultLockWait.
+func (s *Store) LockWait(d time.Duration) *Store {
+	s.lockWait = d
+	return s
 }
 
 // Protected switches s to the protected layout of a privileged gate: the
@@ -71,7 +106,9 @@ func (s *Store) Protected(gid int) *Store {
 }
 
 // Load returns the user's state without taking the lock, or store.ErrNotFound
-// when the user has no directory or no state file.
+// when the user has no directory or no state file. A lock file that every
+// Update would refuse is refused here too, so that a login stops before
+// asking for a code it could not record, and `logingate status` shows why.
 func (s *Store) Load(ctx context.Context, user string) (*store.UserState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -81,12 +118,16 @@ func (s *Store) Load(ctx context.Context, user string) (*store.UserState, error)
 		return nil, err
 	}
 	defer u.close()
+	if err := u.checkLock(); err != nil {
+		return nil, err
+	}
 	return u.read()
 }
 
 // Update runs fn on the user's state under the user's lock and writes the
 // result durably; see store.Store. A user without state starts from an empty
-// UserState of the current format version. The lock wait is bounded by ctx.
+// UserState of the current format version. The lock wait is bounded by ctx
+// and by LockWait; giving up wraps store.ErrLocked.
 func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserState) error) error {
 	u, unlock, err := s.lock(ctx, user, true)
 	if err != nil {
@@ -111,6 +152,8 @@ func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserStat
 		}
 		return err
 	}
+	// Every write drops the trusted windows that have ended.
+	st.Trusted = store.PruneTrusted(st.Trusted, time.Now())
 	b, err := Encode(st)
 	if err != nil {
 		return fmt.Errorf("state for %s not written: %w", user, err)
@@ -166,8 +209,9 @@ func (s *Store) Delete(ctx context.Context, user string) error {
 }
 
 // lock opens the user's directory (creating it when create is set) and takes
-// the user's lock, waiting until ctx is done. If a Delete removed the lock or
-// the directory while this call waited, it starts over.
+// the user's lock, waiting until ctx is done or s.lockWait has passed with no
+// login of the user finishing. If a Delete removed the lock or the directory
+// while this call waited, it starts over.
 func (s *Store) lock(ctx context.Context, user string, create bool) (*userDir, func(), error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -177,7 +221,7 @@ func (s *Store) lock(ctx context.Context, user string, create bool) (*userDir, f
 		if err != nil {
 			return nil, nil, err
 		}
-		unlock, current, err := u.lock(ctx)
+		unlock, current, err := u.lock(ctx, s.lockWait)
 		if err != nil {
 			u.close()
 			return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -413,6 +414,9 @@ func TestLockWaitBoundedByContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
 	}
+	if !errors.Is(err, store.ErrLocked) {
+		t.Errorf("error %v is not a store.ErrLocked", err)
+	}
 	if called {
 		t.Error("fn ran without the lock")
 	}
@@ -426,6 +430,93 @@ func TestLockWaitBoundedByContext(t *testing.T) {
 	unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	if err := s.Update(context.Background(), "alice", func(*store.UserState) error { return nil }); err != nil {
 		t.Errorf("Update after the lock was released: %v", err)
+	}
+}
+
+// TestLockWaitBoundedByStore: without any deadline from the caller, a lock
+// that is never released ends the wait after LockWait, as ErrLocked, for
+// Update and Delete alike; a later Update, once it is free, works.
+func TestLockWaitBoundedByStore(t *testing.T) {
+	s, dir := newStore(t)
+	s.LockWait(50 * time.Millisecond)
+	put(t, s, "alice", sampleState())
+	f, err := os.Open(filepath.Join(dir, "alice", "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(context.Background(), "alice", func(*store.UserState) error {
+		t.Error("fn ran without the lock")
+		return nil
+	})
+	wantErr(t, err, "another login for alice holds the lock "+filepath.Join(dir, "alice", "lock"), "gave up waiting after 50ms")
+	if !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Update: %v is not a store.ErrLocked", err)
+	}
+	if err := s.Delete(context.Background(), "alice"); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("Delete: %v, want a store.ErrLocked", err)
+	}
+	if _, err := s.Load(context.Background(), "alice"); err != nil {
+		t.Errorf("the state is gone or broken after the waits gave up: %v", err)
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if err := s.Update(context.Background(), "alice", func(*store.UserState) error { return nil }); err != nil {
+		t.Errorf("Update after the lock was released: %v", err)
+	}
+}
+
+// TestLockWaitGoesOnWhileLoginsFinish: the bound counts time in which no
+// login of the user finished. A lock that is held for longer than the bound
+// while the state keeps being rewritten (a queue of live logins) is waited
+// for.
+func TestLockWaitGoesOnWhileLoginsFinish(t *testing.T) {
+	s, dir := newStore(t)
+	s.LockWait(time.Second)
+	put(t, s, "alice", sampleState())
+	f, err := os.Open(filepath.Join(dir, "alice", "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(dir, "alice", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(context.Background(), "alice", func(*store.UserState) error { return nil })
+	}()
+	// Other logins finish one after another for 1.5 times the bound: each
+	// replaces the state file, as a write does.
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); {
+		tmp := filepath.Join(dir, "alice", "state.json.tmp-test")
+		if err := os.WriteFile(tmp, good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "alice", "state.json")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Update ended while the lock was held and logins kept finishing: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if err := <-done; err != nil {
+		t.Errorf("Update after waiting its turn: %v", err)
+	}
+}
+
+func TestDefaultLockWait(t *testing.T) {
+	if s := New(t.TempDir(), selfOwner); s.lockWait != DefaultLockWait || DefaultLockWait <= 0 {
+		t.Errorf("New: lock wait %v, want DefaultLockWait (%v)", s.lockWait, DefaultLockWait)
 	}
 }
 
@@ -469,6 +560,39 @@ func TestRootProvisionsUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The directory and the lock file were made under temp names and moved
+	// into place already handed over: no temp name is left.
+	for d, want := range map[string]string{dir: "alice", filepath.Join(dir, "alice"): "lock state.json"} {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("%s holds %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestStaleLockTempRemoved: a lock file root was preparing when it was
+// killed is cleaned by the next update, like a state temp file.
+func TestStaleLockTempRemoved(t *testing.T) {
+	s, dir := newStore(t)
+	put(t, s, "alice", sampleState())
+	stale := filepath.Join(dir, "alice", lockTempBase+"0123456789abcdef")
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "alice", sampleState())
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale lock temp file still there: %v", err)
+	}
+	if err := s.Delete(context.Background(), "alice"); err != nil {
+		t.Errorf("Delete: %v", err)
 	}
 }
 

@@ -85,10 +85,13 @@ func helperMain(mode, dir, user string) int {
 			_, rerr := os.ReadDir(dir)
 			out = fmt.Sprintf("created; load alice: %v; list: %v", lerr != nil, rerr != nil)
 		}
+	case "load":
+		_, err = s.Load(ctx, user)
+		out = "loaded"
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
-	if err != nil && (mode == "fsize" || mode == "own-dir") {
+	if err != nil && (mode == "fsize" || mode == "own-dir" || mode == "load") {
 		fmt.Println("error:", err)
 		return 0
 	}

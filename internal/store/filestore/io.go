@@ -54,9 +54,7 @@ func (u *userDir) read() (*store.UserState, error) {
 // one), written, fsynced, renamed over the state file, then the directory
 // fsynced. Any failure is returned and leaves the old state and no temp file.
 func (u *userDir) write(b []byte) (err error) {
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	name := tempBase + hex.EncodeToString(rnd[:])
+	name := tempName(tempBase)
 	path := u.join(name)
 	defer func() {
 		if err != nil {
@@ -117,22 +115,37 @@ func (u *userDir) foreignFiles() (bool, error) {
 		return false, err
 	}
 	for _, n := range names {
-		if n != stateName && n != lockName && !strings.HasPrefix(n, tempBase) {
+		if n != stateName && n != lockName && !isTemp(n) {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
+// tempName returns base followed by a random suffix.
+func tempName(base string) string {
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	return base + hex.EncodeToString(rnd[:])
+}
+
+// isTemp reports whether name is a temp file of a state write or of a lock
+// file being created.
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, tempBase) || strings.HasPrefix(name, lockTempBase)
+}
+
 // removeTemps deletes temp files that a killed process left behind. Run it
-// under the lock only: a temp file then belongs to no live writer.
+// under the lock only: a state temp file then belongs to no live writer,
+// and a lock temp file can only belong to a process that will find the
+// lock file in place and use that.
 func (u *userDir) removeTemps() error {
 	names, err := u.names()
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if !strings.HasPrefix(n, tempBase) {
+		if !isTemp(n) {
 			continue
 		}
 		if err := unix.Unlinkat(u.fd, n, 0); err != nil && err != unix.ENOENT {

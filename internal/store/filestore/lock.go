@@ -2,10 +2,12 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/logingate/logingate/internal/store"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,12 +17,13 @@ const (
 	lockPollMax = 20 * time.Millisecond
 )
 
-// lock takes the user's lock (flock on USER/lock), waiting until ctx is done;
-// only logins of the same user wait for each other. Closing the descriptor,
-// which unlock does, releases it. current is false when, by the time the lock
-// was ours, a Delete had removed the lock file or the directory: the caller
-// must release and start over.
-func (u *userDir) lock(ctx context.Context) (unlock func(), current bool, err error) {
+// lock takes the user's lock (flock on USER/lock), waiting until ctx is done
+// or, when stall > 0, until stall has passed without any login of the user
+// finishing a write; only logins of the same user wait for each other.
+// Closing the descriptor, which unlock does, releases it. current is false
+// when, by the time the lock was ours, a Delete had removed the lock file or
+// the directory: the caller must release and start over.
+func (u *userDir) lock(ctx context.Context, stall time.Duration) (unlock func(), current bool, err error) {
 	fd, err := u.openLock()
 	if err == unix.ENOENT { // removed between our look and our open
 		return func() {}, false, nil
@@ -28,10 +31,13 @@ func (u *userDir) lock(ctx context.Context) (unlock func(), current bool, err er
 	if err != nil {
 		return nil, false, err
 	}
-	if err := waitFlock(ctx, fd); err != nil {
+	if err := waitFlock(ctx, fd, stall, u.progress); err != nil {
 		unix.Close(fd)
-		if ctx.Err() != nil {
-			return nil, false, fmt.Errorf("another login for %s holds the lock %s; gave up waiting: %w", u.user, u.join(lockName), err)
+		switch {
+		case err == errStalled:
+			return nil, false, &lockedError{user: u.user, path: u.join(lockName), stall: stall}
+		case ctx.Err() != nil:
+			return nil, false, &lockedError{user: u.user, path: u.join(lockName), cause: err}
 		}
 		return nil, false, &os.PathError{Op: "lock", Path: u.join(lockName), Err: err}
 	}
@@ -44,25 +50,111 @@ func (u *userDir) lock(ctx context.Context) (unlock func(), current bool, err er
 	return unlock, current, nil
 }
 
+// errStalled ends a lock wait in which no other login made progress.
+var errStalled = errors.New("no login finished while waiting")
+
+// lockedError is a lock wait given up: it is a store.ErrLocked, and unwraps
+// to the context's error when the caller's deadline or cancellation ended it.
+type lockedError struct {
+	user, path string
+	stall      time.Duration // set when the store's own bound ended the wait
+	cause      error
+}
+
+func (e *lockedError) Error() string {
+	if e.stall > 0 {
+		return fmt.Sprintf("another login for %s holds the lock %s; gave up waiting after %s in which no login for %s finished",
+			e.user, e.path, e.stall, e.user)
+	}
+	return fmt.Sprintf("another login for %s holds the lock %s; gave up waiting: %v", e.user, e.path, e.cause)
+}
+
+func (e *lockedError) Is(target error) bool { return target == store.ErrLocked }
+func (e *lockedError) Unwrap() error        { return e.cause }
+
+// stateMark identifies one version of the state file: every write replaces
+// it (a new inode, new times), so a changed mark means a login finished.
+type stateMark struct {
+	ino          uint64
+	mtime, ctime int64
+	size         int64
+}
+
+// progress returns the state file's current mark (zero when it is missing).
+func (u *userDir) progress() stateMark {
+	var st unix.Stat_t
+	if unix.Fstatat(u.fd, stateName, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+		return stateMark{}
+	}
+	return stateMark{ino: st.Ino, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), size: st.Size}
+}
+
 // openLock opens the lock file, creating it (owned by the user) if missing.
 func (u *userDir) openLock() (int, error) {
-	const flags = unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Openat(u.fd, lockName, flags, 0o600)
+	fd, err := u.createLock()
 	if err == unix.EEXIST {
 		// Never chown or trust a file that was already there: it was
 		// checked by openIn, which refuses what is not the user's own.
 		fd, _, err = u.openIn("lock file", lockName, unix.O_RDONLY)
 		return fd, err
 	}
-	if err == unix.ENOENT { // the directory itself was removed
+	return fd, err
+}
+
+// checkLock applies openLock's checks to the lock file without opening it:
+// missing is fine, anything openIn would refuse is refused.
+func (u *userDir) checkLock() error {
+	var st unix.Stat_t
+	path := u.join(lockName)
+	switch err := unix.Fstatat(u.fd, lockName, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case err == unix.ENOENT:
+		return nil
+	case err != nil:
+		return &os.PathError{Op: "stat", Path: path, Err: err}
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("lock file %s is a symlink; logingate does not follow symlinks here", path),
+			Fix:     "rm " + path}
+	}
+	return u.checkFile("lock file", path, &st)
+}
+
+// createLock creates the lock file, or returns unix.EEXIST when there is
+// one, or unix.ENOENT when the directory itself was removed. Root working
+// for another uid prepares the file under a temp name, hands it over and
+// only then links it into place, so that a process killed half-way never
+// leaves a lock file of root's that the user's logins would refuse.
+func (u *userDir) createLock() (int, error) {
+	const flags = unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	name := lockName
+	if u.chown {
+		name = tempName(lockTempBase)
+	}
+	fd, err := unix.Openat(u.fd, name, flags, 0o600)
+	if err == unix.EEXIST || err == unix.ENOENT {
 		return -1, err
 	}
 	if err != nil {
 		return -1, &os.PathError{Op: "create", Path: u.join(lockName), Err: err}
 	}
-	if err := u.handOver(fd, u.join(lockName)); err != nil {
+	if err := u.handOver(fd, u.join(name)); err != nil {
 		unix.Close(fd)
+		if name != lockName {
+			unix.Unlinkat(u.fd, name, 0)
+		}
 		return -1, err
+	}
+	if name == lockName {
+		return fd, nil
+	}
+	err = unix.Linkat(u.fd, name, u.fd, lockName, 0)
+	unix.Unlinkat(u.fd, name, 0)
+	if err != nil {
+		unix.Close(fd)
+		if err == unix.EEXIST || err == unix.ENOENT {
+			return -1, err
+		}
+		return -1, &os.PathError{Op: "link", Path: u.join(lockName), Err: err}
 	}
 	return fd, nil
 }
@@ -82,10 +174,14 @@ func (u *userDir) handOver(fd int, path string) error {
 }
 
 // waitFlock polls a non-blocking exclusive flock with a backoff from
-// lockPollMin to lockPollMax until it succeeds or ctx is done. Polling,
-// rather than a blocking flock, keeps the wait bounded by ctx.
-func waitFlock(ctx context.Context, fd int) error {
+// lockPollMin to lockPollMax until it succeeds, ctx is done, or (stall > 0)
+// progress has returned the same mark for stall: then it returns
+// errStalled. Polling, rather than a blocking flock, keeps the wait bounded.
+// A queue of live logins keeps changing the mark, so it waits its turn; a
+// holder that is stopped or stuck changes nothing, so its waiters give up.
+func waitFlock(ctx context.Context, fd int, stall time.Duration, progress func() stateMark) error {
 	delay := lockPollMin
+	mark, since := progress(), time.Now()
 	for {
 		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
@@ -93,6 +189,13 @@ func waitFlock(ctx context.Context, fd int) error {
 		}
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {
 			return err
+		}
+		if stall > 0 {
+			if m := progress(); m != mark {
+				mark, since = m, time.Now()
+			} else if time.Since(since) >= stall {
+				return errStalled
+			}
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -141,6 +141,24 @@ func TestUserCreatesOwnDirInStickyStateDir(t *testing.T) {
 		t.Errorf("alice's state after the other user's run: %v", err)
 	}
 
+	// A file or directory of the user's that is not theirs any more cannot
+	// even be opened by them: the refusal still says whose it is.
+	cred := &syscall.Credential{Uid: 4242, Gid: 4242}
+	state := filepath.Join(user, "state.json")
+	for _, p := range []string{state, user} {
+		if err := os.Chown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		out = runHelper(t, "load", dir, "u4242", &bin, cred)
+		wantErr(t, errors.New(out), "error: ", p+" is owned by uid 0, want uid 4242", "fix: chown ")
+		if err := os.Chown(p, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := runHelper(t, "load", dir, "u4242", &bin, cred); out != "loaded" {
+		t.Errorf("helper as uid 4242 after the owners were put back: %q", out)
+	}
+
 	// Without the sticky, shared mode, users cannot create their own, and
 	// are told what to do.
 	if err := os.Chmod(dir, 0o755); err != nil {
