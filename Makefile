@@ -22,6 +22,7 @@ FUZZ_TARGETS = \
 	./internal/groups:FuzzParse \
 	./internal/groups:FuzzMatch \
 	./internal/term:FuzzSanitize \
+	./internal/session:FuzzParseAuthorizedKeyLine \
 	./internal/gate:FuzzMenuAnswers \
 	./internal/doctor:FuzzParse \
 	./internal/doctor:FuzzMatchPattern \

@@ -232,7 +232,11 @@ func (a *app) backupCodes(args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := st.Update(ctx, target.Name, func(s *store.UserState) error { s.Backup = b; return nil }); err != nil {
+	if err := st.Update(ctx, target.Name, func(s *store.UserState) error {
+		// New codes end the windows old ones may have opened.
+		s.Backup, s.Trusted = b, nil
+		return nil
+	}); err != nil {
 		return err
 	}
 	by := ""

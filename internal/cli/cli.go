@@ -76,6 +76,7 @@ subcommands:
   import         import a google-authenticator file
   backup-codes   show how many backup codes are left, or --regenerate them
   status         show a user's second-factor state
+  sessions       list trusted sessions (headless: trusted), or --revoke them
   unlock         lift a user's rate limit (root)
   reset          remove a user's second factors (root)
   check-config   validate the configuration, as sshd -t does
@@ -114,6 +115,8 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		run = a.checkConfig
 	case "migrate":
 		run = a.migrate
+	case "sessions":
+		run = a.sessions
 	case "version":
 		run = func([]string) error { fmt.Fprintln(stdout, "logingate", version()); return nil }
 	}
@@ -125,7 +128,7 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 var subcommands = map[string]bool{
 	"enroll": true, "import": true, "backup-codes": true, "status": true,
 	"unlock": true, "reset": true, "check-config": true, "version": true,
-	"migrate": true, "doctor": true,
+	"migrate": true, "doctor": true, "sessions": true,
 }
 
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),

@@ -98,7 +98,7 @@ func (e *enroller) save(ctx context.Context, t *store.TOTP) ([]string, error) {
 		if st.TOTP != nil && !e.force {
 			return errEnrolled
 		}
-		st.TOTP, st.Backup, st.Failures = t, b, nil
+		st.SetFactors(t, b)
 		return nil
 	})
 	if errors.Is(err, errEnrolled) {

@@ -52,6 +52,13 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	if err != nil {
 		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
 	}
+	key, err := lookupSessionKey(cfg, sess, environ, len(cmdArgs) > 0)
+	if err != nil {
+		return deny(target.Name, "key lookup failed: "+err.Error(), "cannot tell what your key may run ("+err.Error()+"); access denied")
+	}
+	if target != caller {
+		key.fingerprint = "" // no trusted windows for -f
+	}
 
 	ctx, _, stopSignals := term.Interrupts(context.Background())
 	defer stopSignals()
@@ -75,7 +82,8 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		Policy:  policy,
 		Store:   st,
 		Factors: localFactors(cfg, st),
-		Audit:   lg,
+		Audit:   key.audited(lg),
+		Key:     key.fingerprint,
 		User:    target.Name,
 		Remote:  sess.Remote,
 		Groups:  func() ([]string, error) { return session.Groups(target) },
@@ -103,6 +111,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	lg.Close()
 	stopSignals()
+	key.apply(sess)
 	err = sess.Exec()
 	fmt.Fprintf(stderr, "logingate: error: cannot start the session: %v\n", err)
 	return 1

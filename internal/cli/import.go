@@ -83,7 +83,7 @@ func (a *app) importCmd(args []string) error {
 		if s.TOTP != nil && !*force {
 			return errEnrolled
 		}
-		s.TOTP, s.Backup, s.Failures = t, b, nil
+		s.SetFactors(t, b)
 		return nil
 	})
 	if errors.Is(err, errEnrolled) {

@@ -19,11 +19,17 @@ type Config struct {
 	PromptTimeout   time.Duration `mapstructure:"prompt_timeout"`
 	LoginTimeout    time.Duration `mapstructure:"login_timeout"`
 	AcceptEnvFactor bool          `mapstructure:"accept_env_factor"`
-	StateDir        string        `mapstructure:"state_dir"`
-	TOTP            TOTP          `mapstructure:"totp"`
-	BackupCodes     BackupCodes   `mapstructure:"backup_codes"`
-	RateLimit       RateLimit     `mapstructure:"rate_limit"`
-	Syslog          Syslog        `mapstructure:"syslog"`
+	Headless        string        `mapstructure:"headless"`     // "deny" | "trusted"
+	GracePeriod     time.Duration `mapstructure:"grace_period"` // 0 (off) or up to 7 days
+	// AuthorizedKeysFiles are sshd's AuthorizedKeysFile patterns (%h, %u,
+	// %U, %%; relative to the home directory), where logingate looks up the
+	// key a session used for its own command="..." option.
+	AuthorizedKeysFiles []string    `mapstructure:"authorized_keys_files"`
+	StateDir            string      `mapstructure:"state_dir"`
+	TOTP                TOTP        `mapstructure:"totp"`
+	BackupCodes         BackupCodes `mapstructure:"backup_codes"`
+	RateLimit           RateLimit   `mapstructure:"rate_limit"`
+	Syslog              Syslog      `mapstructure:"syslog"`
 }
 
 // TOTP configures new enrollments and verification.
@@ -58,16 +64,19 @@ type Syslog struct {
 // etc/logingate.yaml. hostname fills totp.issuer.
 func Default(hostname string) Config {
 	return Config{
-		Failmode:      "secure",
-		Groups:        []string{"*"},
-		Unenrolled:    "deny",
-		Prompts:       3,
-		PromptTimeout: 60 * time.Second,
-		LoginTimeout:  3 * time.Minute,
-		StateDir:      "/var/lib/logingate",
-		TOTP:          TOTP{Issuer: hostname, Digits: 6, Period: 30 * time.Second, Algorithm: "SHA1", Window: 1},
-		BackupCodes:   BackupCodes{Count: 10, WarnBelow: 3},
-		RateLimit:     RateLimit{Failures: 5, Per: 5 * time.Minute},
-		Syslog:        Syslog{Facility: "authpriv", Ident: "logingate", Socket: "/dev/log"},
+		Failmode:            "secure",
+		Groups:              []string{"*"},
+		Unenrolled:          "deny",
+		Prompts:             3,
+		PromptTimeout:       60 * time.Second,
+		LoginTimeout:        3 * time.Minute,
+		Headless:            "deny",
+		GracePeriod:         8 * time.Hour,
+		AuthorizedKeysFiles: []string{"%h/.ssh/authorized_keys", "%h/.ssh/authorized_keys2"},
+		StateDir:            "/var/lib/logingate",
+		TOTP:                TOTP{Issuer: hostname, Digits: 6, Period: 30 * time.Second, Algorithm: "SHA1", Window: 1},
+		BackupCodes:         BackupCodes{Count: 10, WarnBelow: 3},
+		RateLimit:           RateLimit{Failures: 5, Per: 5 * time.Minute},
+		Syslog:              Syslog{Facility: "authpriv", Ident: "logingate", Socket: "/dev/log"},
 	}
 }

@@ -146,6 +146,11 @@ var durationType = reflect.TypeFor[time.Duration]()
 // would mean nanoseconds) and a fraction into an integer (truncated).
 func strictHook(from, to reflect.Type, data any) (any, error) {
 	if to == durationType {
+		// A bare 0 reaches here only for offDurations: the schema walk
+		// refused it for every other key.
+		if rv := reflect.ValueOf(data); data == "0" || (rv.CanInt() && rv.Int() == 0) {
+			return time.Duration(0), nil
+		}
 		s, ok := data.(string)
 		if !ok {
 			return nil, errDurationUnit

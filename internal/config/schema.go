@@ -28,6 +28,7 @@ const (
 	kBool          // true or false
 	kDuration      // a string with a unit: "60s", "3m"
 	kPatterns      // groups: a list of quoted pattern-lists
+	kStrings       // a list of strings
 	kMap           // a nested section
 )
 
@@ -41,7 +42,11 @@ var schema = fieldsOf(reflect.TypeFor[Config]())
 
 // reserved keys belong to later work; naming them now is an error, so that a
 // config written for a newer logingate is not half-applied by this one.
-var reserved = []string{"headless", "grace_period", "duo", "radius", "store"}
+var reserved = []string{"duo", "radius", "store"}
+
+// offDurations are the durations for which 0 means "off", written bare
+// ("0") or with a unit ("0s"). Elsewhere a bare number is refused.
+var offDurations = []string{"grace_period"}
 
 func fieldsOf(t reflect.Type) []field {
 	var out []field
@@ -63,6 +68,8 @@ func fieldsOf(t reflect.Type) []field {
 			f.kind = kBool
 		case sf.Type == reflect.TypeFor[[]string]() && name == "groups":
 			f.kind = kPatterns
+		case sf.Type == reflect.TypeFor[[]string]():
+			f.kind = kStrings
 		case sf.Type.Kind() == reflect.Struct:
 			f.kind = kMap
 			f.fields = fieldsOf(sf.Type)
@@ -194,8 +201,11 @@ func (p *problems) syntax(data []byte, err error) {
 		// An error at the end of the stream is on the last line.
 		line = min(line, max(bytes.Count(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))+1, 1))
 	}
-	if topKeyAt(data, line) == "groups" {
+	switch topKeyAt(data, line) {
+	case "groups":
 		msg += "; YAML reads an unquoted \"!\" as a tag and \"*\" as an alias: " + quoteHint
+	case "authorized_keys_files":
+		msg += `; a YAML value cannot start with an unquoted "%": quote each path, e.g. ["%h/.ssh/authorized_keys"]`
 	}
 	p.add("", line, "%s", msg)
 }
@@ -314,8 +324,12 @@ func (p *problems) plain(key string, n *yaml.Node) bool {
 }
 
 func (p *problems) value(key string, v *yaml.Node, f field) {
-	if f.kind == kPatterns {
+	switch f.kind {
+	case kPatterns:
 		p.patterns(key, v)
+		return
+	case kStrings:
+		p.strings(key, v)
 		return
 	}
 	if !p.plain(key, v) {
@@ -356,6 +370,9 @@ func (p *problems) value(key string, v *yaml.Node, f field) {
 			p.add(key, v.Line, "must be true or false, not %s", describe(v))
 		}
 	case kDuration:
+		if slices.Contains(offDurations, key) && (v.Tag == "!!int" || v.Tag == "!!str") && v.Value == "0" {
+			return
+		}
 		switch v.Tag {
 		case "!!str":
 			if _, err := parseDuration(v.Value); err != nil {
@@ -400,6 +417,25 @@ func (p *problems) patterns(key string, v *yaml.Node) {
 			p.add(key, it.Line, "item %d is not quoted; %s", i+1, quoteHint)
 		case strings.TrimSpace(it.Value) == "":
 			p.add(key, it.Line, "item %d is empty; %s", i+1, quoteHint)
+		}
+	}
+}
+
+// strings checks a list of plain strings (an empty list is allowed).
+func (p *problems) strings(key string, v *yaml.Node) {
+	if !p.plain(key, v) {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.add(key, v.Line, "must be a list of strings, not %s", describe(v))
+		return
+	}
+	for i, it := range v.Content {
+		switch {
+		case it.Kind == yaml.AliasNode || it.Anchor != "" || it.Style&yaml.TaggedStyle != 0:
+			p.add(key, it.Line, "item %d: YAML aliases, anchors and tags are not supported; quote the value", i+1)
+		case it.Kind != yaml.ScalarNode || it.Tag != "!!str":
+			p.add(key, it.Line, "item %d is %s, not a string; quote it", i+1, describe(it))
 		}
 	}
 }

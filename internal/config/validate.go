@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	if durRange(p, "login_timeout", c.LoginTimeout, 5*time.Second, 24*time.Hour) && c.LoginTimeout < c.PromptTimeout {
 		p.add("login_timeout", 0, "must be at least prompt_timeout, or the login ends before one prompt can")
 	}
+	c.validateHeadless(p)
 	// "~/..." is the personal mode's: the caller's own home (from NSS, never
 	// $HOME), and only an unprivileged gate accepts it (see PersonalDir).
 	abs := c.StateDir

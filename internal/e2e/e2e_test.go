@@ -116,9 +116,9 @@ type enrolled struct {
 	secret string
 }
 
-func (h *host) enroll(t *testing.T, u *sshtest.User) *enrolled {
+func (h *host) enroll(t *testing.T, u *sshtest.User, flags ...string) *enrolled {
 	t.Helper()
-	out, errOut, code := h.gate(t, "enroll", "--user", u.Name, "--no-verify", "--json")
+	out, errOut, code := h.gate(t, append([]string{"enroll", "--user", u.Name, "--no-verify", "--json"}, flags...)...)
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", u.Name, code, out, errOut)
 	}

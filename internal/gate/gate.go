@@ -54,6 +54,10 @@ type Gate struct {
 	UI      UI        // nil when the session has no terminal
 	Stderr  io.Writer // messages when there is no UI
 	EnvCode string    // a passcode from the environment, already gated by accept_env_factor
+	// Key is the SHA256 fingerprint of the key sshd accepted for this
+	// login (SSH_USER_AUTH), "" when sshd does not say. With headless:
+	// trusted it ties trusted windows to the key (headless.go).
+	Key string
 
 	// Enroll runs enrollment for an unenrolled user in this session and
 	// returns once a code from the new device was verified and saved. Nil
@@ -61,6 +65,9 @@ type Gate struct {
 	Enroll func(ctx context.Context) error
 
 	Now func() time.Time
+
+	login  bool                  // deciding a login (Run), not a Confirm
+	opened *store.TrustedSession // the window this login opened
 }
 
 // Decision is the gate's verdict.
@@ -130,6 +137,7 @@ func (g *Gate) confirm(ctx context.Context) Decision {
 }
 
 func (g *Gate) decide(ctx context.Context) Decision {
+	g.login = true
 	if !g.Policy.MatchesEveryone() {
 		names, err := g.Groups()
 		if err != nil {
@@ -161,10 +169,21 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		return g.unenrolled(ctx)
 	}
 
+	if d, ok := g.trustedWindow(st); ok {
+		return d
+	}
 	attempts := g.Config.Prompts
 	if g.EnvCode != "" {
 		attempts--
-		d, done := g.tryCode(ctx, g.EnvCode, held)
+		// As at the prompt: only the factors whose codes take this shape
+		// see it, and an answer no factor takes is malformed, not a
+		// failure on record.
+		d, done := Decision{Reason: "malformed answer"}, false
+		if candidates := accepting(held, g.EnvCode); len(candidates) > 0 {
+			d, done = g.tryCode(ctx, g.EnvCode, candidates)
+		} else {
+			g.say("logingate: the passcode from the environment is not a valid code")
+		}
 		if done || attempts == 0 || g.UI == nil {
 			if !done {
 				d.Reason = "passcode from the environment: " + d.Reason
@@ -173,13 +192,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		}
 	}
 	if g.UI == nil {
-		g.say("logingate: error: a second factor is required and this session has no terminal to ask for it")
-		if g.Config.AcceptEnvFactor {
-			g.say("logingate: hint: log in with a terminal (ssh -t), or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ...")
-		} else {
-			g.say("logingate: hint: log in with a terminal (ssh -t) first; non-interactive sessions need accept_env_factor on this host")
-		}
-		return Decision{Reason: "no terminal"}
+		return g.noTerminal(st)
 	}
 	return g.menu(ctx, held, attempts)
 }
@@ -201,7 +214,7 @@ func (g *Gate) unenrolled(ctx context.Context) Decision {
 		}
 		// Enrollment verified a fresh code from the new device and consumed
 		// it durably: that code is this login's second factor.
-		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session"}
+		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session" + g.openWindowAfterEnroll(ctx)}
 	default:
 		g.say("logingate: error: no second factor is set up for " + g.User + "; access denied")
 		g.say("logingate: hint: an administrator can enroll you with: logingate enroll --user " + g.User)

@@ -264,6 +264,7 @@ func TestEnvCode(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		env       string
+		only      *enrollment // instead of twoFactors
 		terminal  bool
 		answers   []answer
 		prompts   int
@@ -281,8 +282,13 @@ func TestEnvCode(t *testing.T) {
 			wantLines: []string{"logingate: warning: 1 backup code left"}},
 		{name: "wrong, no terminal", env: wrong, wantFac: "totp",
 			wantWhy: "passcode from the environment: wrong code", wantFails: 1, wantLines: []string{"logingate: wrong code"}},
-		{name: "malformed, no terminal", env: "let me in", wantFac: "totp",
-			wantWhy: "passcode from the environment: wrong code", wantFails: 1},
+		{name: "malformed, no terminal", env: "let me in",
+			wantWhy:   "passcode from the environment: malformed answer",
+			wantLines: []string{"logingate: the passcode from the environment is not a valid code"}},
+		{name: "backup-shaped, TOTP only", env: "ABCDEFGHJK", only: &totpOnly,
+			wantWhy: "passcode from the environment: malformed answer"},
+		{name: "malformed, then right at the menu", env: "let me in", terminal: true, answers: says(right),
+			wantAllow: true, wantFac: "totp", wantWhy: "code accepted", wantReads: 1},
 		{name: "wrong, then the menu with one attempt fewer", env: wrong, terminal: true, answers: says(wrong, wrong, right),
 			wantFac: "totp", wantWhy: "wrong code", wantReads: 2, wantFails: 3,
 			wantLines: []string{"logingate: 1 attempt left", "too many failed attempts"}},
@@ -296,7 +302,11 @@ func TestEnvCode(t *testing.T) {
 			if tc.terminal {
 				ui = newUI(tc.answers...)
 			}
-			h := newHarness(t, &en, ui)
+			e := &en
+			if tc.only != nil {
+				e = tc.only
+			}
+			h := newHarness(t, e, ui)
 			h.g.EnvCode = tc.env
 			if tc.prompts > 0 {
 				h.cfg.Prompts = tc.prompts

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/logingate/logingate/internal/factors"
@@ -140,6 +141,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 		// A backend may run fn again after a write conflict: only the run
 		// that is written may decide.
 		won, by, reasons, locked = factors.Outcome{}, "", nil, time.Time{}
+		g.opened = nil
 		for _, f := range candidates {
 			lf, ok := f.(factors.Local)
 			if !ok {
@@ -153,6 +155,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 				won, by = out, f.Name()
 				st.Failures = nil
 				st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
+				g.openWindow(st, now) // headless: trusted; same write
 				return nil
 			}
 			reasons = append(reasons, out.Reason)
@@ -162,7 +165,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 		return nil
 	})
 	if err != nil {
-		g.say("logingate: error: your second-factor state could not be updated; access denied")
+		g.sayUpdateFailed(err)
 		return Decision{Reason: "state update failed: " + err.Error()}, true
 	}
 	if by != "" {
@@ -173,7 +176,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 				g.say("logingate: " + won.Notice)
 			}
 		}
-		return Decision{Allow: true, Factor: by, Reason: "code accepted"}, true
+		return Decision{Allow: true, Factor: by, Reason: "code accepted" + g.windowNote()}, true
 	}
 
 	reason := strings.Join(dedupe(reasons), "; ")
@@ -188,6 +191,28 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 		return Decision{Factor: factor, Reason: reason + "; rate limit reached"}, true
 	}
 	return Decision{Factor: factor, Reason: reason}, false
+}
+
+// sayUpdateFailed explains a failed state update: the same words whether
+// the code was right or wrong, so that a full or read-only disk tells an
+// attacker nothing.
+func (g *Gate) sayUpdateFailed(err error) {
+	if errors.Is(err, store.ErrLocked) {
+		g.say("logingate: error: another login for " + g.User + " holds your second-factor state locked; access denied")
+		g.say("logingate: hint: finish that login (or end it if it is stopped), then try again")
+		return
+	}
+	g.say("logingate: error: your second-factor state could not be updated; access denied")
+	cause := ""
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		cause = " (the state file system is full)"
+	case errors.Is(err, syscall.EROFS):
+		cause = " (the state file system is read-only)"
+	case errors.Is(err, syscall.EDQUOT):
+		cause = " (over the disk quota)"
+	}
+	g.say("logingate: hint: nothing was recorded" + cause + ", so the code is not used up; tell an administrator")
 }
 
 func accepting(held []factors.Factor, code string) []factors.Factor {

@@ -1,10 +1,11 @@
 // Package session owns what the gate knows about the login it guards and how
 // it hands that login over: who is logging in (users, shells and groups
 // resolved through NSS), from where (SSH_CONNECTION, SSH_CLIENT or -h), which
-// command was asked for (command arguments or SSH_ORIGINAL_COMMAND), the
-// passcode a client may send in the environment, and the final exec of the
-// user's shell with logingate's own variables scrubbed and signal handling
-// back to default.
+// command was asked for (command arguments or SSH_ORIGINAL_COMMAND), with
+// which key (SSH_USER_AUTH) and what that key's authorized_keys line lets it
+// run (its own command="..."), the passcode a client may send in the
+// environment, and the final exec of the user's shell with logingate's own
+// variables scrubbed and signal handling back to default.
 package session
 
 import (
