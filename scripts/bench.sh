@@ -1,0 +1,14 @@
+#!/bin/sh
+# bench.sh is `make bench`: it measures what logingate adds to a login and
+# how it holds up when logins race, and rewrites docs/BENCHMARKS.md.
+# Run it as root from anywhere. Settings, from the environment:
+#   BENCH_RUNS            timed runs per latency case (default 300)
+#   BENCH_STRESS_SECONDS  length of the stress run (default 20; 0 skips it)
+#   BENCH_STRESS_PROCS    concurrent gate processes in it (default 64)
+set -eu
+cd "$(dirname "$0")/.."
+exec "${GO:-go}" run ./scripts/bench \
+	-n "${BENCH_RUNS:-300}" \
+	-stress "${BENCH_STRESS_SECONDS:-20}s" \
+	-procs "${BENCH_STRESS_PROCS:-64}" \
+	-out docs/BENCHMARKS.md

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// warmup runs per case are made first and thrown away.
+const warmup = 10
+
+// kase is one row of the latency table.
+type kase struct {
+	id    string // short key the report refers to
+	label string
+	// prep builds the command; it may restore state first. Untimed.
+	prep func() (*exec.Cmd, error)
+	// check says whether the run did what the row claims.
+	check func(status int, stderr string) error
+}
+
+// row is a case's measurements.
+type row struct {
+	kase
+	samples []sample
+}
+
+func (r *row) wall(q float64) time.Duration {
+	return r.quantile(q, func(s sample) time.Duration { return s.wall })
+}
+
+func (r *row) cpu(q float64) time.Duration {
+	return r.quantile(q, func(s sample) time.Duration { return s.cpu })
+}
+
+func (r *row) faults() int64 {
+	return int64(r.quantile(0.5, func(s sample) time.Duration { return time.Duration(s.faults) }))
+}
+
+func (r *row) quantile(q float64, of func(sample) time.Duration) time.Duration {
+	d := make([]time.Duration, len(r.samples))
+	for i, s := range r.samples {
+		d[i] = of(s)
+	}
+	slices.Sort(d)
+	return quantile(d, q)
+}
+
+func (r *row) maxRSS() int64 {
+	var m int64
+	for _, s := range r.samples {
+		m = max(m, s.rssKiB)
+	}
+	return m
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted)-1) + 0.5)
+	return sorted[i]
+}
+
+// latencyResult is the latency section.
+type latencyResult struct {
+	rows       []*row
+	shell      string
+	fsync      time.Duration // median in-process durable write of a state-sized file
+	fsyncBytes int
+	pamMissing string // why the PAM rows are absent, if they are
+	loadAfter  string // load averages when the runs ended
+}
+
+func (l *latencyResult) get(id string) *row {
+	for _, r := range l.rows {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// latency runs every case n times, interleaved: each round runs every case
+// once, in a new random order, so that drift in the machine's load and
+// whatever one program leaves behind for the next spread evenly over the
+// rows.
+func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyResult, error) {
+	g, err := newGateDir(dir, "latency", "")
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
+	en, err := enroll(ctx, bins.gate, g.config)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTOTP(en.secret); err != nil {
+		return nil, err
+	}
+	statePath := filepath.Join(g.state, "root", "state.json")
+	pristine, err := os.ReadFile(statePath)
+	if err != nil {
+		return nil, err
+	}
+	shell, err := loginShell()
+	if err != nil {
+		return nil, err
+	}
+	res := &latencyResult{shell: shell}
+
+	gateCmd := func(code string) (*exec.Cmd, error) {
+		if err := restore(statePath, pristine, 0o600); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(bins.gate, "-c", g.config, "/bin/true")
+		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
+		return cmd, nil
+	}
+	plain := func(path string, args ...string) func() (*exec.Cmd, error) {
+		return func() (*exec.Cmd, error) {
+			cmd := exec.Command(path, args...)
+			cmd.Env = baseEnv()
+			return cmd, nil
+		}
+	}
+	ok := func(status int, stderr string) error {
+		if status != 0 || stderr != "" {
+			return fmt.Errorf("exit %d: %q", status, stderr)
+		}
+		return nil
+	}
+	allowed := func(says string) func(int, string) error {
+		return func(status int, stderr string) error {
+			if status != 0 || !strings.Contains(stderr, says) || strings.Contains(stderr, "warning") {
+				return fmt.Errorf("want a login, got exit %d: %q", status, stderr)
+			}
+			return nil
+		}
+	}
+	shellCmd := func() (*exec.Cmd, error) {
+		cmd := exec.Command(shell, "-c", "/bin/true")
+		cmd.Args[0] = filepath.Base(shell) // as the gate execs it
+		cmd.Env = baseEnv()
+		return cmd, nil
+	}
+
+	cases := []kase{
+		{id: "true", label: "`/bin/true`", prep: plain("/bin/true"), check: ok},
+		{id: "go-static", label: "Go, empty `main`, `CGO_ENABLED=0`", prep: plain(bins.nopStatic), check: ok},
+		{id: "go-cgo", label: "Go, empty `main`, cgo (dynamic, glibc)", prep: plain(bins.nopCgo), check: ok},
+		{id: "version", label: "`logingate version` (start-up only)", prep: plain(bins.gate, "version"), check: ok},
+		{id: "check-config", label: "`logingate check-config` (start-up + config)", prep: plain(bins.gate, "-c", g.config, "check-config"), check: ok},
+		{id: "shell", label: "A: `" + shell + " -c /bin/true` alone", prep: shellCmd, check: ok},
+		{id: "totp", label: "B: gate, TOTP code, then `" + shell + " -c /bin/true`",
+			prep: func() (*exec.Cmd, error) { return gateCmd(totpCode(en.secret, time.Now(), 6)) }, check: ok},
+		{id: "wrong", label: "C: gate, wrong code (denied, no exec)",
+			prep: func() (*exec.Cmd, error) { return gateCmd(wrongCode(en.secret)) },
+			check: func(status int, stderr string) error {
+				if status != 1 || !strings.Contains(stderr, "wrong code") {
+					return fmt.Errorf("want a denial, got exit %d: %q", status, stderr)
+				}
+				return nil
+			}},
+		{id: "backup", label: "D: gate, backup code, then `" + shell + " -c /bin/true`",
+			prep: func() (*exec.Cmd, error) { return gateCmd(en.codes[0]) }, check: allowed("backup codes left")},
+	}
+	pam, why, err := newPAM(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if pam != nil {
+		defer pam.cleanup()
+		cases = append(cases, pam.cases()...)
+	}
+	res.pamMissing = why
+
+	r, err := newRunner(dir, bins.launcher)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	for _, c := range cases {
+		res.rows = append(res.rows, &row{kase: c})
+	}
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for i := range warmup + n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for _, j := range rng.Perm(len(res.rows)) {
+			row := res.rows[j]
+			cmd, err := row.prep()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", row.id, err)
+			}
+			s, status, stderr, err := r.run(cmd)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", row.id, err)
+			}
+			if err := row.check(status, stderr); err != nil {
+				return nil, fmt.Errorf("%s (run %d): %v", row.label, i, err)
+			}
+			if i >= warmup {
+				row.samples = append(row.samples, s)
+			}
+		}
+		if (i+1)%50 == 0 {
+			say("latency: %d/%d rounds", i+1, warmup+n)
+		}
+	}
+	res.loadAfter = loadavg()
+	res.fsyncBytes = len(pristine)
+	res.fsync, err = fsyncCost(g.dir, len(pristine), n)
+	return res, err
+}
+
+// wrongCode is a 6-digit code that matches none of the steps the gate
+// accepts right now.
+func wrongCode(secret string) string {
+	now := time.Now()
+	valid := map[string]bool{}
+	for d := -2; d <= 2; d++ {
+		valid[totpCode(secret, now.Add(time.Duration(d)*30*time.Second), 6)] = true
+	}
+	for i := 0; ; i++ {
+		c := fmt.Sprintf("%06d", (i*7919)%1000000)
+		if !valid[c] {
+			return c
+		}
+	}
+}
+
+// loginShell is root's shell from NSS, which the gate execs.
+func loginShell() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("getent", "passwd", u.Username).Output()
+	if err != nil {
+		return "", fmt.Errorf("getent passwd %s: %v", u.Username, err)
+	}
+	f := strings.Split(strings.TrimSpace(string(out)), ":")
+	if len(f) < 7 || f[6] == "" {
+		return "/bin/sh", nil
+	}
+	return f[6], nil
+}
+
+// fsyncCost times, in this process, what the state store does for each
+// change: write a state-sized temp file, fsync, rename it over the old one,
+// fsync the directory. It tells how much of the gate's time is the disk.
+func fsyncCost(dir string, size, n int) (time.Duration, error) {
+	d := filepath.Join(dir, "fsync")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		return 0, err
+	}
+	data := make([]byte, size)
+	path := filepath.Join(d, "state.json")
+	var times []time.Duration
+	for range n {
+		start := time.Now()
+		if err := restore(path, data, 0o600); err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	return quantile(times, 0.5), nil
+}

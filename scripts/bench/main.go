@@ -1,0 +1,110 @@
+// Command bench measures what logingate adds to a login and writes
+// docs/BENCHMARKS.md. `make bench` runs it through scripts/bench.sh.
+//
+//	go run ./scripts/bench [-n 300] [-stress 20s] [-procs 64] [-out docs/BENCHMARKS.md]
+//
+// Two sections:
+//
+//   - Latency: process start to the exec of the command, as issue 2 asks:
+//     the gate running `$SHELL -c /bin/true` after a TOTP code, against
+//     `$SHELL -c /bin/true` alone, interleaved in the same run; the deny and
+//     backup-code paths; context rows (a bare /bin/true, trivial Go binaries,
+//     logingate's own start and config load); and, where installed,
+//     google-authenticator's PAM module through pamtester.
+//   - Stress: many gate processes at once against one user's state, with
+//     good, wrong and replayed codes and re-enrollments, counting double
+//     accepts, corrupt state reads and latency.
+//
+// A TOTP step or a backup code works once, so before each timed gate run the
+// user's state file is put back to the same fresh enrollment (untimed, and
+// flushed to disk so that the gate's own fsync pays for nothing of ours);
+// google-authenticator's secrets file is restored the same way.
+//
+// It needs root: the gate reads root's own state, and the PAM rows install a
+// service file in /etc/pam.d for the duration of the run. Everything it
+// creates (a temp directory, the PAM service files) is removed on exit, also
+// on failure or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 300, "timed runs per latency case")
+	stressFor := flag.Duration("stress", 20*time.Second, "length of the stress run (0 skips it)")
+	procs := flag.Int("procs", 64, "concurrent gate processes in the stress run")
+	out := flag.String("out", "docs/BENCHMARKS.md", "the report to write")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *stressFor, *procs, *out); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; what the bench made is removed, the report is not written")
+		}
+		fmt.Fprintf(os.Stderr, "bench: error: %v\n", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int, stressFor time.Duration, procs int, out string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("run it as root (sudo make bench): the gate checks root's own state and the PAM rows need /etc/pam.d")
+	}
+	if n < 10 {
+		return errors.New("-n must be at least 10")
+	}
+	if _, err := os.Stat("cmd/logingate"); err != nil {
+		return errors.New("run it from the repository root (make bench does)")
+	}
+	dir, err := os.MkdirTemp("", "logingate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	say("building logingate and the context binaries")
+	bins, err := build(ctx, dir)
+	if err != nil {
+		return err
+	}
+	info := machine(dir)
+	su, err := startup(ctx, bins.gate, startupRuns)
+	if err != nil {
+		return err
+	}
+
+	say("latency: %d interleaved runs per case", n)
+	lat, err := latency(ctx, dir, bins, n)
+	if err != nil {
+		return err
+	}
+	var st *stressResult
+	if stressFor > 0 {
+		say("stress: %d processes for %s", procs, stressFor)
+		if st, err = stress(ctx, dir, bins.gate, procs, stressFor); err != nil {
+			return err
+		}
+	}
+	doc := report(info, lat, su, st, n)
+	if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(out)
+	say("wrote %s", abs)
+	return nil
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}

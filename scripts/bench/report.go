@@ -1,0 +1,319 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Issue 2's targets for what the gate adds to a TOTP login.
+const (
+	targetAdded = 3 * time.Millisecond
+	targetRSS   = 10 << 10 // KiB
+)
+
+// machineInfo describes where the numbers were taken.
+type machineInfo struct {
+	date, cpu, os, kernel, goVersion, fs, load, commit, peers string
+	nproc                                                     int
+}
+
+func machine(dir string) machineInfo {
+	m := machineInfo{
+		date:      time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		nproc:     runtime.NumCPU(),
+		goVersion: runtime.Version(),
+		kernel:    firstLine("/proc/sys/kernel/osrelease"),
+		cpu:       "unknown",
+		os:        "unknown",
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+				m.os = strings.Trim(v, `"`)
+			}
+		}
+	}
+	m.load = loadavg()
+	var sf syscall.Statfs_t
+	if syscall.Statfs(dir, &sf) == nil {
+		m.fs = fsName(sf.Type)
+	}
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		m.commit = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("dpkg-query", "-W", "-f", "${Package} ${Version}, ", "bash", "libpam-google-authenticator", "pamtester").Output(); err == nil {
+		m.peers = strings.TrimSuffix(strings.TrimSpace(string(out)), ",")
+	}
+	return m
+}
+
+// loadavg is the 1, 5 and 15 minute load averages.
+func loadavg() string {
+	if f := strings.Fields(firstLine("/proc/loadavg")); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+func firstLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	l, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(l)
+}
+
+func fsName(magic int64) string {
+	switch magic {
+	case 0xEF53:
+		return "ext4"
+	case 0x01021994:
+		return "tmpfs"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x794c7630:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("0x%x", magic)
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f MB", float64(kib)/1024) }
+
+func signedMS(d time.Duration) string {
+	if d >= 0 {
+		return "+" + ms(d)
+	}
+	return "−" + ms(-d)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "within target"
+	}
+	return "**over target**"
+}
+
+// report renders docs/BENCHMARKS.md.
+func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressResult, n int) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	wall := func(id string) time.Duration { return l.get(id).wall(0.5) }
+	cpu := func(id string) time.Duration { return l.get(id).cpu(0.5) }
+
+	p("# Benchmarks\n\n")
+	p("What logingate adds to a login, and how it holds up when logins race. `make bench` (as root) rewrites this file: it runs `scripts/bench.sh`, which runs `go run ./scripts/bench`. `BENCH_RUNS`, `BENCH_STRESS_SECONDS` and `BENCH_STRESS_PROCS` change the run lengths. Everything it creates (a temp directory, two PAM service files in /etc/pam.d) is removed when it ends.\n\n")
+	p("Compare rows of one run, not runs: on a shared machine wall times move with its load.\n\n")
+
+	p("## Machine\n\n| | |\n|---|---|\n")
+	p("| date | %s |\n| command | `make bench` (%d timed runs per latency case", m.date, n)
+	if s != nil {
+		p("; stress %s with %d processes", s.asked, s.procs)
+	}
+	p(") |\n| commit | %s |\n| CPU | %s, %d cores (nproc) |\n| OS | %s, kernel %s |\n", m.commit, m.cpu, m.nproc, m.os, m.kernel)
+	p("| Go | %s; logingate built with `go build -trimpath` (cgo), %.1f MB |\n", m.goVersion, float64(su.binaryBytes)/(1<<20))
+	p("| state directory on | %s |\n| load average before / after the latency runs | %s / %s |\n", m.fs, m.load, l.loadAfter)
+	if m.peers != "" {
+		p("| packages | %s |\n", m.peers)
+	}
+
+	p("\n## Latency: what the gate adds to a TOTP login\n\n")
+	p("Issue 2 asks for process start to the exec of the command. Row B is logingate checking a TOTP code from `LOGINGATE_PASSCODE` (no terminal, as in `ssh host cmd`) and then exec'ing `%s -c /bin/true`; row A is `%s -c /bin/true` alone; B − A is the gate. ", l.shell, l.shell)
+	p("Each run is one process in a new session, started by a small C launcher (`posix_spawn`) that reports the wall time from just before the spawn to the reaped exit, the process's CPU time (user + system), its minor page faults (median; each is a page of the program, its libraries or its heap touched for the first time) and its peak resident set; Linux keeps the last three across exec, so for B they cover the gate and the shell it becomes. The launcher's own peak, about 1 MB, is the floor of the RSS column (the `/bin/true` row); started from the Go driver instead, every row would read at least the driver's 8 MB. ")
+	p("The rows run interleaved: every round runs each row once, in a new random order, so that changes in the machine's load, and what one program leaves in the caches for the next, spread over all rows; %d warm-up rounds are dropped. So no row runs back to back with itself as in a benchmark loop, and every row reads higher than it would there, as a login would find it.\n\n", warmup)
+	p("A TOTP step and a backup code work once, so before every gate run the user's state file is put back to the same fresh enrollment, outside the timed region and fsync'd, so that the gate's own fsync pays for none of it. The gate then does all of its work: config, NSS lookup, state read, code check, the durable write of the used step (temp file, fsync, rename, directory fsync) and the audit line to a syslog socket. The config is the shipped default plus `accept_env_factor: true`. google-authenticator's secrets file, made by the real `google-authenticator` tool with its usual answers (reuse refused, rate limit on), is restored the same way before each run, so both record a used code on disk every time.\n\n")
+	p("| case | median | p90 | median CPU | page faults | max RSS |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range l.rows {
+		p("| %s | %s | %s | %s | %d | %s |\n", r.label, ms(r.wall(0.5)), ms(r.wall(0.9)), ms(r.cpu(0.5)), r.faults(), mib(r.maxRSS()))
+	}
+	if l.pamMissing != "" {
+		p("\nThe google-authenticator rows are missing: %s.\n", l.pamMissing)
+	}
+
+	added, addedCPU := wall("totp")-wall("shell"), cpu("totp")-cpu("shell")
+	rss := l.get("totp").maxRSS()
+	p("\n### Against the target\n\n| | wall | CPU | target | |\n|---|---:|---:|---:|---|\n")
+	p("| added to a TOTP login, median B − A | %s | %s | ≤ %s | %s |\n", ms(added), ms(addedCPU), ms(targetAdded), verdict(added <= targetAdded))
+	p("| max RSS of B | | | ≤ %s | %s (%s) |\n", mib(targetRSS), verdict(rss <= targetRSS), mib(rss))
+	p("| B / A, medians | %.1f× | %.1f× | | |\n", float64(wall("totp"))/float64(wall("shell")), float64(cpu("totp"))/float64(cpu("shell")))
+	p("| added to a backup-code login, median D − A | %s | %s | | max RSS %s |\n", ms(wall("backup")-wall("shell")), ms(cpu("backup")-cpu("shell")), mib(l.get("backup").maxRSS()))
+	if l.get("pam-totp") != nil {
+		p("| google-authenticator's module, median E1 − E0 | %s | %s | | for comparison |\n", ms(wall("pam-totp")-wall("pam-permit")), ms(cpu("pam-totp")-cpu("pam-permit")))
+	}
+
+	p("\n### Where the time goes\n\n")
+	p("Each step adds one thing to the row before it (differences of medians, so small steps can come out negative in a noisy run). Together they make C − `/bin/true` = %s, the gate's own time when it denies; B − A = %s, its time when it lets in, also covers the hand-over, the exec of the shell from the gate's process.\n\n", ms(wall("wrong")-wall("true")), ms(added))
+	p("| step | wall | CPU | page faults |\n|---|---:|---:|---:|\n")
+	for _, st := range steps {
+		p("| %s | %s | %s | %+d |\n", st.what, signedMS(wall(st.to)-wall(st.from)), signedMS(cpu(st.to)-cpu(st.from)), l.get(st.to).faults()-l.get(st.from).faults())
+	}
+	p("| … of which one durable state write of %d bytes (write, fsync, rename, directory fsync), timed in-process | %s | | |\n", l.fsyncBytes, ms(l.fsync))
+	p("\nlogingate's start-up, from `GODEBUG=inittrace=1 logingate version` (median of %d runs): %d package initialisers, %s of clock together; the slowest:", startupRuns, su.inits, ms(su.initClock))
+	for i, t := range su.top {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		p("%s `%s` %s", sep, t.pkg, ms(t.clock))
+	}
+	p(".")
+	if len(su.heavy) > 0 {
+		p(" Dependencies link in standard packages a gate does not use: %s.", strings.Join(su.heavy, ", "))
+	}
+	p("\n\n")
+	reading(&b, m, l, su, added, addedCPU, rss)
+
+	if s != nil {
+		stressSection(&b, s)
+	}
+	return b.String()
+}
+
+// faultCost fits a straight line through the rows' median CPU time against
+// their median page faults: its slope is what one fault costs here, and r2
+// how much of the spread between rows the faults explain.
+func faultCost(l *latencyResult) (perFault time.Duration, r2 float64) {
+	var n, sx, sy, sxx, sxy, syy float64
+	for _, r := range l.rows {
+		x, y := float64(r.faults()), float64(r.cpu(0.5))
+		n++
+		sx, sy, sxx, sxy, syy = sx+x, sy+y, sxx+x*x, sxy+x*y, syy+y*y
+	}
+	vx, vy, cxy := sxx-sx*sx/n, syy-sy*sy/n, sxy-sx*sy/n
+	if n < 3 || vx == 0 || vy == 0 {
+		return 0, 0
+	}
+	return time.Duration(cxy / vx), cxy * cxy / (vx * vy)
+}
+
+// steps decompose C − /bin/true, one added thing at a time.
+var steps = []struct {
+	what     string
+	from, to string
+}{
+	{"start a Go program at all (runtime, static binary)", "true", "go-static"},
+	{"cgo: dynamic linking against glibc (NSS)", "go-static", "go-cgo"},
+	{"logingate's own start-up: a larger binary and its package initialisers", "go-cgo", "version"},
+	{"read and validate the config (viper, strict YAML, permission walk)", "version", "check-config"},
+	{"the decision: NSS lookup, state read, code check, durable write, audit line", "check-config", "wrong"},
+}
+
+// reading is the prose under the latency tables, written from the numbers.
+func reading(b *strings.Builder, m machineInfo, l *latencyResult, su *startupProfile, added, addedCPU time.Duration, rss int64) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	wall := func(id string) time.Duration { return l.get(id).wall(0.5) }
+	cpu := func(id string) time.Duration { return l.get(id).cpu(0.5) }
+	p("**Reading.** ")
+	if added <= targetAdded {
+		p("The gate adds %s (median wall; %s of CPU) to a TOTP login here, within the 3 ms target. ", ms(added), ms(addedCPU))
+	} else {
+		p("The gate adds %s (median wall; %s of CPU) to a TOTP login here: over the 3 ms target. ", ms(added), ms(addedCPU))
+	}
+	start, startCPU := wall("version")-wall("true"), cpu("version")-cpu("true")
+	dec, decCPU := wall("wrong")-wall("check-config"), cpu("wrong")-cpu("check-config")
+	lead := "Of that, "
+	if start > added/2 {
+		lead = "Most of it is spent before logingate's own code runs: "
+	}
+	deps := "logingate's dependency tree"
+	if len(su.heavy) > 0 {
+		deps += " (the config library's above all, see the packages above)"
+	}
+	p("%sstarting a Go runtime, dynamically linked for NSS, and running %d package initialisers out of a %.1f MB binary costs %s wall (%s CPU) over `/bin/true`, where an empty cgo program costs %s; the difference is %s. ",
+		lead, su.inits, float64(su.binaryBytes)/(1<<20), ms(start), ms(startCPU), ms(wall("go-cgo")-wall("true")), deps)
+	p("Reading the config adds %s, and the decision itself %s wall (%s CPU), of which the durable write (two fsyncs on this machine's %s) is about %s: the price of counting a code as used only once its write has landed. ",
+		ms(wall("check-config")-wall("version")), ms(dec), ms(decCPU), m.fs, ms(l.fsync))
+	if rss <= targetRSS {
+		p("A TOTP login peaks at %s, within 10 MB. ", mib(rss))
+	} else {
+		p("A TOTP login peaks at %s, over 10 MB. ", mib(rss))
+	}
+	p("A backup code costs %s more than a TOTP code and peaks at %s: every stored code is hashed with argon2id, all of them each time so that the time says nothing about which one matched, and each hash allocates its own memory. ",
+		ms(wall("backup")-wall("totp")), mib(l.get("backup").maxRSS()))
+	if l.get("pam-totp") != nil {
+		p("google-authenticator's PAM module adds %s over pamtester with `pam_permit` for a TOTP code (%s for a wrong code, %s for a scratch code); it runs inside a process that PAM's caller has already started, so the comparable part of the gate is its decision, not its start-up. ",
+			ms(wall("pam-totp")-wall("pam-permit")), ms(wall("pam-wrong")-wall("pam-permit")), ms(wall("pam-scratch")-wall("pam-permit")))
+	}
+	if per, r2 := faultCost(l); r2 >= 0.8 {
+		extra := l.get("totp").faults() - l.get("shell").faults()
+		p("On this machine the cost of a program follows the memory it touches: a straight line through the rows' median CPU time against their page faults has a slope of %.0f µs a fault (r² = %.2f), far more than a fault usually costs on bare hardware (this machine is virtual). ", float64(per)/1e3, r2)
+		if time.Duration(extra)*per > addedCPU/2 {
+			p("The gate's %d faults more than the shell alone come to about %s, most of its cost here, so what cuts them (a smaller binary, fewer packages to initialise, less fresh heap) cuts its time. ", extra, ms(time.Duration(extra)*per))
+		}
+	}
+	p("The load average was %s on %d cores before the latency runs and %s after them; wall times include waiting for a CPU, CPU times do not, so on a busy machine the CPU column is the steadier one.\n", m.load, m.nproc, l.loadAfter)
+}
+
+func stressSection(b *strings.Builder, s *stressResult) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n## Stress: %d gate processes at once against one user\n\n", s.procs)
+	p("For %s, %d workers each run one gate process after another, all for the same user and state directory, so every attempt queues on that user's lock; the attempts still running at the end are waited for (the last ended after %s). ", s.asked, s.procs, s.dur.Round(100*time.Millisecond))
+	p("Each attempt presents, at random, the current TOTP code (%d%%), one of the current backup codes (%d%%, most of them used up by then), a code that was accepted before (%d%%), or a wrong code, TOTP- or backup-shaped (the rest). ", pctTOTP, pctBackup, pctReplay)
+	p("Every %s an administrator re-enrolls the user (`enroll --force`: new secret, new backup codes), and a reader decodes the state file every %s while the writers replace it. ", reenrollEvery, readEvery)
+	p("TOTP codes have %d digits here, so that a wrong or stale code matches by chance with odds of 1 in 10⁸; the rate limit is 1000 failures a second so that it does not hide the code checks.\n\n", stressDigits)
+	p("| | |\n|---|---:|\n")
+	p("| attempts | %d (%.0f a second) |\n", s.attempts, float64(s.attempts)/s.dur.Seconds())
+	for _, k := range sortedKeys(s.byKind) {
+		p("| presented: %s | %d |\n", k, s.byKind[k])
+	}
+	for _, k := range sortedKeys(s.outcomes) {
+		p("| %s | %d |\n", k, s.outcomes[k])
+	}
+	p("| **credentials accepted twice (double accepts)** | **%d** |\n", s.double)
+	p("| **wrong codes accepted** | **%d** |\n", s.falseAcc)
+	p("| re-enrollments during the run | %d |\n", s.enrolls-1)
+	p("| state file reads during the run / that did not decode | %d / **%d** |\n", s.reads, s.corrupt)
+	p("| state file at the end | %s |\n", s.final)
+	p("| temp files left behind | %d |\n", s.strays)
+	p("| audit allow lines / accepted logins | %d / %d |\n", s.audit, s.accepts)
+	p("| latency, all attempts: p50 / p99 / max | %s / %s / %s |\n", sec(quantile(s.lat, 0.5)), sec(quantile(s.lat, 0.99)), sec(quantile(s.lat, 1)))
+	if len(s.latOK) > 0 {
+		p("| latency, accepted logins: p50 / p99 | %s / %s |\n", sec(quantile(s.latOK, 0.5)), sec(quantile(s.latOK, 0.99)))
+	}
+	if len(s.others) > 0 {
+		p("\nThe other outcomes, by what the gate said:\n\n")
+		for _, o := range sortedKeys(s.others) {
+			p("- %d× `%s`\n", s.others[o], strings.ReplaceAll(o, "`", "'"))
+		}
+	}
+	p("\n**Reading.** ")
+	if s.double == 0 && s.falseAcc == 0 && s.corrupt == 0 && s.final == "decodes" && s.strays == 0 {
+		p("No code was accepted twice, no wrong code was accepted, every read of the state file decoded, and nothing was left half-written. ")
+	} else {
+		p("**This run found a violation** (the bold rows above). ")
+	}
+	p("The latency is queueing: a user's logins take that user's lock one at a time, and each holds it through its code check and its durable write, so %d processes for one user wait for each other, and a backup-shaped code holds it longest (argon2id over every stored code). Logins of different users do not share a lock.", s.procs)
+	if top, mid := quantile(s.lat, 1), quantile(s.lat, 0.5); top > s.asked/2 && top > 3*mid {
+		p(" Some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", sec(top), sec(mid))
+	}
+	p(" One user with %d logins at once is far beyond real use; the point of this run is the counts above.\n", s.procs)
+}
+
+func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/logingate/logingate/internal/store/filestore"
+)
+
+// The stress run: every worker starts one gate process after another, all
+// for root against one state directory, so every login waits on the same
+// per-user lock. A worker picks, per attempt:
+const (
+	pctTOTP   = 40 // the current TOTP code of the current enrollment
+	pctBackup = 20 // a backup code of the current enrollment, maybe used already
+	pctReplay = 20 // a code that has already been accepted once
+	//                 the rest: a wrong code, TOTP- or backup-shaped
+	reenrollEvery = 2 * time.Second // `enroll --force` with a new secret, as an admin would
+	readEvery     = 10 * time.Millisecond
+	stressDigits  = 8 // so that a wrong or old code matches by chance with odds of 1e-8, not 1e-6
+)
+
+// stressResult is the stress section.
+type stressResult struct {
+	procs    int
+	asked    time.Duration // how long workers started new attempts
+	dur      time.Duration // until the last attempt ended
+	attempts int
+	byKind   map[string]int // attempts per kind of code
+	outcomes map[string]int // accepted, already used, wrong code, rate limited, other
+	others   map[string]int // other outcomes by message
+	accepts  int
+	double   int // a credential accepted more than once
+	falseAcc int // a wrong code accepted
+	enrolls  int
+	reads    int // state file reads during the run
+	corrupt  int // of which did not decode
+	final    string
+	strays   int // temp files left in the user's directory
+	audit    int // allow lines received by the audit socket
+	lat      []time.Duration
+	latOK    []time.Duration
+}
+
+type credential struct{ key, code string }
+
+type stressRun struct {
+	gate, cfg string
+	mu        sync.Mutex
+	cur       *enrollment
+	gen       int
+	accepted  []credential
+	seen      map[string]int
+	res       *stressResult
+}
+
+func stress(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressResult, error) {
+	g, err := newGateDir(dir, "stress", fmt.Sprintf("totp: {digits: %d}\nrate_limit: {failures: 1000, per: 1s}\n", stressDigits))
+	if err != nil {
+		return nil, err
+	}
+	defer g.close()
+	s := &stressRun{gate: gate, cfg: g.config, seen: map[string]int{},
+		res: &stressResult{procs: procs, asked: d, byKind: map[string]int{}, outcomes: map[string]int{}, others: map[string]int{}}}
+	if s.cur, err = enroll(ctx, gate, g.config); err != nil {
+		return nil, err
+	}
+	s.res.enrolls = 1
+	statePath := filepath.Join(g.state, "root", "state.json")
+
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	var bgErr error
+	var bgMu sync.Mutex
+	fail := func(err error) {
+		bgMu.Lock()
+		if bgErr == nil {
+			bgErr = err
+		}
+		bgMu.Unlock()
+		cancel()
+	}
+	start := time.Now()
+	for range procs {
+		wg.Go(func() {
+			if err := s.worker(ctx); err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		t := time.NewTicker(reenrollEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			en, err := enroll(context.WithoutCancel(ctx), gate, g.config)
+			if err != nil {
+				fail(err)
+				return
+			}
+			s.mu.Lock()
+			s.cur, s.gen = en, s.gen+1
+			s.res.enrolls++
+			s.mu.Unlock()
+		}
+	})
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			b, err := os.ReadFile(statePath)
+			s.mu.Lock()
+			s.res.reads++
+			if err != nil {
+				s.res.corrupt++
+			} else if _, err := filestore.Decode(b); err != nil {
+				s.res.corrupt++
+			}
+			s.mu.Unlock()
+			time.Sleep(readEvery)
+		}
+	})
+	wg.Wait()
+	s.res.dur = time.Since(start)
+	if bgErr != nil {
+		return nil, bgErr
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+
+	r := s.res
+	for _, n := range s.seen {
+		r.accepts += n
+		if n > 1 {
+			r.double += n - 1
+		}
+	}
+	if b, err := os.ReadFile(statePath); err != nil {
+		r.final = "unreadable: " + err.Error()
+	} else if _, err := filestore.Decode(b); err != nil {
+		r.final = "does not decode: " + err.Error()
+	} else {
+		r.final = "decodes"
+	}
+	names, _ := filepath.Glob(filepath.Join(g.state, "root", "state.json.tmp-*"))
+	r.strays = len(names)
+	// Every gate sent its line before it exited; give this reader a moment.
+	for range 100 {
+		if _, allow := g.audit.counts(); allow >= r.accepts {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, r.audit = g.audit.counts()
+	slices.Sort(r.lat)
+	slices.Sort(r.latOK)
+	return r, nil
+}
+
+// pick chooses the next code to present and the key of what it would use up.
+func (s *stressRun) pick(rng *rand.Rand) (kind string, c credential) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := rng.IntN(100)
+	switch {
+	case p < pctTOTP:
+		now := time.Now()
+		return "current TOTP code", credential{fmt.Sprintf("totp/%d/%d", s.gen, now.Unix()/30), totpCode(s.cur.secret, now, stressDigits)}
+	case p < pctTOTP+pctBackup:
+		code := s.cur.codes[rng.IntN(len(s.cur.codes))]
+		return "backup code", credential{"backup/" + code, code}
+	case p < pctTOTP+pctBackup+pctReplay && len(s.accepted) > 0:
+		return "replayed code", s.accepted[rng.IntN(len(s.accepted))]
+	case rng.IntN(2) == 0:
+		code := fmt.Sprintf("%0*d", stressDigits, rng.IntN(100000000))
+		return "wrong code", credential{"wrong/" + code, code}
+	default:
+		const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+		b := make([]byte, 11)
+		for i := range b {
+			b[i] = crockford[rng.IntN(len(crockford))]
+		}
+		b[5] = '-'
+		return "wrong code", credential{"wrong/" + string(b), string(b)}
+	}
+}
+
+func (s *stressRun) worker(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for ctx.Err() == nil {
+		kind, c := s.pick(rng)
+		cmd := exec.Command(s.gate, "-c", s.cfg, "/bin/true")
+		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + c.code)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		took := time.Since(start)
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return err
+		}
+		status := cmd.ProcessState.ExitCode()
+
+		s.mu.Lock()
+		r := s.res
+		r.attempts++
+		r.byKind[kind]++
+		r.lat = append(r.lat, took)
+		msg := stderr.String()
+		switch {
+		case status == 0:
+			r.outcomes["accepted"]++
+			r.latOK = append(r.latOK, took)
+			if strings.HasPrefix(c.key, "wrong/") {
+				r.falseAcc++
+			}
+			if s.seen[c.key] == 0 {
+				s.accepted = append(s.accepted, c)
+			}
+			s.seen[c.key]++
+		case status == 1 && strings.Contains(msg, "already used"):
+			r.outcomes["refused: already used"]++
+		case status == 1 && strings.Contains(msg, "wrong code"):
+			r.outcomes["refused: wrong code"]++
+		case status == 1 && strings.Contains(msg, "too many failed attempts"):
+			r.outcomes["refused: rate limited"]++
+		default:
+			r.outcomes["other"]++
+			r.others[fmt.Sprintf("exit %d: %s", status, strings.Join(strings.Fields(msg), " "))]++
+		}
+		if stdout.Len() > 0 {
+			r.outcomes["wrote to stdout"]++
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
