@@ -1,5 +1,6 @@
 // Package factors holds the second factors a user can present: local TOTP and
-// backup codes today, remote services later. A factor never prints and never
+// backup codes, and the factors of outside services (Duo Push, phone calls,
+// SMS and Duo passcodes) behind Service. A factor never prints and never
 // reads the terminal: the gate owns the conversation and hands a factor only
 // the code the user typed. Anything a factor wants shown comes back in its
 // Outcome.
@@ -35,6 +36,9 @@ type Outcome struct {
 	Reason string // why a code failed, for the audit log ("wrong code", "code already used")
 	Notice string // shown to the user after success ("7 backup codes left")
 	Warn   bool   // Notice is a warning
+	// Again: nothing was decided and the attempt is not used up; the user
+	// is asked for a code next (Duo has sent SMS passcodes).
+	Again bool
 }
 
 // ErrService marks an outside service that could not give an answer.

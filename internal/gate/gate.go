@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/logingate/logingate/internal/audit"
@@ -46,6 +47,12 @@ type Gate struct {
 	Store   store.Store
 	Factors FactorSource
 	Audit   Auditor
+	// Services are the outside services asked once per login (Duo), in
+	// order; see service.go for how they combine with local factors.
+	Services []factors.Service
+	// Autopush runs the services' default action (a push to the default
+	// device) before the menu, which follows if it fails (duo autopush).
+	Autopush bool
 
 	User   string                   // whose factors are checked (-f, or the session's user)
 	Remote string                   // client address, may be empty
@@ -75,6 +82,9 @@ type Decision struct {
 	Allow  bool
 	Factor string // the factor that passed, "none" when no factor was needed
 	Reason string // for the audit line
+	// Failsafe: let in without a factor because a service could not be
+	// reached and failmode is safe.
+	Failsafe bool
 }
 
 // maxAnswer bounds what the user may type at a prompt.
@@ -165,13 +175,23 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	}
 
 	held := g.Factors(g.User, st)
-	if len(held) == 0 {
-		return g.unenrolled(ctx)
+	// The services first: a user their administrator refuses (Duo preauth
+	// deny) is refused through a trusted window too.
+	p, d, done := g.consult(ctx, held)
+	if done {
+		return d
 	}
-
 	if d, ok := g.trustedWindow(st); ok {
 		return d
 	}
+	if len(held) == 0 && len(p.factors) == 0 {
+		if len(p.skipped) > 0 && !p.degraded {
+			return Decision{Allow: true, Factor: "none", Reason: strings.Join(p.skipped, ", ") + " preauth allow"}
+		}
+		return g.unenrolled(ctx)
+	}
+	held = append(held[:len(held):len(held)], p.factors...)
+
 	attempts := g.Config.Prompts
 	if g.EnvCode != "" {
 		attempts--
@@ -192,7 +212,22 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		}
 	}
 	if g.UI == nil {
+		if g.Config.Headless == "push" && p.auto != nil {
+			d, _, _ := g.runAction(ctx, p.auto)
+			return d
+		}
 		return g.noTerminal(st)
+	}
+	if g.Autopush && p.auto != nil {
+		d, _, done := g.runAction(ctx, p.auto)
+		if d.Allow || done {
+			return d
+		}
+		// A push that failed (denied, timed out, no answer) falls back to
+		// the menu with one attempt fewer.
+		if attempts--; attempts == 0 {
+			return d
+		}
 	}
 	return g.menu(ctx, held, attempts)
 }
@@ -214,7 +249,7 @@ func (g *Gate) unenrolled(ctx context.Context) Decision {
 		}
 		// Enrollment verified a fresh code from the new device and consumed
 		// it durably: that code is this login's second factor.
-		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session" + g.openWindowAfterEnroll(ctx)}
+		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session" + g.openWindowAfter(ctx)}
 	default:
 		g.say("logingate: error: no second factor is set up for " + g.User + "; access denied")
 		g.say("logingate: hint: an administrator can enroll you with: logingate enroll --user " + g.User)
@@ -229,6 +264,9 @@ func (g *Gate) record(action string, d Decision) {
 	e := audit.Event{Action: action, User: g.User, From: g.Remote, Factor: d.Factor, Reason: d.Reason}
 	sev := audit.Info
 	switch {
+	case d.Failsafe:
+		e.Result = "failsafe"
+		sev = audit.Warning
 	case d.Allow && d.Factor == "none":
 		e.Result = "skip"
 	case d.Allow:

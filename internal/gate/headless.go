@@ -65,10 +65,10 @@ func (g *Gate) windowNote() string {
 	return ""
 }
 
-// openWindowAfterEnroll opens a window after an in-session enrollment,
-// whose own store update the gate does not own: one more write, and a
-// failure costs only the window.
-func (g *Gate) openWindowAfterEnroll(ctx context.Context) string {
+// openWindowAfter opens a window after a success whose store update the
+// gate does not own (an in-session enrollment) or that has none (a Duo
+// push): one more write, and a failure costs only the window.
+func (g *Gate) openWindowAfter(ctx context.Context) string {
 	if ok, _ := g.windowWanted(); !ok {
 		return g.windowNote()
 	}

@@ -443,6 +443,8 @@ func (h *harness) check(action string, d Decision) Decision {
 	e, sev := ev[0].e, ev[0].sev
 	want := audit.Event{Action: action, User: testUser, From: h.g.Remote, Factor: d.Factor, Reason: d.Reason}
 	switch {
+	case d.Failsafe:
+		want.Result = "failsafe"
 	case d.Allow && d.Factor == "none":
 		want.Result = "skip"
 	case d.Allow:
@@ -453,7 +455,11 @@ func (h *harness) check(action string, d Decision) Decision {
 	if e != want {
 		t.Errorf("audit event %+v, want %+v", e, want)
 	}
-	if wantSev := map[bool]audit.Severity{true: audit.Info, false: audit.Notice}[d.Allow]; sev != wantSev {
+	wantSev := map[bool]audit.Severity{true: audit.Info, false: audit.Notice}[d.Allow]
+	if d.Failsafe {
+		wantSev = audit.Warning
+	}
+	if sev != wantSev {
 		t.Errorf("audit severity %d, want %d", sev, wantSev)
 	}
 	if d.Reason == "" {

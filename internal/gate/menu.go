@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,22 +18,33 @@ import (
 
 // menu runs the interactive exchange: a numbered list of the user's factors
 // (or the one factor's own prompt), then up to attempts answers. An answer
-// is either an option number, after which that factor's code is asked for,
-// or a code, which goes to every factor that accepts its shape in the order
-// the factors are listed (TOTP before backup codes). Either way one answer
-// is one attempt.
+// is an option number or a keyword (push, push2, phone, sms: login_duo's
+// words), or a code. An option for a factor that takes codes asks for its
+// code; one for an action (a push, a call) runs it. A code goes to every
+// factor that accepts its shape, local ones first (TOTP, then backup
+// codes), then the services' (a Duo passcode). Each answer is one attempt,
+// except a request for SMS passcodes, which only sends them.
 func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) Decision {
+	var listed []factors.Factor
+	for _, f := range held {
+		if factors.Listed(f) {
+			listed = append(listed, f)
+		}
+	}
 	header := "logingate: second factor for " + g.User
 	if g.Remote != "" {
 		header += " (from " + g.Remote + ")"
 	}
 	g.say(header)
-	prompt := held[0].Label() + ": "
-	if len(held) > 1 {
-		for i, f := range held {
+	prompt := "Passcode: "
+	switch {
+	case len(listed) == 1 && len(listed) == len(held):
+		prompt = listed[0].Label() + ": "
+	case len(listed) > 0:
+		for i, f := range listed {
 			g.say(fmt.Sprintf(" %d. %s", i+1, f.Label()))
 		}
-		prompt = fmt.Sprintf("Passcode or option (1-%d): ", len(held))
+		prompt = fmt.Sprintf("Passcode or option (1-%d): ", len(listed))
 	}
 
 	var last Decision // the latest failed attempt, for the audit line
@@ -69,19 +81,39 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 		}
 		blanks = 0
 		candidates := accepting(held, answer)
-		if n, isOption := option(answer, len(held)); isOption && len(candidates) == 0 {
-			f := held[n-1]
-			if answer, err = g.ask(ctx, f.Label()+": "); errors.Is(err, term.ErrTooLong) {
+		var chosen factors.Factor
+		if n, isOption := option(answer, len(listed)); isOption && len(candidates) == 0 {
+			chosen = listed[n-1]
+		} else if len(candidates) == 0 {
+			chosen = byKeyword(held, answer)
+		}
+		if a, ok := chosen.(factors.Action); ok {
+			d, again, done := g.runAction(ctx, a)
+			if done {
+				return after(d)
+			}
+			if again {
+				continue // SMS passcodes sent: the next answer is one
+			}
+			attempts--
+			last = d
+			if attempts > 0 {
+				g.say("logingate: " + strings.TrimPrefix(attemptsLeft(attempts), ", "))
+			}
+			continue
+		}
+		if chosen != nil {
+			if answer, err = g.ask(ctx, chosen.Label()+": "); errors.Is(err, term.ErrTooLong) {
 				tooLong()
 				continue
 			} else if err != nil {
 				return failed(err)
 			}
-			candidates = accepting([]factors.Factor{f}, answer)
+			candidates = accepting([]factors.Factor{chosen}, answer)
 		}
 		attempts--
 		if len(candidates) == 0 {
-			g.say("logingate: that is not a valid code" + optionsHint(len(held)) + attemptsLeft(attempts))
+			g.say("logingate: that is not a valid code" + optionsHint(len(listed)) + attemptsLeft(attempts))
 			last = Decision{Reason: "malformed answer"}
 			continue
 		}
@@ -96,6 +128,17 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 	}
 	g.say("logingate: error: too many failed attempts; access denied")
 	return last
+}
+
+// byKeyword finds the factor a typed word names ("push", "push2", "sms").
+func byKeyword(held []factors.Factor, answer string) factors.Factor {
+	answer = strings.ToLower(answer)
+	for _, f := range held {
+		if k, ok := f.(factors.Keyworded); ok && slices.Contains(k.Keywords(), answer) {
+			return f
+		}
+	}
+	return nil
 }
 
 // ask reads one answer within prompt_timeout (and the login deadline).
@@ -127,8 +170,18 @@ func (g *Gate) inputFailed(err error) Decision {
 // tryCode checks one code against its candidate factors as a single
 // attempt. Local factors are verified inside one store update, which also
 // records the failure (and any resulting lockout) or the success, so the
-// attempt costs one durable write. done reports a final decision.
+// attempt costs one durable write. A code no local factor takes then goes
+// to the services' factors (a Duo passcode), with the failure recorded only
+// once they too have refused it. done reports a final decision.
 func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Factor) (d Decision, done bool) {
+	var local, remote []factors.Factor
+	for _, f := range candidates {
+		if _, ok := f.(factors.Local); ok {
+			local = append(local, f)
+		} else {
+			remote = append(remote, f)
+		}
+	}
 	now := g.now()
 	rl := g.Config.RateLimit
 	var (
@@ -137,46 +190,63 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 		reasons []string
 		locked  time.Time
 	)
-	err := g.Store.Update(ctx, g.User, func(st *store.UserState) error {
-		// A backend may run fn again after a write conflict: only the run
-		// that is written may decide.
-		won, by, reasons, locked = factors.Outcome{}, "", nil, time.Time{}
-		g.opened = nil
-		for _, f := range candidates {
-			lf, ok := f.(factors.Local)
-			if !ok {
-				continue
+	err := error(nil)
+	if len(local) > 0 {
+		err = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+			// A backend may run fn again after a write conflict: only the
+			// run that is written may decide.
+			won, by, reasons, locked = factors.Outcome{}, "", nil, time.Time{}
+			g.opened = nil
+			for _, f := range local {
+				out, err := f.(factors.Local).Verify(st, code, now)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.Name(), err)
+				}
+				if out.OK {
+					won, by = out, f.Name()
+					st.Failures = nil
+					st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
+					g.openWindow(st, now) // headless: trusted; same write
+					return nil
+				}
+				reasons = append(reasons, out.Reason)
 			}
-			out, err := lf.Verify(st, code, now)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f.Name(), err)
+			if len(remote) > 0 {
+				return store.ErrUnchanged // the failure waits for the services' verdict
 			}
-			if out.OK {
-				won, by = out, f.Name()
-				st.Failures = nil
-				st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
-				g.openWindow(st, now) // headless: trusted; same write
-				return nil
-			}
-			reasons = append(reasons, out.Reason)
-		}
-		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
-		locked = LockedUntil(st, rl, now)
-		return nil
-	})
+			st.Failures = PruneFailures(append(st.Failures, now), rl, now)
+			locked = LockedUntil(st, rl, now)
+			return nil
+		})
+	}
 	if err != nil {
 		g.sayUpdateFailed(err)
 		return Decision{Reason: "state update failed: " + err.Error()}, true
+	}
+	note := ""
+	if by == "" && len(remote) > 0 {
+		var serr error
+		won, by, reasons, serr = g.tryRemote(ctx, code, remote, reasons)
+		if serr != nil {
+			return g.serviceFailed(ctx, remote[0], serr)
+		}
+		if by != "" {
+			note = g.openWindowAfter(ctx)
+		} else if len(local) > 0 {
+			locked = g.recordFailure(ctx, now)
+		}
+	} else if by != "" {
+		note = g.windowNote()
 	}
 	if by != "" {
 		if won.Notice != "" {
 			if won.Warn {
 				g.say("logingate: warning: " + won.Notice)
 			} else {
-				g.say("logingate: " + won.Notice)
+				g.say("logingate: " + sanitize(won.Notice))
 			}
 		}
-		return Decision{Allow: true, Factor: by, Reason: "code accepted" + g.windowNote()}, true
+		return Decision{Allow: true, Factor: by, Reason: "code accepted" + note}, true
 	}
 
 	reason := strings.Join(dedupe(reasons), "; ")

@@ -1,0 +1,210 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/store"
+)
+
+// Outside services (Duo) and how they combine with local factors.
+//
+// Each service is asked once per login, after the group policy, the state
+// read and the rate limit, what the user must do (Plan):
+//
+//   - Offer: its factors join the menu after the local ones. A typed code
+//     goes to the local factors first, then to the service (a Duo
+//     passcode); it is one attempt, recorded as a failure only when all of
+//     them refused it.
+//   - Skip (Duo preauth allow): the service asks nothing. A user who also
+//     holds local factors is still asked for one; a user with none passes,
+//     logged as skipped.
+//   - Refuse (Duo preauth deny): denied with the service's message, whatever
+//     else the user holds. The service's administrator said no.
+//   - NotEnrolled: the enrollment link is shown. A user with local factors
+//     may use them; a user with none is denied.
+//   - The service cannot be reached (its error wraps factors.ErrService): a
+//     user with local factors is offered those, under either failmode, since
+//     that is safer than opening the door and as safe as closing it. Only a
+//     user with nothing else gets failmode: safe lets them in with a
+//     warning, secure denies.
+//
+// Once the menu is running, a service that fails mid-login (a push that
+// cannot be sent, a passcode that cannot be checked) costs that attempt;
+// failmode does not apply there, as login_duo applies it at preauth alone.
+
+// plan is what the services said for this login.
+type plan struct {
+	factors  []factors.Factor
+	auto     factors.Action
+	skipped  []string // services that asked nothing (Skip)
+	degraded bool     // a service could not be reached and local factors stand in
+}
+
+// consult asks every service for its plan. done reports a final decision.
+func (g *Gate) consult(ctx context.Context, local []factors.Factor) (p plan, d Decision, done bool) {
+	for _, s := range g.Services {
+		sp, err := s.Plan(ctx)
+		if err != nil {
+			if d, done := g.unreachable(ctx, s, err, len(local) > 0); done {
+				return p, d, true
+			}
+			p.degraded = true
+			continue
+		}
+		switch sp.Verdict {
+		case factors.Offer:
+			p.factors = append(p.factors, sp.Factors...)
+			if p.auto == nil {
+				p.auto = sp.Auto
+			}
+		case factors.Skip:
+			p.skipped = append(p.skipped, s.Name())
+		case factors.Refuse:
+			g.say("logingate: error: " + nonEmpty(sanitize(sp.Message), s.Name()+" denied this login"))
+			return p, Decision{Factor: s.Name(), Reason: s.Name() + " preauth deny: " + sanitize(sp.Message)}, true
+		case factors.NotEnrolled:
+			if sp.EnrollURL != "" {
+				g.say("logingate: you are not enrolled with " + s.Name() + "; enroll at " + sanitize(sp.EnrollURL))
+			} else {
+				g.say("logingate: you are not enrolled with " + s.Name() + ": " + sanitize(sp.Message))
+			}
+			if len(local) == 0 {
+				return p, Decision{Factor: s.Name(), Reason: s.Name() + " preauth enroll"}, true
+			}
+		}
+	}
+	return p, Decision{}, false
+}
+
+// unreachable applies the failure rules to a service's plan that could not
+// be had. done reports a final decision; otherwise local factors stand in.
+func (g *Gate) unreachable(ctx context.Context, s factors.Service, err error, hasLocal bool) (Decision, bool) {
+	reason := s.Name() + " unreachable: " + err.Error()
+	switch {
+	case ctx.Err() != nil:
+		// The login's own deadline or an interrupt: the user's doing, not
+		// the service's.
+		return g.inputFailed(ctx.Err()), true
+	case !errors.Is(err, factors.ErrService):
+		g.say("logingate: error: " + s.Name() + " refused the request; access denied")
+		return Decision{Factor: s.Name(), Reason: s.Name() + " error: " + err.Error()}, true
+	case hasLocal:
+		g.say("logingate: warning: " + s.Name() + " cannot be reached; use another factor")
+		return Decision{}, false
+	case g.Config.Failmode == "safe":
+		g.say("logingate: warning: " + s.Name() + " cannot be reached; letting you in (failmode safe)")
+		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
+	default:
+		g.say("logingate: error: " + s.Name() + " cannot be reached; access denied")
+		return Decision{Factor: s.Name(), Reason: reason + "; failmode secure"}, true
+	}
+}
+
+// tryRemote sends a code to the services' factors that take it, in order,
+// until one accepts. err is a service that could not check it.
+func (g *Gate) tryRemote(ctx context.Context, code string, remote []factors.Factor, reasons []string) (won factors.Outcome, by string, _ []string, err error) {
+	for _, f := range remote {
+		out, err := f.Check(ctx, code)
+		if err != nil {
+			return factors.Outcome{}, "", reasons, fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		if out.OK {
+			return out, f.Name(), reasons, nil
+		}
+		reasons = append(reasons, out.Reason)
+	}
+	return factors.Outcome{}, "", reasons, nil
+}
+
+// serviceFailed ends an attempt whose service could not answer. The
+// attempt is used up; a login deadline or an interrupt ends the login.
+func (g *Gate) serviceFailed(ctx context.Context, f factors.Factor, err error) (Decision, bool) {
+	if ctx.Err() != nil {
+		return g.inputFailed(ctx.Err()), true
+	}
+	g.say("logingate: error: " + serviceOf(f) + " could not complete the request")
+	return Decision{Factor: f.Name(), Reason: "service error: " + err.Error()}, false
+}
+
+// recordFailure records a failed attempt that no store update of its own
+// recorded (a code the services refused), and returns when the user is
+// locked out, zero if not. A failed write is not hidden: the next login
+// reads the state again.
+func (g *Gate) recordFailure(ctx context.Context, now time.Time) (locked time.Time) {
+	rl := g.Config.RateLimit
+	_ = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
+		locked = LockedUntil(st, rl, now)
+		return nil
+	})
+	return locked
+}
+
+// runAction runs a push, a phone call or a request for SMS passcodes,
+// showing the service's status lines with the time since the start. again
+// reports SMS passcodes sent: no attempt is used. done reports a final
+// decision (success, the login's deadline, an interrupt).
+func (g *Gate) runAction(ctx context.Context, a factors.Action) (d Decision, again, done bool) {
+	start := g.now()
+	out, err := a.Run(ctx, func(msg string) {
+		g.say(fmt.Sprintf("logingate: %s (%s)", sanitize(msg), g.now().Sub(start).Round(time.Second)))
+	})
+	if err != nil {
+		d, done := g.serviceFailed(ctx, a, err)
+		return d, false, done
+	}
+	if out.Again {
+		g.say("logingate: " + nonEmpty(sanitize(out.Notice), "passcodes sent") + "; enter one")
+		return Decision{}, true, false
+	}
+	if out.OK {
+		if out.Notice != "" {
+			g.say("logingate: " + sanitize(out.Notice))
+		}
+		return Decision{Allow: true, Factor: a.Name(), Reason: "approved" + g.openWindowAfter(ctx)}, false, true
+	}
+	msg := sanitize(out.Notice)
+	if msg == "" {
+		msg = "the request was denied"
+	}
+	g.say("logingate: " + msg)
+	return Decision{Factor: a.Name(), Reason: out.Reason}, false, false
+}
+
+// serviceOf names the service behind a factor for messages: "duo" for
+// "duo-push".
+func serviceOf(f factors.Factor) string {
+	name, _, _ := strings.Cut(f.Name(), "-")
+	if name == "duo" {
+		return "Duo"
+	}
+	return name
+}
+
+// sanitize makes a service's text safe to show and log on one line: control
+// bytes (but tab) and DEL become '?', as login_duo does, and the result is
+// bounded.
+func sanitize(s string) string {
+	const max = 512
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\t') || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func nonEmpty(s, dflt string) string {
+	if s != "" {
+		return s
+	}
+	return dflt
+}
