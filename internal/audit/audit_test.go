@@ -87,3 +87,37 @@ func TestValuesCannotForgeLines(t *testing.T) {
 		t.Fatalf("reason not escaped: %q", got)
 	}
 }
+
+// In drop-in mode login lines read as login_duo's, so that alerts written
+// for it keep matching; other lines keep the key=value form.
+func TestLoginDuoWording(t *testing.T) {
+	path, c := listen(t)
+	l := New("user", "login_duo", path, false, &bytes.Buffer{}).LoginDuoWording()
+	defer l.Close()
+	for _, tc := range []struct {
+		e    Event
+		want string
+	}{
+		{Event{Action: "login", Result: "allow", User: "alice", From: "203.0.113.9", Factor: "duo-push", Reason: "approved"},
+			"Successful Duo login for 'alice' from 203.0.113.9"},
+		{Event{Action: "login", Result: "deny", User: "alice", From: "203.0.113.9", Factor: "duo-push", Reason: "duo: deny"},
+			"Failed Duo login for 'alice' from 203.0.113.9: duo: deny"},
+		{Event{Action: "login", Result: "failsafe", User: "alice", From: "203.0.113.9", Reason: "duo unreachable: x; failmode safe"},
+			"Failsafe Duo login for 'alice' from 203.0.113.9: duo unreachable: x; failmode safe"},
+		{Event{Action: "login", Result: "deny", User: "alice", Reason: "duo unreachable: x; failmode secure"},
+			"Failsecure Duo login for 'alice' from unknown: duo unreachable: x; failmode secure"},
+		{Event{Action: "login", Result: "deny", User: "alice", From: "203.0.113.9", Reason: "aborted (end of input)"},
+			"Aborted Duo login for 'alice' from 203.0.113.9: aborted (end of input)"},
+		{Event{Action: "login", Result: "skip", User: "al\nice", From: "203.0.113.9", Reason: "not in a gated group"},
+			"Skipped Duo login for 'al?ice' from 203.0.113.9: not in a gated group"},
+		{Event{Action: "login", Result: "deny", User: "alice", Reason: "config error: x"},
+			"Error in Duo login for 'alice' from unknown: config error: x"},
+		{Event{Action: "reset", Result: "ok", User: "alice", By: "root"}, "action=reset result=ok user=alice by=root"},
+	} {
+		l.Log(Info, tc.e)
+		got := read(t, c)
+		if _, msg, _ := strings.Cut(got, "]: "); msg != tc.want {
+			t.Errorf("line %q, want message %q", got, tc.want)
+		}
+	}
+}
