@@ -1,0 +1,145 @@
+package factors_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logingate/logingate/internal/duo"
+	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/factors"
+)
+
+func duoLogin(t *testing.T, s *duotest.Server, l factors.DuoLogin) factors.Service {
+	t.Helper()
+	c, err := duo.New(duo.Options{Host: s.Host, IKey: s.IKey, SKey: s.SKey, RootCAs: s.CA, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return factors.NewDuo(c, l)
+}
+
+func plan(t *testing.T, svc factors.Service) factors.Plan {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := svc.Plan(ctx)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return p
+}
+
+// A user's devices become the menu a login_duo user knows, in Duo's order,
+// with the words they type for each.
+func TestDuoPlanMenu(t *testing.T) {
+	s := duotest.New(t)
+	tablet := duotest.Device{Device: "DPTABLET", Type: "phone", Name: "iPad", Capabilities: []string{"push"}}
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234"), tablet}})
+	p := plan(t, duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion"}))
+	if p.Verdict != factors.Offer || p.Auto == nil {
+		t.Fatalf("plan %+v, want an offer with a default action", p)
+	}
+	var labels, words []string
+	for _, f := range p.Factors {
+		if !factors.Listed(f) {
+			continue
+		}
+		labels = append(labels, f.Label())
+		words = append(words, f.(factors.Keyworded).Keywords()...)
+	}
+	wantWords := []string{"push", "phone", "sms", "push2"}
+	if !slices.Equal(words, wantWords) || len(labels) != 4 || labels[1] != "Phone call to XXX-XXX-1234" || labels[2] != "SMS passcodes to XXX-XXX-1234" {
+		t.Errorf("menu %q with words %q, want push, phone, sms for the phone, then push2 for the tablet", labels, words)
+	}
+	if labels[3] != "Duo Push to iPad" {
+		t.Errorf("tablet line %q", labels[3])
+	}
+	last := p.Factors[len(p.Factors)-1]
+	if factors.Listed(last) || !last.Accepts("123456") || !last.Accepts("1234567") || last.Accepts("abc") {
+		t.Errorf("the passcode taker should be hidden and take 6 to 12 digits")
+	}
+}
+
+func TestDuoPlanVerdicts(t *testing.T) {
+	s := duotest.New(t)
+	for result, want := range map[string]factors.Verdict{"allow": factors.Skip, "deny": factors.Refuse, "enroll": factors.NotEnrolled} {
+		s.SetUser("u-"+result, duotest.User{Preauth: result})
+		if p := plan(t, duoLogin(t, s, factors.DuoLogin{User: "u-" + result})); p.Verdict != want {
+			t.Errorf("preauth %s: verdict %v, want %v", result, p.Verdict, want)
+		}
+	}
+	p := plan(t, duoLogin(t, s, factors.DuoLogin{User: "nobody"}))
+	if p.Verdict != factors.NotEnrolled || p.EnrollURL == "" {
+		t.Errorf("unknown user: %+v, want the enrollment link", p)
+	}
+}
+
+// A Duo outage reaches the gate as factors.ErrService; a refused request
+// does not.
+func TestDuoErrorsKeepTheirKind(t *testing.T) {
+	s := duotest.New(t)
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}})
+	svc := duoLogin(t, s, factors.DuoLogin{User: "alice"})
+	s.Fail("/auth/v2/preauth", duotest.Failure{Status: 503})
+	if _, err := svc.Plan(context.Background()); !errors.Is(err, factors.ErrService) {
+		t.Errorf("503: %v, want a service error", err)
+	}
+	s.Fail("/auth/v2/preauth", duotest.Failure{Status: 400})
+	if _, err := svc.Plan(context.Background()); err == nil || errors.Is(err, factors.ErrService) {
+		t.Errorf("400: %v, want a plain error", err)
+	}
+	p := plan(t, svc)
+	s.Fail("/auth/v2/auth", duotest.Failure{Status: 500})
+	if _, err := p.Factors[len(p.Factors)-1].Check(context.Background(), "123456"); !errors.Is(err, factors.ErrService) {
+		t.Errorf("passcode check during an outage: %v, want a service error", err)
+	}
+}
+
+func TestDuoActions(t *testing.T) {
+	s := duotest.New(t)
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")},
+		Push: "allow", PushDelay: 2, Phone: "deny", Passcodes: []string{"7654321"}})
+	svc := duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion",
+		Command: "git-upload-pack 'repo'\x1b[2J", Pushinfo: true})
+	p := plan(t, svc)
+	byWord := map[string]factors.Action{}
+	for _, f := range p.Factors {
+		if a, ok := f.(factors.Action); ok {
+			byWord[f.(factors.Keyworded).Keywords()[0]] = a
+		}
+	}
+	ctx := context.Background()
+
+	var lines []string
+	out, err := byWord["push"].Run(ctx, func(s string) { lines = append(lines, s) })
+	if err != nil || !out.OK {
+		t.Fatalf("push: %+v %v, want approved", out, err)
+	}
+	if len(lines) == 0 {
+		t.Errorf("no status line while the push waited")
+	}
+	auth := s.RequestsTo("/auth/v2/auth")
+	info, _ := url.ParseQuery(auth[len(auth)-1].Params.Get("pushinfo"))
+	if info.Get("Server") != "bastion" || info.Get("From") != "203.0.113.9" || info.Get("Command") != "git-upload-pack 'repo'?[2J" {
+		t.Errorf("pushinfo %v, want the host, address and the sanitised command", info)
+	}
+
+	if out, err := byWord["phone"].Run(ctx, func(string) {}); err != nil || out.OK {
+		t.Errorf("a call the user denied: %+v %v", out, err)
+	}
+	if out, err := byWord["sms"].Run(ctx, func(string) {}); err != nil || !out.Again || out.OK {
+		t.Errorf("SMS request: %+v %v, want passcodes sent and nothing decided", out, err)
+	}
+	code := p.Factors[len(p.Factors)-1]
+	if out, err := code.Check(ctx, "7654321"); err != nil || !out.OK {
+		t.Errorf("a valid passcode: %+v %v", out, err)
+	}
+	if out, err := code.Check(ctx, "7654321"); err != nil || out.OK || out.Reason != factors.ReasonWrong {
+		t.Errorf("the same passcode again: %+v %v, want a wrong code", out, err)
+	}
+}
