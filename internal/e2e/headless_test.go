@@ -379,3 +379,92 @@ func TestTrustedWindowPrivileged(t *testing.T) {
 		t.Errorf("restricted key through the setgid gate: exit %d %q %q", code, out, errOut)
 	}
 }
+
+// newCA makes an ed25519 certificate authority in dir and returns its
+// private key's path and its public key line.
+func newCA(t *testing.T, dir, label string) (path, pub string) {
+	t.Helper()
+	path = filepath.Join(dir, "ca_"+label)
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ca-"+label, "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(path + ".pub")
+	must(t, err)
+	return path, strings.TrimSpace(string(data))
+}
+
+// certKey returns u with a new key that ca certifies for u's name (with
+// -O options), in KEY-cert.pub, where ssh -i KEY finds it.
+func certKey(t *testing.T, h *host, u *sshtest.User, label, ca string, options ...string) *sshtest.User {
+	t.Helper()
+	k := extraKey(t, h, u, label)
+	args := []string{"-q", "-s", ca, "-I", label + "@test", "-n", u.Name, "-z", "7"}
+	for _, o := range options {
+		args = append(args, "-O", o)
+	}
+	if out, err := exec.Command("ssh-keygen", append(args, k.KeyPath+".pub")...).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen -s: %v\n%s", err, out)
+	}
+	return k
+}
+
+// An OpenSSH certificate stays restricted too: its force-command (ssh-keygen
+// -O force-command), and the command= of the cert-authority line that
+// accepted it, which sshd's ForceCommand would silently drop. When both are
+// set and differ, sshd refuses a certificate accepted by that line, and
+// logingate refuses one that TrustedUserCAKeys accepted.
+func TestCertificateRunsItsForceCommand(t *testing.T) {
+	sshtest.Require(t)
+	cas := sshtest.PublicTempDir(t)
+	trusted, trustedPub := newCA(t, cas, "trusted")
+	lineCA, lineCAPub := newCA(t, cas, "line")
+	h := newHost(t, hostOptions{
+		yaml: "accept_env_factor: true\n",
+		sshd: []string{"AcceptEnv LOGINGATE_PASSCODE", "TrustedUserCAKeys " + trusted + ".pub"},
+	})
+	u := h.AddUser(t, "cert")
+	caLine := `cert-authority,principals="` + u.Name + `",command="echo ca-line $SSH_ORIGINAL_COMMAND" ` + lineCAPub
+	u.WriteAuthorizedKeys(t, u.PublicKey, caLine)
+	e := h.enroll(t, u)
+
+	// TrustedUserCAKeys: only the certificate's own force-command.
+	byTrusted := certKey(t, h, u, "trusted", trusted, "force-command=echo forced-by-cert $SSH_ORIGINAL_COMMAND")
+	out, errOut, code := sshWithCode(t, h, byTrusted, e.Codes[0], "echo client")
+	if code != 0 || out != "forced-by-cert echo client\n" {
+		t.Errorf("force-command: exit %d, stdout %q, stderr %q; want the certificate's command with SSH_ORIGINAL_COMMAND", code, out, errOut)
+	}
+	h.audit.waitFor(t, "result=allow", "user="+u.Name, "runs its force-command", `ID \"trusted@test\", serial 7`)
+
+	// A cert-authority line's command= restricts every certificate of
+	// that CA.
+	byLine := certKey(t, h, u, "line", lineCA)
+	out, errOut, code = sshWithCode(t, h, byLine, e.Codes[1], "echo client")
+	if code != 0 || out != "ca-line echo client\n" {
+		t.Errorf("cert-authority command=: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	h.audit.waitFor(t, "result=allow", "user="+u.Name, `ID \"line@test\"`, "runs command= (", "authorized_keys:2)")
+
+	// Both, different, through the line: sshd itself refuses (OpenSSH's
+	// sshauthopt_merge), logingate never runs.
+	conflicting := certKey(t, h, u, "conflict", lineCA, "force-command=echo forced-by-cert")
+	out, errOut, code = sshWithCode(t, h, conflicting, e.Codes[2], "echo client")
+	if code != 255 || out != "" || !strings.Contains(errOut, "Permission denied") {
+		t.Errorf("sshd let a conflicting certificate in: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if log, _ := os.ReadFile(h.LogPath); !strings.Contains(string(log), "forced command options do not match") {
+		t.Errorf("sshd's log does not give the reason:\n%s", log)
+	}
+
+	// Both, different, when TrustedUserCAKeys accepted the certificate
+	// and the user's cert-authority line for that CA forces another
+	// command: sshd ignores the line, logingate refuses before any code.
+	u.WriteAuthorizedKeys(t, u.PublicKey, caLine, `cert-authority,command="echo user-line" `+trustedPub)
+	out, errOut, code = sshWithCode(t, h, byTrusted, e.Codes[3], "echo client")
+	if code != 1 || out != "" {
+		t.Errorf("conflicting force-command and command=: exit %d, stdout %q, want 1 and nothing", code, out)
+	}
+	if !strings.Contains(errOut, "logingate: error: ") || !strings.Contains(errOut, "force-command and the command= option on "+u.AuthorizedKeysPath+":3 differ") {
+		t.Errorf("stderr %q does not say why", errOut)
+	}
+	h.audit.waitFor(t, "result=deny", "user="+u.Name, "key lookup failed", "differ")
+}

@@ -103,18 +103,50 @@ func readBounded(path string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-// KeyLookup is what the user's authorized_keys files say about the keys
-// sshd accepted.
+// KeyLookup is what the user's authorized_keys files, and the
+// certificates among the keys, say about the keys sshd accepted.
 type KeyLookup struct {
-	// Found: some line in the files authorizes one of the keys. A key not
-	// found came from elsewhere (AuthorizedKeysCommand, a certificate
-	// authority) and carries no restriction logingate can see.
+	// Found: some line in the files authorizes one of the keys: the key's
+	// own line, or for a certificate a cert-authority line of its CA. A
+	// key not found came from elsewhere (AuthorizedKeysCommand, a
+	// certificate through sshd_config TrustedUserCAKeys) and carries no
+	// authorized_keys restriction logingate can see.
 	Found bool
 	// Command is the line's command="..." option, when HasCommand.
 	Command    string
 	HasCommand bool
 	// Where is "FILE:LINE" of the first matching line.
 	Where string
+	// Certificates are the certificates among the keys, in order.
+	Certificates []*Certificate
+}
+
+// Forced returns the command sshd itself would run for this login, were
+// its ForceCommand not in the way: the matching lines' command= and the
+// certificates' force-command. Where both are set they must be the same
+// (OpenSSH's sshauthopt_merge refuses the login otherwise); two
+// certificates with different force-commands are an error for the same
+// reason. A conflict is an error, never a choice of the less restrictive.
+func (l KeyLookup) Forced() (command string, ok bool, err error) {
+	var cert *Certificate
+	for _, c := range l.Certificates {
+		if !c.HasForceCommand {
+			continue
+		}
+		if cert != nil && c.ForceCommand != cert.ForceCommand {
+			return "", false, errors.New("the certificates used for this login have different force-command options")
+		}
+		cert = c
+	}
+	switch {
+	case cert != nil && l.HasCommand && cert.ForceCommand != l.Command:
+		return "", false, fmt.Errorf("the certificate's force-command and the command= option on %s differ, and neither may win", l.Where)
+	case cert != nil:
+		return cert.ForceCommand, true, nil
+	case l.HasCommand:
+		return l.Command, true, nil
+	}
+	return "", false, nil
 }
 
 // maxKeysFile bounds one authorized_keys file.
@@ -163,17 +195,67 @@ func ExpandKeysFile(pattern string, u *User) (string, error) {
 // ExpandKeysFile takes them), read with the caller's own rights. A file
 // that does not exist is skipped; one that cannot be read is an error. Lines
 // that cannot be parsed are skipped, as sshd skips them, unless they hold
-// one of the keys: then what restricts the key is unknown, an error. Lines
-// with cert-authority are skipped: they do not authorize a key itself.
+// one of the keys (for a certificate, its CA's key): then what restricts the
+// key is unknown, an error.
+//
+// A plain key matches the lines that hold it without cert-authority. A
+// certificate matches, as in sshd, only cert-authority lines that hold the
+// key that signed it and whose principals allow it (see authorizedBy); a
+// line holding the certified key itself does not authorize the certificate.
+// Every certificate among the keys is parsed (PublicKey.Certificate); one
+// that cannot be is an error.
 //
 // When several lines authorize the keys (the same key twice, or two keys
 // sshd accepted one after the other), they must agree on command=: sshd
 // picks among them by from= and expiry-time, which logingate does not
 // evaluate, so disagreement is an error rather than a guess.
+//
+// Not seen: an AuthorizedPrincipalsFile or AuthorizedPrincipalsCommand line
+// (TrustedUserCAKeys) may carry its own command=, and AuthorizedKeysCommand
+// output its own options; logingate reads neither.
 func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error) {
 	var res KeyLookup
 	if len(keys) == 0 {
 		return res, nil
+	}
+	certs := make([]*Certificate, len(keys))
+	for i, k := range keys {
+		if !k.IsCertificate() {
+			continue
+		}
+		c, err := k.Certificate()
+		if err != nil {
+			return KeyLookup{}, fmt.Errorf("the key used for this login: %w", err)
+		}
+		certs[i] = c
+		res.Certificates = append(res.Certificates, c)
+	}
+	// authorizes reports whether line l accepts one of the keys.
+	authorizes := func(l *AuthorizedKey) bool {
+		for i, k := range keys {
+			if c := certs[i]; c != nil {
+				if c.authorizedBy(l, u.Name) {
+					return true
+				}
+			} else if !l.CertAuthority && bytes.Equal(l.Blob, k.Blob) {
+				return true
+			}
+		}
+		return false
+	}
+	// mentioned reports whether an unparsable line names a key that
+	// could authorize the login.
+	mentioned := func(e *KeyLineError) bool {
+		for i, k := range keys {
+			blob := k.Blob
+			if certs[i] != nil {
+				blob = certs[i].CA.Blob
+			}
+			if e.Mentions(blob) {
+				return true
+			}
+		}
+		return false
 	}
 	var firstWhere string
 	for _, pat := range patterns {
@@ -198,19 +280,17 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 		}
 		lines, bad := ParseAuthorizedKeys(data)
 		for _, e := range bad {
-			for _, k := range keys {
-				if e.Mentions(k.Blob) {
-					return KeyLookup{}, fmt.Errorf("%s: %w; it holds the key used for this login, so its restrictions are unknown", path, e)
-				}
+			if mentioned(e) {
+				return KeyLookup{}, fmt.Errorf("%s: %w; it holds the key used for this login, so its restrictions are unknown", path, e)
 			}
 		}
 		for _, l := range lines {
-			if l.CertAuthority || !holds(keys, l.Blob) {
+			if !authorizes(l.AuthorizedKey) {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", path, l.Line)
 			if !res.Found {
-				res = KeyLookup{Found: true, Command: l.Command, HasCommand: l.HasCommand, Where: where}
+				res.Found, res.Command, res.HasCommand, res.Where = true, l.Command, l.HasCommand, where
 				firstWhere = where
 				continue
 			}
@@ -220,15 +300,6 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 		}
 	}
 	return res, nil
-}
-
-func holds(keys []PublicKey, blob []byte) bool {
-	for _, k := range keys {
-		if bytes.Equal(k.Blob, blob) {
-			return true
-		}
-	}
-	return false
 }
 
 // ForceCommand makes command the session's command, as sshd does for a
