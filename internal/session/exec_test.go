@@ -197,15 +197,21 @@ func execHelper(mode string) int {
 // reportSnippet prints what a session inherited. `ls` lists the shell's fds
 // (not its own) and runs outside a command substitution, whose pipe would show.
 const reportSnippet = `echo "pid=$$"
-grep -E '^Sig(Blk|Ign|Cgt):' /proc/$$/status
+while read -r k v; do case $k in SigBlk:|SigIgn:|SigCgt:) echo "$k	$v";; esac; done < /proc/$$/status
 grep -E '^Sig(Blk|Ign):' /proc/self/status | sed 's/^/child/'
 grep '^flags:' /proc/$$/fdinfo/1 | sed 's/^/stdout/'
-ls -l /proc/$$/fd | sed 's/^/fd /'
+echo fds-begin
+ls -l /proc/$$/fd
+echo fds-end
 printf 'argv='; tr '\0' '|' < /proc/$$/cmdline | head -c 6; echo
 echo env-begin
 env
 echo env-end
 `
+
+// The shell's own mask is read with builtins, and its fds by a child with
+// no pipe: a child may catch the shell in the moment around a fork when
+// dash blocks every signal, or holds the ends of the pipe it is setting up.
 
 // report is the parsed output of reportSnippet.
 type report struct {
@@ -220,9 +226,11 @@ type report struct {
 func parseReport(t *testing.T, out []byte) report {
 	t.Helper()
 	r := report{status: map[string]uint64{}, rawText: string(out)}
-	inEnv := false
+	inEnv, inFDs := false, false
 	for _, line := range strings.Split(string(out), "\n") {
 		switch {
+		case line == "fds-begin" || line == "fds-end":
+			inFDs = line == "fds-begin"
 		case line == "env-begin":
 			inEnv = true
 		case line == "env-end":
@@ -233,8 +241,8 @@ func parseReport(t *testing.T, out []byte) report {
 			r.pid, _ = strconv.Atoi(strings.TrimPrefix(line, "pid="))
 		case strings.HasPrefix(line, "argv="):
 			r.argv = strings.TrimPrefix(line, "argv=")
-		case strings.HasPrefix(line, "fd "):
-			// "fd lrwx------ 1 root root 64 Jan 1 00:00 3 -> socket:[1]"
+		case inFDs:
+			// "lrwx------ 1 root root 64 Jan 1 00:00 3 -> socket:[1]"
 			if f := strings.Fields(line); len(f) > 3 && f[len(f)-2] == "->" {
 				r.fds = append(r.fds, f[len(f)-3])
 			}
