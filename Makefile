@@ -17,6 +17,7 @@ CONFDIR ?= /etc/logingate
 #	./internal/config:FuzzLoad
 FUZZ_TARGETS = \
 	./internal/config:FuzzLoad \
+	./internal/config:FuzzLoginDuo \
 	./internal/store/filestore:FuzzDecode \
 	./internal/factors:FuzzParseGoogleAuthenticator \
 	./internal/groups:FuzzParse \

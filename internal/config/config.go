@@ -1,9 +1,14 @@
-// Package config reads logingate's YAML configuration once into a typed,
-// validated Config. Any error names the file and the key; a config that
-// cannot be read, parsed or validated must deny every login.
+// Package config reads logingate's configuration once into a typed,
+// validated Config: its own YAML file, or a login_duo INI file used as a
+// drop-in (loginduo.go). Any error names the file and the key (and the line
+// in a login_duo file); a config that cannot be read, parsed or validated
+// must deny every login.
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DefaultPath is where the gate looks without -c.
 const DefaultPath = "/etc/logingate/logingate.yaml"
@@ -12,6 +17,20 @@ const DefaultPath = "/etc/logingate/logingate.yaml"
 type Config struct {
 	Path string `mapstructure:"-"` // the file it was read from
 
+	// DropIn is true when Path is a login_duo INI file (see loginduo.go):
+	// login_duo's keys, defaults and log wording apply.
+	DropIn bool `mapstructure:"-"`
+	// FailmodeDefaulted is true when a login_duo file does not set
+	// failmode, so that login_duo's default, safe, applies: the gate logs
+	// that at each start. Always false for the YAML config, whose default
+	// is secure.
+	FailmodeDefaulted bool `mapstructure:"-"`
+	// LocalFactors is false when only Duo is configured (a login_duo file):
+	// no TOTP, no backup codes, no local rate limit, no trusted windows,
+	// so no local state at all; StateDir keeps its default and must not be
+	// opened. The YAML config always has them (true); Default sets true.
+	LocalFactors bool `mapstructure:"-"`
+
 	Failmode        string        `mapstructure:"failmode"`   // "secure" | "safe"
 	Groups          []string      `mapstructure:"groups"`     // login_duo pattern-lists, OR-ed
 	Unenrolled      string        `mapstructure:"unenrolled"` // "deny" | "allow" | "enroll"
@@ -19,7 +38,7 @@ type Config struct {
 	PromptTimeout   time.Duration `mapstructure:"prompt_timeout"`
 	LoginTimeout    time.Duration `mapstructure:"login_timeout"`
 	AcceptEnvFactor bool          `mapstructure:"accept_env_factor"`
-	Headless        string        `mapstructure:"headless"`     // "deny" | "trusted"
+	Headless        string        `mapstructure:"headless"`     // "deny" | "trusted" | "push" (needs Duo)
 	GracePeriod     time.Duration `mapstructure:"grace_period"` // 0 (off) or up to 7 days
 	// AuthorizedKeysFiles are sshd's AuthorizedKeysFile patterns (%h, %u,
 	// %U, %%; relative to the home directory), where logingate looks up the
@@ -30,7 +49,49 @@ type Config struct {
 	BackupCodes         BackupCodes `mapstructure:"backup_codes"`
 	RateLimit           RateLimit   `mapstructure:"rate_limit"`
 	Syslog              Syslog      `mapstructure:"syslog"`
+	Duo                 *Duo        `mapstructure:"duo"` // nil when Duo is not configured
 }
+
+// Duo is the Duo Auth API v2 integration (login_duo's keys). Load fills
+// SKey from SKeyFile and CAPEM from CAFile after checking both files.
+type Duo struct {
+	Host     string `mapstructure:"host"`      // API host[:port], e.g. api-XXXXXXXX.duosecurity.com
+	IKey     string `mapstructure:"ikey"`      // integration key
+	SKey     string `mapstructure:"skey"`      // secret key; never printed (see String)
+	SKeyFile string `mapstructure:"skey_file"` // or a file holding it (exclusive with SKey)
+	// Autopush pushes to the default device first and falls back to the
+	// menu if that fails; Pushinfo sends the (sanitised) command with it.
+	Autopush bool `mapstructure:"autopush"`
+	Pushinfo bool `mapstructure:"pushinfo"`
+	// HTTPSTimeout bounds each HTTP exchange; 0 means none (login_timeout
+	// still bounds the whole login). Default 15s in YAML, none in a
+	// login_duo file (login_duo's default).
+	HTTPSTimeout time.Duration `mapstructure:"https_timeout"`
+	// HTTPProxy is "" (direct) or an http:// or https:// URL with a host,
+	// optional port and user info (a credential: never print it). It comes
+	// from the config only, never the environment.
+	HTTPProxy string `mapstructure:"http_proxy"`
+	// CAFile is a PEM bundle to trust instead of the Duo CAs the client
+	// pins; CAPEM is its content as read and checked by Load.
+	CAFile string `mapstructure:"cafile"`
+	CAPEM  []byte `mapstructure:"-"`
+	// NoVerify turns certificate verification off: allowed, logged loudly
+	// at every login; it contradicts CAFile.
+	NoVerify bool `mapstructure:"noverify"`
+}
+
+// String prints d without its secret key, so that %v and %+v are safe.
+func (d Duo) String() string {
+	skey := ""
+	if d.SKey != "" {
+		skey = "REDACTED"
+	}
+	return fmt.Sprintf("{Host:%s IKey:%s SKey:%s SKeyFile:%s Autopush:%t Pushinfo:%t HTTPSTimeout:%s HTTPProxy:%s CAFile:%s CAPEM:%d bytes NoVerify:%t}",
+		d.Host, d.IKey, skey, d.SKeyFile, d.Autopush, d.Pushinfo, d.HTTPSTimeout, redactProxy(d.HTTPProxy), d.CAFile, len(d.CAPEM), d.NoVerify)
+}
+
+// GoString is String, for %#v.
+func (d Duo) GoString() string { return "config.Duo" + d.String() }
 
 // TOTP configures new enrollments and verification.
 type TOTP struct {
@@ -78,5 +139,11 @@ func Default(hostname string) Config {
 		BackupCodes:         BackupCodes{Count: 10, WarnBelow: 3},
 		RateLimit:           RateLimit{Failures: 5, Per: 5 * time.Minute},
 		Syslog:              Syslog{Facility: "authpriv", Ident: "logingate", Socket: "/dev/log"},
+		LocalFactors:        true,
 	}
+}
+
+// DefaultDuo returns the defaults of a duo: section in the YAML config.
+func DefaultDuo() Duo {
+	return Duo{HTTPSTimeout: 15 * time.Second}
 }

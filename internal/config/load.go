@@ -10,21 +10,27 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is one problem with a config file. Its text is "PATH: KEY: message"
 // for a key, "PATH: line N: message" for YAML syntax, "PATH: message" for the
-// file as a whole. Messages name keys and quote only enum values and group
-// patterns, never other values, which may one day be secrets.
+// file as a whole; in a login_duo file, "PATH: line N: KEY: message" when
+// the key has a line. Messages name keys and quote only enum values and
+// group patterns, never other values, which may be secrets.
 type Error struct {
 	Path string // the config file, as given
 	Key  string // full dotted key ("totp.digits"), or ""
 	Line int    // 1-based line, when known
 	Msg  string
+
+	showLine bool // a login_duo file: print the line with the key
 }
 
 func (e *Error) Error() string {
 	switch {
+	case e.Key != "" && e.Line > 0 && e.showLine:
+		return fmt.Sprintf("%s: line %d: %s: %s", e.Path, e.Line, e.Key, e.Msg)
 	case e.Key != "":
 		return e.Path + ": " + e.Key + ": " + e.Msg
 	case e.Line > 0:
@@ -62,6 +68,7 @@ func Problems(err error) []*Error {
 // problems collects the errors of one load.
 type problems struct {
 	path string
+	ini  bool // a login_duo file: errors show the line with the key
 	errs []error
 }
 
@@ -72,7 +79,17 @@ func (p *problems) add(key string, line int, format string, args ...any) {
 	if len(p.errs) > maxProblems {
 		return
 	}
-	p.errs = append(p.errs, &Error{Path: p.path, Key: key, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{Path: p.path, Key: key, Line: line, Msg: fmt.Sprintf(format, args...), showLine: p.ini})
+}
+
+// has reports whether a problem with key has been added.
+func (p *problems) has(key string) bool {
+	for _, err := range p.errs {
+		if e, ok := err.(*Error); ok && e.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *problems) err() error {
@@ -85,20 +102,50 @@ func (p *problems) err() error {
 	return errors.Join(p.errs...)
 }
 
-// Load reads, decodes and validates the config file at path. hostname is
-// the default totp.issuer. The file and the directories on its path must be
-// safe from other users (see readChecked); keys left out keep their
-// defaults; anything unknown, mistyped or out of range is an error, and the
-// caller must then deny every login.
+// Load reads, decodes and validates the config file at path: logingate's
+// YAML, or a login_duo INI file (see isLoginDuo). hostname is the default
+// totp.issuer. The file and the directories on its path must be safe from
+// other users (see readChecked), and a file holding a secret must not be
+// readable by them either; keys left out keep their defaults; anything
+// unknown, mistyped or out of range is an error, and the caller must then
+// deny every login.
 func Load(path, hostname string) (*Config, error) {
-	data, err := readChecked(path)
+	data, meta, err := readChecked(path, loginDuoName(path))
 	if err != nil {
 		return nil, err
 	}
-	return parse(path, hostname, data)
+	var cfg *Config
+	if isLoginDuo(path, data) {
+		cfg, err = parseLoginDuo(path, hostname, data)
+	} else {
+		cfg, err = parse(path, hostname, data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if what := cfg.inlineSecrets(); what != "" {
+		if msg := checkSecretMode(meta, what); msg != "" {
+			if !cfg.DropIn {
+				msg += " (or move it to a file named by duo.skey_file)"
+			}
+			return nil, &Error{Path: path, Msg: msg}
+		}
+	}
+	return cfg, nil
 }
 
-// parse is Load after the file has been read.
+// inlineSecrets names the secrets written in the config file itself, or "".
+func (c *Config) inlineSecrets() string {
+	switch {
+	case c.Duo == nil || c.Duo.SKeyFile != "":
+		return ""
+	case c.DropIn:
+		return "skey"
+	}
+	return "duo.skey"
+}
+
+// parse is Load of a YAML config after the file has been read.
 func parse(path, hostname string, data []byte) (*Config, error) {
 	p := &problems{path: path}
 	root := p.parseYAML(data)
@@ -111,16 +158,35 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 
 	cfg := Default(hostname)
 	if root != nil {
+		if hasKey(root, "duo") {
+			// Decoded over its defaults; present even when empty.
+			d := DefaultDuo()
+			cfg.Duo = &d
+		}
 		if err := decode(data, &cfg); err != nil {
 			return nil, p.decodeErr(err)
 		}
 	}
 	cfg.Path = path
 	cfg.TOTP.Algorithm = normalizeAlgorithm(cfg.TOTP.Algorithm)
-	if err := cfg.Validate(); err != nil {
+	if cfg.Duo != nil {
+		cfg.Duo.resolve(p)
+	}
+	cfg.validate(p)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// hasKey reports whether the mapping node m has the key name.
+func hasKey(m *yaml.Node, name string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == name {
+			return true
+		}
+	}
+	return false
 }
 
 // decode hands the bytes, already checked key by key, to a private viper

@@ -175,7 +175,8 @@ func TestValidation(t *testing.T) {
 		{name: "merge key", yaml: "<<: {prompts: 3}", key: "<<", msg: "unknown key"},
 
 		{name: "headless trusted", yaml: "headless: trusted", want: func(c *Config) { c.Headless = "trusted" }},
-		{name: "headless bad", yaml: "headless: push", key: "headless", msg: `must be "deny" or "trusted"`},
+		{name: "headless bad", yaml: "headless: sometimes", key: "headless", msg: `must be one of "deny", "trusted", "push"`},
+		{name: "headless push without duo", yaml: "headless: push", key: "headless", msg: `"push" needs Duo: add a duo: section`},
 		{name: "headless bool", yaml: "headless: false", key: "headless", msg: "must be a string, not true/false"},
 		{name: "grace_period good", yaml: "grace_period: 168h", want: func(c *Config) { c.GracePeriod = 7 * 24 * time.Hour }},
 		{name: "grace_period bare zero", yaml: "grace_period: 0", want: func(c *Config) { c.GracePeriod = 0 }},
@@ -199,7 +200,6 @@ func TestValidation(t *testing.T) {
 		{name: "authorized_keys_files empty item", yaml: `authorized_keys_files: ["a", ""]`, key: "authorized_keys_files", msg: "item 2 is empty"},
 		{name: "authorized_keys_files unquoted percent", yaml: "authorized_keys_files: [%h/.ssh/authorized_keys]", key: "", msg: `line 1: found character that cannot start any token; a YAML value cannot start with an unquoted "%": quote each path`},
 		{name: "authorized_keys_files alias", yaml: "authorized_keys_files: [*x]", key: "", msg: "unknown alias"},
-		{name: "reserved duo", yaml: "duo: {host: api.example.com}", key: "duo", msg: "not supported by this version of logingate yet"},
 		{name: "reserved radius", yaml: "radius: {}", key: "radius", msg: "not supported by this version of logingate yet"},
 		{name: "reserved store", yaml: "store: {}", key: "store", msg: "not supported by this version of logingate yet"},
 

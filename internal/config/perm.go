@@ -6,9 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // MaxSize bounds the config file; a real one is a few kilobytes.
@@ -32,54 +36,131 @@ const maxLinks = 40
 // The file is opened without following a final symbolic link (the walk has
 // already resolved it) and checked through the open descriptor, so what is
 // read is what was checked.
-func readChecked(path string) ([]byte, error) {
+//
+// secret says the file is known to hold a secret (a login_duo file, an
+// skey_file): an owner other than root is then told to hand the file to
+// root and the logingate group in one command. The caller checks who may
+// read it (checkSecretMode), once it knows what the file holds.
+func readChecked(path string, secret bool) ([]byte, *fileMeta, error) {
 	uid := os.Geteuid()
 	file, dir, lfi, err := walkPath(path, uid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Never open a FIFO or a device: that could block or have effects.
 	switch {
 	case lfi.IsDir():
-		return nil, &Error{Path: path, Msg: "is a directory; name the config file"}
+		return nil, nil, &Error{Path: path, Msg: "is a directory; name the config file"}
 	case !lfi.Mode().IsRegular():
-		return nil, &Error{Path: path, Msg: "not a regular file"}
+		return nil, nil, &Error{Path: path, Msg: "not a regular file"}
 	}
 	dfi, err := os.Lstat(dir)
 	if err != nil {
-		return nil, &Error{Path: path, Msg: "cannot check directory " + dir + ": " + errnoText(err)}
+		return nil, nil, &Error{Path: path, Msg: "cannot check directory " + dir + ": " + errnoText(err)}
 	}
 	if err := checkDir(path, dir, dfi, uid, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &Error{Path: path, Msg: "cannot open: " + errnoText(err)}
+		msg := "cannot open: " + errnoText(err)
+		if errors.Is(err, fs.ErrPermission) {
+			// The usual case: login_duo's file, mode 600 for its
+			// privilege-separation user. The gate reads it as the
+			// logging-in user with the logingate group.
+			msg += "; logingate reads it with the " + privilege.GroupName + " group's rights; fix: " + handOver(file, owner(lfi) != 0)
+		}
+		return nil, nil, &Error{Path: path, Msg: msg}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, &Error{Path: path, Msg: "cannot stat: " + errnoText(err)}
+		return nil, nil, &Error{Path: path, Msg: "cannot stat: " + errnoText(err)}
 	}
 	if !os.SameFile(fi, lfi) || !fi.Mode().IsRegular() {
-		return nil, &Error{Path: path, Msg: "changed while it was being checked; try again"}
+		return nil, nil, &Error{Path: path, Msg: "changed while it was being checked; try again"}
 	}
 	if err := checkOwner(path, file, "", fi, uid); err != nil {
-		return nil, err
+		var e *Error
+		if secret && errors.As(err, &e) {
+			e.Msg = fmt.Sprintf("owned by uid %d, not root; fix: %s", owner(fi), handOver(file, true))
+		}
+		return nil, nil, err
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("writable by group or others (mode %04o); fix: chmod go-w %s",
+		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("writable by group or others (mode %04o); fix: chmod go-w %s",
 			fi.Mode().Perm(), shellQuote(file))}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, &Error{Path: path, Msg: "cannot read: " + errnoText(err)}
+		return nil, nil, &Error{Path: path, Msg: "cannot read: " + errnoText(err)}
 	}
 	if len(data) > MaxSize {
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", MaxSize>>10)}
+		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", MaxSize>>10)}
 	}
-	return data, nil
+	return data, &fileMeta{file: file, fi: fi}, nil
+}
+
+// fileMeta is what readChecked saw of the file it read.
+type fileMeta struct {
+	file string      // the real path, links resolved
+	fi   fs.FileInfo // from the open descriptor
+}
+
+// handOver is the command that gives file to root and the logingate group,
+// readable by neither others nor other groups: login_duo's file is mode 600
+// for its own privilege-separation user.
+func handOver(file string, chown bool) string {
+	q := shellQuote(file)
+	if chown {
+		return "chown root:" + privilege.GroupName + " " + q + " && chmod 640 " + q
+	}
+	return "chgrp " + privilege.GroupName + " " + q + " && chmod 640 " + q
+}
+
+// checkSecretMode refuses a file holding secrets (what names them, e.g.
+// "duo.skey") that others can read, or a group other than root's,
+// logingate's or the running process's own.
+func checkSecretMode(m *fileMeta, what string) string {
+	perm := m.fi.Mode().Perm()
+	switch {
+	case perm&0o004 != 0:
+		return fmt.Sprintf("readable by others (mode %04o) and holds %s; fix: %s", perm, what, handOver(m.file, owner(m.fi) != 0))
+	case perm&0o040 != 0 && !groupMayRead(group(m.fi)):
+		return fmt.Sprintf("readable by group %d (mode %04o) and holds %s; only root's or the %s group may read it; fix: %s",
+			group(m.fi), perm, what, privilege.GroupName, handOver(m.file, owner(m.fi) != 0))
+	}
+	return ""
+}
+
+// groupMayRead reports whether members of gid may read secrets: root's
+// group, the process's own effective group (logingate's when privileged)
+// or the group named logingate.
+func groupMayRead(gid int) bool {
+	if gid == 0 || gid == os.Getegid() {
+		return true
+	}
+	g, err := user.LookupGroup(privilege.GroupName)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(g.Gid)
+	return err == nil && n == gid
+}
+
+func owner(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
+func group(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Gid)
+	}
+	return -1
 }
 
 // walkPath resolves path one component at a time from the root, checking

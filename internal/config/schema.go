@@ -42,11 +42,25 @@ var schema = fieldsOf(reflect.TypeFor[Config]())
 
 // reserved keys belong to later work; naming them now is an error, so that a
 // config written for a newer logingate is not half-applied by this one.
-var reserved = []string{"duo", "radius", "store"}
+var reserved = []string{"radius", "store"}
 
 // offDurations are the durations for which 0 means "off", written bare
 // ("0") or with a unit ("0s"). Elsewhere a bare number is refused.
-var offDurations = []string{"grace_period"}
+var offDurations = []string{"grace_period", "duo.https_timeout"}
+
+// duoUnsupported are login_duo keys that logingate does not implement,
+// with why, for a clear error in a duo: section (loginduo.go has the same
+// for login_duo files).
+var duoUnsupported = map[string]string{
+	"motd":                 "logingate does not print the message of the day; the login shell or pam_motd does",
+	"send_gecos":           "logingate sends the login name to Duo",
+	"gecos_username_pos":   "logingate sends the login name to Duo",
+	"gecos_delim":          "logingate sends the login name to Duo",
+	"verified_push":        "Verified Duo Push is not implemented",
+	"fallback_local_ip":    "sshd always passes the client's address",
+	"min_tls":              "",
+	"offline_secrets_path": "Duo offline access is not implemented",
+}
 
 func fieldsOf(t reflect.Type) []field {
 	var out []field
@@ -73,6 +87,10 @@ func fieldsOf(t reflect.Type) []field {
 		case sf.Type.Kind() == reflect.Struct:
 			f.kind = kMap
 			f.fields = fieldsOf(sf.Type)
+		case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+			// An optional section (duo): nil when absent.
+			f.kind = kMap
+			f.fields = fieldsOf(sf.Type.Elem())
 		default:
 			panic("config: no schema kind for field " + sf.Name)
 		}
@@ -295,6 +313,19 @@ func (p *problems) walk(m *yaml.Node, prefix string, fields []field) {
 			if prefix == "" && slices.Contains(reserved, k.Value) {
 				p.add(key, k.Line, "not supported by this version of logingate yet (reserved for later work); remove it")
 				continue
+			}
+			if prefix == "duo." {
+				if why, ok := duoUnsupported[k.Value]; ok {
+					if why != "" {
+						why = " (" + why + ")"
+					}
+					p.add(key, k.Line, "a login_duo key that logingate does not support%s; remove it", why)
+					continue
+				}
+				if slices.ContainsFunc(schema, func(f field) bool { return f.name == k.Value }) {
+					p.add(key, k.Line, "belongs at the top level of the config, not in the duo: section")
+					continue
+				}
 			}
 			if strings.Contains(k.Value, ".") {
 				p.add(key, k.Line, "unknown key; a key has no \".\" in it: write nested keys as sections, e.g. totp: {digits: 8}")

@@ -28,6 +28,12 @@ func (c *Config) Validate() error {
 		path = "config"
 	}
 	p := &problems{path: path}
+	c.validate(p)
+	return p.err()
+}
+
+// validate adds every problem of c to p.
+func (c *Config) validate(p *problems) {
 
 	oneOf(p, "failmode", c.Failmode, failmodes)
 	if _, err := groups.Parse(c.Groups); err != nil {
@@ -96,7 +102,7 @@ func (c *Config) Validate() error {
 	} else if hasControl(c.Syslog.Socket) {
 		p.add("syslog.socket", 0, "must not contain control characters")
 	}
-	return p.err()
+	c.validateDuo(p)
 }
 
 func oneOf(p *problems, key, v string, allowed []string) {

@@ -1,0 +1,502 @@
+package config
+
+// The login_duo drop-in: `logingate -c /etc/duo/login_duo.conf` reads
+// login_duo's INI file with its keys, defaults and meaning (REFERENCE §1),
+// so that an operator swaps the binary in the ForceCommand line and keeps
+// the file. The dialect is inih's as duo_unix bundles it:
+//
+//   - "[section]" lines, any name or none at all; keys of every section
+//     apply. Text after "]" is ignored.
+//   - ";" or "#" starting a line (after white space) is a comment; inside a
+//     line only ";" preceded by white space starts one ("a;b" and "a#b" are
+//     values).
+//   - "key = value", white space around both trimmed; keys are
+//     case-sensitive.
+//   - A line that starts with white space continues the previous key (a
+//     "[section]" line ends that); for groups it adds pattern-lists.
+//   - login_duo reads lines in pieces of at most 199 bytes.
+//   - Booleans are true for yes, true, on and 1 (case-sensitive).
+//
+// Kept from login_duo: failmode defaults to safe (Config.FailmodeDefaulted
+// tells the gate to log that at each start); prompts is clamped to 1..3;
+// https_timeout is whole seconds, 0 or less meaning none, and none by
+// default; groups and group both add pattern-lists; http_proxy may omit
+// "http://"; headless sessions get a silent push to the default device
+// (headless: push); syslog ident login_duo, facility user. Only Duo is
+// configured (LocalFactors false): no local state needs to exist.
+//
+// Deliberate differences, each an error naming file and line where
+// login_duo would go on (or, under failmode safe, let everyone in):
+//
+//   - Any bad line is an error; login_duo stops reading at the first one
+//     and keeps what it read before it.
+//   - A key logingate does not support is an error naming it: send_gecos,
+//     verified_push, fallback_local_ip, motd, gecos_parsed and dev_fips_mode
+//     when true (false is login_duo's default and means what logingate
+//     does); offline_secrets_path and min_tls whatever their value.
+//     gecos_delim and gecos_username_pos are checked as login_duo does and
+//     have no effect without send_gecos, as in login_duo.
+//   - A boolean must be yes, true, on, 1, no, false, off or 0: login_duo
+//     reads anything else ("Yes" included) as false.
+//   - prompts and https_timeout must be whole numbers (login_duo's atoi
+//     reads "three" as 0).
+//   - A key set twice is an error (login_duo keeps the last; groups and
+//     group add up, as in login_duo).
+//   - An indented line after a key other than groups is an error: login_duo
+//     takes it as a new value for that key (so an indented file, or an
+//     indented comment, silently changes ikey or host). An indented comment
+//     or an inline ";" comment on a groups continuation is an error too:
+//     login_duo reads it as patterns.
+//   - A value starting with ";" is an error (login_duo reads "key = ; x"
+//     as the value "; x", not as an empty value and a comment).
+//   - An empty value is an error; an empty cafile, which login_duo reads as
+//     noverify, says so.
+//   - noverify with cafile is an error (login_duo ignores cafile).
+//   - "\ " (a space inside a group name) in groups is an error: match the
+//     space with "?".
+//   - A line over 199 bytes, a control character or a byte-order mark is
+//     an error.
+//   - http_proxy may also be https://.
+//   - The file must be owned by root and readable by root and the logingate
+//     group only (login_duo: mode 600 for its privilege-separation user);
+//     the error says the one command that hands it over.
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logingate/logingate/internal/groups"
+)
+
+// maxINILine is the longest line login_duo reads whole: inih's
+// fgets(line, 200) returns at most 199 bytes, the newline included.
+const maxINILine = 199
+
+// loginDuoName reports a file name that makes a config a login_duo file.
+func loginDuoName(path string) bool {
+	return strings.HasSuffix(path, ".conf") || strings.HasSuffix(path, ".ini")
+}
+
+// isLoginDuo decides the dialect: a login_duo INI file when the name ends
+// in .conf or .ini, or when the first line that is neither blank nor a
+// comment is a "[section]" header; logingate's YAML otherwise. A YAML flow
+// list at the top ("[a, b]", `["*"]`) is not a section header.
+func isLoginDuo(path string, data []byte) bool {
+	if loginDuoName(path) {
+		return true
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		t := strings.TrimSpace(string(line))
+		if t == "" || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		if t[0] != '[' {
+			return false
+		}
+		name, _, ok := strings.Cut(t[1:], "]")
+		return ok && !strings.ContainsAny(name, "\"',[]{}")
+	}
+	return false
+}
+
+// iniEntry is one "key = value" line, or a continuation of one.
+type iniEntry struct {
+	key, value string
+	line       int
+	cont       bool // a continuation line of key
+}
+
+// scanINI splits data into entries as inih does and adds a problem for
+// each line login_duo would stop at or misread.
+func scanINI(p *problems, data []byte) []iniEntry {
+	var out []iniEntry
+	prev, prevLine := "", 0 // the key a continuation line extends (inih's prev_name)
+	for n := 1; len(data) > 0; n++ {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i+1], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		if len(line) > maxINILine {
+			p.add("", n, "longer than %d bytes: login_duo reads longer lines in pieces and takes the rest for a line of its own; shorten it", maxINILine)
+			prev = ""
+			continue
+		}
+		text := strings.TrimSuffix(string(line), "\n")
+		if n == 1 && strings.HasPrefix(text, "\ufeff") {
+			p.add("", n, "starts with a byte-order mark, which login_duo does not skip; save the file without it")
+			prev = ""
+			continue
+		}
+		if msg := iniBadBytes(text); msg != "" {
+			p.add("", n, "%s", msg)
+			prev = ""
+			continue
+		}
+		content := strings.TrimRight(text, " \t\r")
+		start := strings.TrimLeft(content, " \t")
+		switch {
+		case prev != "" && start != "" && len(start) < len(content):
+			// Continuation, before any other test, as inih does: even
+			// an indented comment or "[section]" continues the key.
+			if e, ok := p.continuation(prev, prevLine, start, n); ok {
+				out = append(out, e)
+			}
+		case start == "" || start[0] == ';' || start[0] == '#':
+		case start[0] == '[':
+			end := commentOr(start[1:], ']')
+			if end == len(start)-1 || start[1+end] != ']' {
+				p.add("", n, `a "[section]" line without "]"`)
+			}
+			prev = ""
+		default:
+			eq := commentOr(start, '=')
+			if eq == len(start) || start[eq] != '=' {
+				hint := ""
+				if strings.Contains(start[:eq], ":") {
+					hint = `; login_duo separates key and value with "=", not ":"`
+				}
+				p.add("", n, `not "key = value", a "[section]" or a comment%s`, hint)
+				prev = ""
+				continue
+			}
+			name := strings.TrimRight(start[:eq], " \t")
+			value := strings.TrimLeft(start[eq+1:], " \t")
+			value = strings.TrimRight(value[:commentOr(value, 0)], " \t")
+			prev, prevLine = name, n
+			switch {
+			case name == "":
+				p.add("", n, `no key before "="`)
+			case !keyLike(name):
+				// Not printed: it may be a secret pasted in the wrong place.
+				p.add("", n, "unknown key (not shown: it is not a key name, and may be a secret)")
+			case strings.HasPrefix(value, ";"):
+				p.add(name, n, `the value starts with ";", which login_duo reads as part of the value, not as a comment; remove the comment or move it to a line of its own`)
+			default:
+				out = append(out, iniEntry{key: name, value: value, line: n})
+			}
+		}
+	}
+	return out
+}
+
+// keyLike reports a string that may be printed as a key: short, letters,
+// digits, "_", "-" and "." only. login_duo's keys are all like that; a
+// 40-character secret key is not.
+func keyLike(s string) bool {
+	if len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// continuation handles an indented line after key (set on line keyLine).
+func (p *problems) continuation(key string, keyLine int, text string, n int) (iniEntry, bool) {
+	comment := text[0] == ';' || text[0] == '#'
+	switch {
+	case key != "groups" && key != "group" && comment:
+		p.add(key, n, "an indented comment after %s: login_duo reads it as a new value of %s; start the comment at the beginning of the line", key, key)
+	case key != "groups" && key != "group":
+		p.add(key, n, "indented, so login_duo reads the whole line as a new value of %s (line %d), not as a key of its own; remove the indentation", key, keyLine)
+	case comment || commentOr(text, 0) < len(text):
+		p.add(key, n, "a comment on a continuation line of %s: login_duo reads it as group patterns; move it to a line of its own", key)
+	default:
+		return iniEntry{key: key, value: text, line: n, cont: true}, true
+	}
+	return iniEntry{}, false
+}
+
+// commentOr returns the index in s of the first c, or of a ";" that follows
+// white space (an inline comment), or len(s); c == 0 finds comments only.
+// This is inih's find_char_or_comment.
+func commentOr(s string, c byte) int {
+	space := false
+	for i := 0; i < len(s); i++ {
+		if (c != 0 && s[i] == c) || (space && s[i] == ';') {
+			return i
+		}
+		space = s[i] == ' ' || s[i] == '\t'
+	}
+	return len(s)
+}
+
+// iniBadBytes refuses control characters other than a tab, and a carriage
+// return other than at the end (CRLF files work, as in login_duo).
+func iniBadBytes(s string) string {
+	s = strings.TrimSuffix(s, "\r")
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return "contains a control character (login_duo would misread the line); remove it"
+		}
+	}
+	return ""
+}
+
+// iniKeys are login_duo's keys that logingate reads; for suggestions.
+var iniKeys = []string{"ikey", "skey", "host", "groups", "group", "failmode", "pushinfo", "autopush", "prompts",
+	"accept_env_factor", "https_timeout", "http_proxy", "cafile", "noverify",
+	"fallback_local_ip", "send_gecos", "gecos_username_pos", "gecos_delim", "gecos_parsed", "verified_push", "motd", "dev_fips_mode"}
+
+// iniUnsupportedBools are login_duo booleans logingate does not implement:
+// false (login_duo's default) is what logingate does, true is an error.
+var iniUnsupportedBools = map[string]string{
+	"send_gecos":        duoUnsupported["send_gecos"],
+	"verified_push":     duoUnsupported["verified_push"],
+	"fallback_local_ip": duoUnsupported["fallback_local_ip"],
+	"motd":              duoUnsupported["motd"],
+	"gecos_parsed":      "deprecated in login_duo, where it has no effect",
+	"dev_fips_mode":     "a login_duo development flag",
+}
+
+// iniRename maps the keys Validate and resolve name to login_duo's.
+var iniRename = map[string]string{
+	"duo.host": "host", "duo.ikey": "ikey", "duo.skey": "skey", "duo.autopush": "autopush", "duo.pushinfo": "pushinfo",
+	"duo.https_timeout": "https_timeout", "duo.http_proxy": "http_proxy", "duo.cafile": "cafile", "duo.noverify": "noverify",
+}
+
+// parseLoginDuo is Load of a login_duo INI file after it has been read.
+func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
+	p := &problems{path: path, ini: true}
+	entries := scanINI(p, data)
+
+	cfg := Default(hostname)
+	cfg.Path = path
+	cfg.DropIn = true
+	// Only Duo: no local factors, so no state, no trusted windows.
+	cfg.LocalFactors = false
+	cfg.GracePeriod = 0
+	cfg.Failmode, cfg.FailmodeDefaulted = "safe", true
+	cfg.Headless = "push"
+	cfg.Syslog.Ident, cfg.Syslog.Facility = "login_duo", "user"
+	if cfg.TOTP.Issuer == "" {
+		cfg.TOTP.Issuer = "logingate" // unused without local factors
+	}
+	d := &Duo{} // https_timeout: none, as login_duo
+	cfg.Duo = d
+
+	lines := map[string]int{} // key as written -> its line, for Validate's problems
+	var patterns []string
+	for _, e := range entries {
+		if !e.cont && e.key != "groups" && e.key != "group" {
+			if first, dup := lines[e.key]; dup {
+				p.add(e.key, e.line, "set twice (lines %d and %d); keep one (login_duo would use the last)", first, e.line)
+				continue
+			}
+		}
+		if _, seen := lines[e.key]; !seen {
+			lines[e.key] = e.line
+		}
+		v := e.value
+		switch e.key {
+		case "ikey", "skey", "host", "cafile", "http_proxy":
+			if v == "" {
+				msg := "has no value; give one, or remove the line"
+				if e.key == "cafile" {
+					msg = "is empty, which login_duo reads as noverify = yes; write that if it is meant, or remove the line"
+				}
+				p.add(e.key, e.line, "%s", msg)
+				continue
+			}
+			switch e.key {
+			case "ikey":
+				d.IKey = v
+			case "skey":
+				d.SKey = v
+			case "host":
+				d.Host = v
+			case "cafile":
+				d.CAFile = v
+			case "http_proxy":
+				if !strings.Contains(v, "://") {
+					v = "http://" + v // login_duo's default scheme
+				}
+				d.HTTPProxy = v
+			}
+		case "groups", "group":
+			if lists, ok := p.iniGroups(e); ok {
+				patterns = append(patterns, lists...)
+			}
+		case "failmode":
+			if v != "secure" && v != "safe" {
+				p.add(e.key, e.line, `must be "secure" or "safe"`)
+				continue
+			}
+			cfg.Failmode, cfg.FailmodeDefaulted = v, false
+		case "pushinfo", "autopush", "noverify", "accept_env_factor":
+			b, ok := p.iniBool(e)
+			if !ok {
+				continue
+			}
+			switch e.key {
+			case "pushinfo":
+				d.Pushinfo = b
+			case "autopush":
+				d.Autopush = b
+			case "noverify":
+				d.NoVerify = b
+			case "accept_env_factor":
+				cfg.AcceptEnvFactor = b
+			}
+		case "prompts":
+			n, ok := p.iniInt(e)
+			if !ok {
+				continue
+			}
+			// login_duo clamps into 1..3.
+			cfg.Prompts = min(max(n, 1), 3)
+		case "https_timeout":
+			n, ok := p.iniInt(e)
+			if !ok {
+				continue
+			}
+			d.HTTPSTimeout = 0 // 0 or less: none, as login_duo
+			if n > 0 {
+				if n > int(maxHTTPSTimeout.Seconds()) {
+					p.add(e.key, e.line, "must be at most %d seconds", int(maxHTTPSTimeout.Seconds()))
+					continue
+				}
+				d.HTTPSTimeout = time.Duration(n) * time.Second
+			}
+		case "gecos_delim":
+			// No effect without send_gecos, which is refused when on;
+			// checked as login_duo does.
+			if len(v) != 1 || !isPunct(v[0]) || v == ":" {
+				p.add(e.key, e.line, `must be one punctuation character other than ":"`)
+			}
+		case "gecos_username_pos":
+			if n, ok := p.iniInt(e); ok && n < 1 {
+				p.add(e.key, e.line, "must be 1 or more (positions start at 1)")
+			}
+		case "offline_secrets_path":
+			p.add(e.key, e.line, "not supported by logingate (%s); remove it", duoUnsupported["offline_secrets_path"])
+		case "min_tls":
+			p.add(e.key, e.line, "not supported by logingate; remove it")
+		default:
+			if why, ok := iniUnsupportedBools[e.key]; ok {
+				if b, ok := p.iniBool(e); ok && b {
+					p.add(e.key, e.line, "not supported by logingate (%s); remove it", why)
+				}
+				continue
+			}
+			fields := make([]field, len(iniKeys))
+			for i, k := range iniKeys {
+				fields[i] = field{name: k}
+			}
+			p.add(e.key, e.line, "unknown key%s", suggest(e.key, fields))
+		}
+	}
+	for _, k := range []string{"host", "ikey", "skey"} {
+		if _, ok := lines[k]; !ok {
+			p.add(k, 0, "missing; a login_duo file must set host, ikey and skey")
+		}
+	}
+	if patterns != nil {
+		cfg.Groups = patterns
+	}
+
+	// The checks shared with the YAML config, named as login_duo names
+	// them, each with its line; one problem per key.
+	v := &problems{path: path}
+	d.resolve(v)
+	cfg.validate(v)
+	for _, err := range v.errs {
+		e, ok := err.(*Error)
+		if !ok {
+			continue
+		}
+		key := e.Key
+		if k, ok := iniRename[key]; ok {
+			key = k
+		}
+		if key == "groups" && lines["groups"] == 0 {
+			key = "group"
+		}
+		if key != "" && (p.has(key) || p.hasLineProblem(lines[key])) {
+			continue
+		}
+		p.add(key, lines[key], "%s", e.Msg)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// hasLineProblem reports whether line n already has a problem.
+func (p *problems) hasLineProblem(n int) bool {
+	if n == 0 {
+		return false
+	}
+	for _, err := range p.errs {
+		if e, ok := err.(*Error); ok && e.Line == n {
+			return true
+		}
+	}
+	return false
+}
+
+// iniGroups splits a groups value into pattern-lists as login_duo does (on
+// single spaces) and checks them.
+func (p *problems) iniGroups(e iniEntry) ([]string, bool) {
+	switch {
+	case e.value == "":
+		p.add(e.key, e.line, "has no value; remove the line to require Duo from everyone")
+		return nil, false
+	case strings.Contains(e.value, `\ `):
+		p.add(e.key, e.line, `a group name with a space ("\ ") is not supported; match the space with "?"`)
+		return nil, false
+	case strings.Contains(e.value, "\t"):
+		p.add(e.key, e.line, "has a tab inside; separate pattern-lists with spaces")
+		return nil, false
+	}
+	lists := strings.Fields(e.value)
+	if _, err := groups.Parse(lists); err != nil {
+		p.add(e.key, e.line, "%v", err)
+		return nil, false
+	}
+	return lists, true
+}
+
+// iniBool reads a login_duo boolean, refusing what login_duo would
+// silently read as false.
+func (p *problems) iniBool(e iniEntry) (bool, bool) {
+	switch e.value {
+	case "yes", "true", "on", "1":
+		return true, true
+	case "no", "false", "off", "0":
+		return false, true
+	}
+	p.add(e.key, e.line, `must be yes, true, on or 1, or no, false, off or 0 (login_duo reads anything else, "Yes" included, as false)`)
+	return false, false
+}
+
+// iniInt reads a whole number, where login_duo's atoi reads garbage as 0.
+func (p *problems) iniInt(e iniEntry) (int, bool) {
+	n, err := strconv.Atoi(e.value)
+	switch {
+	case err == nil:
+		return n, true
+	case strings.Trim(e.value, "+-0123456789") == "" && e.value != "":
+		p.add(e.key, e.line, "is too large a number")
+	default:
+		p.add(e.key, e.line, "must be a whole number")
+	}
+	return 0, false
+}
+
+// isPunct is C's ispunct in the C locale.
+func isPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+}
