@@ -103,6 +103,9 @@ func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
 // newStore opens the configured state backend. A user's state must belong
 // to that user's uid, as resolved through NSS.
 func newStore(cfg *config.Config) store.Store {
+	if !cfg.LocalFactors {
+		return store.None{}
+	}
 	fs := filestore.New(cfg.StateDir, func(name string) (int, int, error) {
 		u, err := session.LookupUser(name)
 		if err != nil {

@@ -27,6 +27,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		return 1
 	}
 	lg := audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, g.debug, stderr)
+	if cfg.DropIn {
+		lg.LoginDuoWording()
+	}
 	defer lg.Close()
 	deny := func(user, reason, msg string) int {
 		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
@@ -59,6 +62,13 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	if target != caller {
 		key.fingerprint = "" // no trusted windows for -f
 	}
+	duoClient, err := newDuoClient(cfg)
+	if err != nil {
+		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+	}
+	if duoClient != nil {
+		defer duoClient.Close()
+	}
 
 	ctx, _, stopSignals := term.Interrupts(context.Background())
 	defer stopSignals()
@@ -78,20 +88,24 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 
 	st := newStore(cfg)
 	gt := &gate.Gate{
-		Config:  cfg,
-		Policy:  policy,
-		Store:   st,
-		Factors: localFactors(cfg, st),
-		Audit:   key.audited(lg),
-		Key:     key.fingerprint,
-		User:    target.Name,
-		Remote:  sess.Remote,
-		Groups:  func() ([]string, error) { return session.Groups(target) },
-		UI:      ui,
-		Stderr:  stderr,
-		EnvCode: envCode,
+		Config:   cfg,
+		Policy:   policy,
+		Store:    st,
+		Factors:  localFactors(cfg, st),
+		Services: services(cfg, duoClient, target.Name, sess, lg),
+		Audit:    key.audited(lg),
+		Key:      key.fingerprint,
+		User:     target.Name,
+		Remote:   sess.Remote,
+		Groups:   func() ([]string, error) { return session.Groups(target) },
+		UI:       ui,
+		Stderr:   stderr,
+		EnvCode:  envCode,
 	}
-	if ui != nil && target == caller {
+	if cfg.Duo != nil {
+		gt.Autopush = cfg.Duo.Autopush
+	}
+	if ui != nil && target == caller && cfg.LocalFactors {
 		e := &enroller{cfg: cfg, store: gt.Store, user: target.Name, ui: ui, audit: lg}
 		gt.Enroll = e.run
 	}
@@ -110,6 +124,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		tty.Close()
 	}
 	lg.Close()
+	if duoClient != nil {
+		duoClient.Close()
+	}
 	stopSignals()
 	key.apply(sess)
 	err = sess.Exec()

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"crypto/x509"
+	"errors"
+	"os"
+
+	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/duo"
+	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/session"
+)
+
+// newDuoClient builds the Duo client the config describes, or nil when Duo
+// is not configured.
+func newDuoClient(cfg *config.Config) (*duo.Client, error) {
+	d := cfg.Duo
+	if d == nil {
+		return nil, nil
+	}
+	o := duo.Options{
+		Host: d.Host, IKey: d.IKey, SKey: d.SKey,
+		HTTPSTimeout: d.HTTPSTimeout, Proxy: d.HTTPProxy, NoVerify: d.NoVerify,
+		UserAgent: "logingate/" + version(),
+	}
+	if len(d.CAPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(d.CAPEM) {
+			return nil, errors.New("duo cafile " + d.CAFile + ": no PEM certificate in it")
+		}
+		o.RootCAs = pool
+	}
+	return duo.New(o)
+}
+
+// services returns the outside services a login consults, and logs at
+// every login what an operator must not miss: certificate checks off, and
+// login_duo's failmode default in effect.
+func services(cfg *config.Config, c *duo.Client, user string, sess *session.Session, lg *audit.Logger) []factors.Service {
+	if c == nil {
+		return nil
+	}
+	if cfg.Duo.NoVerify {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
+			Reason: "duo noverify is set: Duo's TLS certificate is not checked, so anyone on the network path can answer for Duo"})
+	}
+	if cfg.FailmodeDefaulted {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
+			Reason: cfg.Path + " sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead"})
+	}
+	host, _ := os.Hostname()
+	l := factors.DuoLogin{User: user, IPAddr: sess.Remote, Hostname: host, Pushinfo: cfg.Duo.Pushinfo}
+	if sess.HasCommand {
+		l.Command = sess.Command
+	}
+	return []factors.Service{factors.NewDuo(c, l)}
+}
