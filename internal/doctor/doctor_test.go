@@ -259,6 +259,16 @@ func TestSSHDConfigs(t *testing.T) {
 			exit:     1,
 		},
 		{
+			// login_duo's file as its package leaves it: 600 for its
+			// privsep user. Root can read it; the gate cannot.
+			name:     "login_duo.conf the gate cannot read",
+			spec:     hardenedSpec,
+			setup:    func(t *testing.T, h *testHost) { writeFile(t, h.lgConfig, "state_dir: "+h.state+"\n", 0o600) },
+			wantHigh: []string{"config-unreadable"},
+			want:     []check{{id: "config-unreadable", contains: "chmod 640"}},
+			exit:     1,
+		},
+		{
 			name:     "protected state directory open to others",
 			spec:     hardenedSpec,
 			setup:    func(t *testing.T, h *testHost) { chmod(t, h.state, 0o777) },

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -92,7 +94,48 @@ func (a *auditor) checkFiles(ref effective) {
 			Fix:    "fix what it names, then run: logingate check-config -c " + shellQuote(path)})
 		return
 	}
-	a.hostFinding(stateDirVerdict(cfg.StateDir, a.gateGroup(bins)))
+	gid := a.gateGroup(bins)
+	files := []string{path}
+	if cfg.Duo != nil {
+		files = append(files, cfg.Duo.SKeyFile, cfg.Duo.CAFile)
+	}
+	for _, f := range files {
+		if f != "" {
+			a.readableByGate(f, gid)
+		}
+	}
+	if cfg.LocalFactors {
+		a.hostFinding(stateDirVerdict(cfg.StateDir, gid))
+	}
+}
+
+// readableByGate reports a file the privileged gate (running as the user,
+// with group gid) cannot read: every gated login would then fail closed.
+// login_duo's own config is the usual case: mode 600 for its privsep user.
+func (a *auditor) readableByGate(path string, gid int) {
+	if gid < 0 {
+		return // not installed privileged: the gate reads as the user, who is not root
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return // Load has read it, as root; nothing more to say here
+	}
+	if st.Mode&0o004 != 0 || (int(st.Gid) == gid && st.Mode&0o040 != 0) {
+		return
+	}
+	a.hostFinding(Finding{ID: "config-unreadable", Severity: High, Setting: path,
+		Problem: fmt.Sprintf("%s is mode %04o, group %d: the gate, which runs as the user with logingate's group (%d), cannot read it, so every gated login is denied",
+			path, st.Mode&0o7777, st.Gid, gid),
+		Attack: "none: logins fail closed, which locks out everyone the gate guards",
+		Fix:    fmt.Sprintf("chown root:%s %s && chmod 640 %s", groupName(gid), shellQuote(path), shellQuote(path))})
+}
+
+// groupName names group gid, or gives its number.
+func groupName(gid int) string {
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		return g.Name
+	}
+	return strconv.Itoa(gid)
 }
 
 // gateGroup returns the group a setgid gate binary runs with, or -1 when
