@@ -15,6 +15,8 @@ DEB_PACKAGES=(
 	expect pamtester              # bench and peer comparisons
 	gcc libc6-dev make            # cgo build, make targets
 	git rsync                     # end-to-end protocol tests
+	freeradius                    # a real RADIUS server for the RADIUS factor's tests
+	postgresql                    # a real PostgreSQL for the shared store's tests
 )
 STATICCHECK_MODULE=honnef.co/go/tools
 STATICCHECK_VERSION=v0.8.2
