@@ -172,6 +172,12 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 		{id: "backup", label: "D: gate, backup code, then `" + shell + " -c /bin/true`",
 			prep: func() (*exec.Cmd, error) { return gateCmd(en.codes[0]) }, check: allowed("backup codes left")},
 	}
+	duo, err := newDuoBench(dir, g, warmup+n)
+	if err != nil {
+		return nil, err
+	}
+	defer duo.close()
+	cases = append(cases, duo.cases(bins.gate, shell)...)
 	pam, why, err := newPAM(ctx, dir)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -123,13 +124,24 @@ func CertNames(names ...string) Option {
 // test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("duotest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake outside a test (the benchmark driver); the caller
+// closes it.
+func Start(opts ...Option) (*Server, error) {
 	cfg := config{names: []string{"127.0.0.1", "::1", "localhost"}}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	p, err := newPKI(cfg.names)
 	if err != nil {
-		t.Fatalf("duotest: make certificates: %v", err)
+		return nil, fmt.Errorf("make certificates: %w", err)
 	}
 	s := &Server{
 		IKey:    "DI" + randomHex(9),
@@ -148,8 +160,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.srv.StartTLS()
 	s.URL = s.srv.URL
 	s.Host = strings.TrimPrefix(s.srv.URL, "https://")
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Close ends every hang and stops the server.
