@@ -195,3 +195,20 @@ func TestDuoDropIn(t *testing.T) {
 		t.Errorf("pushinfo %v, want the command", info)
 	}
 }
+
+// Ctrl-C while a push waits cancels it and denies; nothing runs.
+func TestDuoPushInterrupted(t *testing.T) {
+	fake := duotest.New(t)
+	h, _ := duoHost(t, fake, "logingate.yaml", "{duo}")
+	u := h.AddUser(t, "ctrlc")
+	fake.SetUser(u.Name, duoPhone(duotest.User{Push: "never"}))
+	s := h.SSHPty(t, u, "echo should-not-run")
+	s.Expect(t, "Passcode or option (1-3): ", expectTimeout)
+	s.Send("push\r")
+	s.Expect(t, "(0s)", expectTimeout) // the first status line: the push is out
+	s.Send("\x03")
+	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "should-not-run\r\n") {
+		t.Fatalf("an interrupted push: exit %d\n%s", code, s.Output())
+	}
+	h.audit.waitFor(t, "result=deny", "user="+u.Name, "interrupted")
+}

@@ -319,3 +319,17 @@ func TestDuoAutoPush(t *testing.T) {
 		}
 	})
 }
+
+// DUO_PASSCODE (accept_env_factor) reaches Duo when no local factor takes
+// the code, with nothing asked.
+func TestDuoPasscodeFromEnv(t *testing.T) {
+	u := newDuoUser()
+	h := newHarness(t, &totpOnly, nil).withDuo(u)
+	h.g.EnvCode = "7654321"
+	if d := h.run(); !d.Allow || d.Factor != "duo-passcode" || u.passcode.checks != 1 {
+		t.Errorf("decision %+v after %d Duo checks, want in by the Duo passcode", d, u.passcode.checks)
+	}
+	if got := len(h.stored().Failures); got != 0 {
+		t.Errorf("%d failures recorded for a code Duo accepted", got)
+	}
+}
