@@ -18,6 +18,7 @@ CONFDIR ?= /etc/logingate
 FUZZ_TARGETS = \
 	./internal/config:FuzzLoad \
 	./internal/config:FuzzLoginDuo \
+	./internal/duo:FuzzResponses \
 	./internal/store/filestore:FuzzDecode \
 	./internal/factors:FuzzParseGoogleAuthenticator \
 	./internal/groups:FuzzParse \

@@ -82,6 +82,18 @@ func TestDuoPushAndPasscode(t *testing.T) {
 		t.Errorf("auth requests %+v, want one push from 127.0.0.1", auth)
 	}
 
+	// A push denied on the phone costs an attempt; three deny the login.
+	fake.SetUser(u.Name, duoPhone(duotest.User{Push: "deny", Passcodes: []string{"7654321"}}))
+	s = h.SSHPty(t, u, "echo denied-in")
+	for range 3 {
+		s.Expect(t, "Passcode or option (1-3): ", expectTimeout)
+		s.Send("push\r")
+	}
+	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "denied-in\r\n") {
+		t.Fatalf("three denied pushes: exit %d\n%s", code, s.Output())
+	}
+	h.audit.waitFor(t, "result=deny", "user="+u.Name, "factor=duo-push")
+
 	for i, want := range []int{0, 1} {
 		s := h.SSHPty(t, u, "echo passcode-in")
 		s.Expect(t, "Passcode or option (1-3): ", expectTimeout)
@@ -111,6 +123,24 @@ func TestDuoHeadlessPush(t *testing.T) {
 	if len(auth) != 1 || auth[0].Params.Get("factor") != "auto" {
 		t.Errorf("auth requests %+v, want one automatic push", auth)
 	}
+
+	// scp, whose protocol would break on a stray byte: one push each.
+	local := filepath.Join(t.TempDir(), "payload")
+	payload := strings.Repeat("logingate duo ", 5000)
+	must(t, os.WriteFile(local, []byte(payload), 0o644))
+	for _, mode := range [][]string{nil, {"-O"}} {
+		name := "scp" + strings.Join(mode, "")
+		if _, errOut, code := run(t, h.SCP(u, append(mode, local, h.Remote(u, name))...)); code != 0 {
+			t.Errorf("%v with headless: push: exit %d, stderr %q", append([]string{"scp"}, mode...), code, errOut)
+		}
+		if got, err := os.ReadFile(filepath.Join(u.Home, name)); err != nil || string(got) != payload {
+			t.Errorf("%s: the file did not arrive intact: %v", name, err)
+		}
+	}
+	if n := len(fake.RequestsTo("/auth/v2/auth")); n != 3 {
+		t.Errorf("%d pushes for one ssh and two scp sessions, want 3", n)
+	}
+
 	fake.SetUser(u.Name, duoPhone(duotest.User{Push: "deny"}))
 	if out, _, code := run(t, h.SSH(u, "echo quiet")); code == 0 || out != "" {
 		t.Errorf("a denied headless push: exit %d, stdout %q", code, out)
