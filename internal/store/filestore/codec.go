@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"strings"
 	"time"
 
@@ -89,7 +88,26 @@ func Encode(st *store.UserState) ([]byte, error) {
 // schemaName matches the field names this format uses. An unknown field is
 // named in an error only when it looks like one, so that a secret pasted in
 // the wrong place is not echoed (base32 secrets are upper case).
-var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+// (Byte tests rather than regular expressions here: a regexp compiled at
+// package initialisation costs every login its time, wanted or not.)
+func schemaName(s string) bool {
+	return len(s) >= 1 && len(s) <= 32 && isLower(s[0]) &&
+		allBytes(s, func(c byte) bool { return isLower(c) || isDigit(c) || c == '_' })
+}
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// allBytes reports whether every byte of s passes ok.
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // jsonError turns an encoding/json error into one that says where the
 // record is broken without quoting any of it.
@@ -119,7 +137,7 @@ func jsonError(err error) error {
 	}
 	const unknown = `json: unknown field "`
 	if msg := err.Error(); strings.HasPrefix(msg, unknown) {
-		if name := strings.TrimSuffix(msg[len(unknown):], `"`); schemaName.MatchString(name) {
+		if name := strings.TrimSuffix(msg[len(unknown):], `"`); schemaName(name) {
 			return fmt.Errorf("unknown field %q", name)
 		}
 		return errors.New("unknown field")
@@ -139,9 +157,8 @@ func jsonKind(v string) string {
 }
 
 var (
-	base32Chars = regexp.MustCompile(`^[A-Z2-7]+$`)
-	totpAlgs    = map[string]bool{"SHA1": true, "SHA256": true, "SHA512": true}
-	codeKinds   = map[string]bool{"base32": true, "numeric": true}
+	totpAlgs  = map[string]bool{"SHA1": true, "SHA256": true, "SHA512": true}
+	codeKinds = map[string]bool{"base32": true, "numeric": true}
 )
 
 // validate checks field values; messages name fields, never values.
@@ -180,7 +197,7 @@ func validate(st *store.UserState) error {
 
 func validateTOTP(t *store.TOTP) error {
 	secret := string(t.Secret)
-	if !base32Chars.MatchString(secret) {
+	if !base32Chars(secret) {
 		return errors.New("totp.secret must be base32 (A-Z, 2-7) without padding")
 	}
 	// Go's decoder without padding accepts any length; base32 has no
@@ -252,10 +269,22 @@ func printable(s string, minLen int) bool {
 	return true
 }
 
-var (
-	trustedID   = regexp.MustCompile(`^[0-9a-f]{8,32}$`)
-	fingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
-)
+// base32Chars: a non-empty run of the base32 alphabet, unpadded.
+func base32Chars(s string) bool {
+	return s != "" && allBytes(s, func(c byte) bool { return isUpper(c) || (c >= '2' && c <= '7') })
+}
+
+// trustedID: 8 to 32 lower-case hex digits.
+func trustedID(s string) bool {
+	return len(s) >= 8 && len(s) <= 32 && allBytes(s, func(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') })
+}
+
+// fingerprint: "SHA256:" and 43 characters of unpadded base64.
+func fingerprint(s string) bool {
+	b64, ok := strings.CutPrefix(s, "SHA256:")
+	return ok && len(b64) == 43 &&
+		allBytes(b64, func(c byte) bool { return isUpper(c) || isLower(c) || isDigit(c) || c == '+' || c == '/' })
+}
 
 // validateTrusted checks the trusted windows: bounded in number, unique
 // ids, a SHA256 key fingerprint, a canonical IP address, and a window no
@@ -268,11 +297,11 @@ func validateTrusted(list []store.TrustedSession) error {
 	for i, t := range list {
 		addr, err := netip.ParseAddr(t.From)
 		switch {
-		case !trustedID.MatchString(t.ID):
+		case !trustedID(t.ID):
 			return fmt.Errorf("trusted[%d].id must be 8 to 32 lower-case hex digits", i)
 		case seen[t.ID]:
 			return fmt.Errorf("trusted[%d].id is used twice", i)
-		case !fingerprint.MatchString(t.KeyFingerprint):
+		case !fingerprint(t.KeyFingerprint):
 			return fmt.Errorf("trusted[%d].key_fingerprint must be SHA256: and 43 base64 characters", i)
 		case err != nil || addr.Zone() != "" || addr.Is4In6() || addr.String() != t.From:
 			return fmt.Errorf("trusted[%d].from must be an IP address in canonical form", i)

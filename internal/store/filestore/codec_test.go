@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -192,4 +194,41 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip not stable:\n%s\n%s", b1, b2)
 		}
 	})
+}
+
+// The codec's byte tests agree with the regular expressions that state
+// them, on strings built to sit near their edges.
+func TestFieldShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(string) bool
+		re   *regexp.Regexp
+	}{
+		{"schemaName", schemaName, regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)},
+		{"base32Chars", base32Chars, regexp.MustCompile(`^[A-Z2-7]+$`)},
+		{"trustedID", trustedID, regexp.MustCompile(`^[0-9a-f]{8,32}$`)},
+		{"fingerprint", fingerprint, regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)},
+	} {
+		alphabet := "az09_AZ27gG18+/=:S-\n é"
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 20000 {
+			n := rng.IntN(50)
+			var b strings.Builder
+			if i%3 == 0 {
+				b.WriteString("SHA256:")
+			}
+			for range n {
+				b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+			}
+			s := b.String()
+			if got, want := tc.fn(s), tc.re.MatchString(s); got != want {
+				t.Fatalf("%s(%q) = %v, the pattern says %v", tc.name, s, got, want)
+			}
+		}
+		for _, s := range []string{"", "a", "SHA256:" + strings.Repeat("A", 43), "0123abcd", strings.Repeat("a", 32), strings.Repeat("a", 33), "ABC234567"} {
+			if got, want := tc.fn(s), tc.re.MatchString(s); got != want {
+				t.Errorf("%s(%q) = %v, the pattern says %v", tc.name, s, got, want)
+			}
+		}
+	}
 }
