@@ -25,6 +25,12 @@ var ErrNotFound = errors.New("no state for this user")
 // lock and where.
 var ErrLocked = errors.New("state locked by another login")
 
+// ErrUnavailable means a networked backend could not be reached or did not
+// answer in time (down, refusing connections, too slow, failing over). It is
+// the one store error to which the gate applies failmode; errors that wrap it
+// say what happened.
+var ErrUnavailable = errors.New("state store unavailable")
+
 // ErrUnchanged, returned by an Update callback, ends the update without
 // writing anything. Update then returns nil.
 var ErrUnchanged = errors.New("state unchanged")

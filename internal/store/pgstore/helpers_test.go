@@ -1,0 +1,171 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/pgtest"
+)
+
+// shared is one server for the tests that do not stop or pause it; each
+// test gets its own database on it.
+var (
+	sharedOnce sync.Once
+	shared     *pgtest.Server
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		os.Exit(helperMain(mode))
+	}
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	os.Exit(code)
+}
+
+func sharedServer(t testing.TB) *pgtest.Server {
+	t.Helper()
+	bin := pgtest.Require(t)
+	sharedOnce.Do(func() { shared, sharedErr = pgtest.Launch(bin) })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+// key makes a 32-byte key whose bytes are all b.
+func key(id string, b byte) string {
+	return id + ":" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
+}
+
+func keyring(t testing.TB, lines ...string) *Keyring {
+	t.Helper()
+	k, err := ParseKeyring([]byte(strings.Join(lines, "\n") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// open returns a store on dsn with keys, closed at Cleanup.
+func open(t testing.TB, dsn string, keys *Keyring, opts ...func(*Options)) *Store {
+	t.Helper()
+	o := Options{DSN: dsn, Keys: keys, Host: "test-host"}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newStore returns a store on a fresh, migrated database and its DSN.
+func newStore(t testing.TB) (*Store, string) {
+	t.Helper()
+	dsn := sharedServer(t).NewDB(t)
+	s := open(t, dsn, keyring(t, key("k1", 1)))
+	if _, _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s, dsn
+}
+
+// sql runs one query as the superuser and returns the first column of
+// each row as text.
+func sql(t testing.TB, dsn, q string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		v, err := r.Values()
+		if err != nil || len(v) == 0 {
+			return "", err
+		}
+		return fmt.Sprint(v[0]), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const testSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+func sampleState() *store.UserState {
+	w := 1
+	at := time.Date(2025, 11, 25, 18, 45, 0, 0, time.UTC)
+	return &store.UserState{
+		Version: store.FormatVersion,
+		TOTP: &store.TOTP{Secret: testSecret, Algorithm: "SHA1", Digits: 6, Period: 30,
+			Window: &w, LastStep: 58_000_000, Created: at},
+		Backup: &store.Backup{Scheme: "argon2id", Params: store.HashParams{Time: 1, MemKiB: 8 * 1024, Threads: 1},
+			Codes: []store.BackupHash{
+				{Kind: "base32", Salt: bytes.Repeat([]byte{1}, 16), Hash: bytes.Repeat([]byte{2}, 32)},
+				{Kind: "numeric", Salt: bytes.Repeat([]byte{3}, 16), Hash: bytes.Repeat([]byte{4}, 32)},
+			},
+			Created: at},
+		Failures:    []time.Time{at.Add(time.Minute)},
+		LastSuccess: &store.Event{Time: at.Add(2 * time.Minute), From: "203.0.113.9", Factor: "totp"},
+	}
+}
+
+func put(t testing.TB, s store.Store, user string, st *store.UserState) {
+	t.Helper()
+	err := s.Update(context.Background(), user, func(cur *store.UserState) error {
+		*cur = *st
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// encoded is a state as the file codec writes it, for comparisons.
+func encoded(t testing.TB, st *store.UserState) string {
+	t.Helper()
+	b, err := filestore.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantErr fails unless err holds every fragment, and never the secret.
+func wantErr(t testing.TB, err error, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one mentioning %q", fragments)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error %q does not mention %q", err, f)
+		}
+	}
+	if strings.Contains(err.Error(), testSecret[:16]) {
+		t.Errorf("error quotes the secret: %q", err)
+	}
+}
