@@ -26,6 +26,7 @@ FUZZ_TARGETS = \
 	./internal/term:FuzzSanitize \
 	./internal/session:FuzzParseAuthorizedKeyLine \
 	./internal/gate:FuzzMenuAnswers \
+	./internal/radius:FuzzVerify \
 	./internal/doctor:FuzzParse \
 	./internal/doctor:FuzzMatchPattern \
 

@@ -100,12 +100,26 @@ func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
 	return groups.Parse(cfg.Groups)
 }
 
-// newStore opens the configured state backend. A user's state must belong
-// to that user's uid, as resolved through NSS.
+// newStore opens the configured state backend: the shared PostgreSQL store
+// (store.backend: postgres; it connects at its first call), or the file
+// backend, where a user's state must belong to that user's uid, as
+// resolved through NSS.
 func newStore(cfg *config.Config) store.Store {
 	if !cfg.LocalFactors {
 		return store.None{}
 	}
+	if cfg.Store.Backend == "postgres" {
+		pg, err := openPostgres(cfg)
+		if err != nil {
+			return brokenStore{err}
+		}
+		return pg
+	}
+	return fileStore(cfg)
+}
+
+// fileStore is the file backend in state_dir.
+func fileStore(cfg *config.Config) *filestore.Store {
 	fs := filestore.New(cfg.StateDir, func(name string) (int, int, error) {
 		u, err := session.LookupUser(name)
 		if err != nil {

@@ -81,7 +81,9 @@ subcommands:
   reset          remove a user's second factors (root)
   check-config   validate the configuration, as sshd -t does
   migrate        move per-user state into the protected layout (root)
+  store          the shared PostgreSQL store: migrate, import, check, rekey (root)
   doctor         audit sshd and this install for ways around the gate
+  radius test    send one code to the RADIUS servers and explain the answer (root)
   version        print the version`
 
 // Main runs logingate and returns the process exit status.
@@ -117,6 +119,10 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		run = a.migrate
 	case "sessions":
 		run = a.sessions
+	case "radius":
+		run = a.radiusCmd
+	case "store":
+		run = a.storeCmd
 	case "version":
 		run = func([]string) error { fmt.Fprintln(stdout, "logingate", version()); return nil }
 	}
@@ -128,7 +134,7 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 var subcommands = map[string]bool{
 	"enroll": true, "import": true, "backup-codes": true, "status": true,
 	"unlock": true, "reset": true, "check-config": true, "version": true,
-	"migrate": true, "doctor": true, "sessions": true,
+	"migrate": true, "doctor": true, "sessions": true, "radius": true, "store": true,
 }
 
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),

@@ -49,7 +49,9 @@ type Config struct {
 	BackupCodes         BackupCodes `mapstructure:"backup_codes"`
 	RateLimit           RateLimit   `mapstructure:"rate_limit"`
 	Syslog              Syslog      `mapstructure:"syslog"`
-	Duo                 *Duo        `mapstructure:"duo"` // nil when Duo is not configured
+	Duo                 *Duo        `mapstructure:"duo"`    // nil when Duo is not configured
+	Radius              *Radius     `mapstructure:"radius"` // nil when RADIUS is not configured
+	Store               Store       `mapstructure:"store"`
 }
 
 // Duo is the Duo Auth API v2 integration (login_duo's keys). Load fills
@@ -140,6 +142,7 @@ func Default(hostname string) Config {
 		RateLimit:           RateLimit{Failures: 5, Per: 5 * time.Minute},
 		Syslog:              Syslog{Facility: "authpriv", Ident: "logingate", Socket: "/dev/log"},
 		LocalFactors:        true,
+		Store:               DefaultStore(hostname),
 	}
 }
 

@@ -131,6 +131,11 @@ func Load(path, hostname string) (*Config, error) {
 			return nil, &Error{Path: path, Msg: msg}
 		}
 	}
+	if dsnHasPassword(cfg.Store.DSN) && cfg.Store.DSNFile == "" {
+		if msg := checkSecretMode(meta, "store.dsn with a password"); msg != "" {
+			return nil, &Error{Path: path, Msg: msg + " (or move the DSN to a file named by store.dsn_file)"}
+		}
+	}
 	return cfg, nil
 }
 
@@ -163,6 +168,10 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 			d := DefaultDuo()
 			cfg.Duo = &d
 		}
+		if hasKey(root, "radius") {
+			r := DefaultRadius(hostname)
+			cfg.Radius = &r
+		}
 		if err := decode(data, &cfg); err != nil {
 			return nil, p.decodeErr(err)
 		}
@@ -172,6 +181,11 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 	if cfg.Duo != nil {
 		cfg.Duo.resolve(p)
 	}
+	if cfg.Radius != nil {
+		cfg.Radius.serverDefaults(root)
+		cfg.Radius.resolve(p)
+	}
+	cfg.Store.resolve(p)
 	cfg.validate(p)
 	if err := p.err(); err != nil {
 		return nil, err

@@ -200,8 +200,10 @@ func TestValidation(t *testing.T) {
 		{name: "authorized_keys_files empty item", yaml: `authorized_keys_files: ["a", ""]`, key: "authorized_keys_files", msg: "item 2 is empty"},
 		{name: "authorized_keys_files unquoted percent", yaml: "authorized_keys_files: [%h/.ssh/authorized_keys]", key: "", msg: `line 1: found character that cannot start any token; a YAML value cannot start with an unquoted "%": quote each path`},
 		{name: "authorized_keys_files alias", yaml: "authorized_keys_files: [*x]", key: "", msg: "unknown alias"},
-		{name: "reserved radius", yaml: "radius: {}", key: "radius", msg: "not supported by this version of logingate yet"},
-		{name: "reserved store", yaml: "store: {}", key: "store", msg: "not supported by this version of logingate yet"},
+		{name: "radius without servers", yaml: "radius: {}", key: "radius.servers", msg: "missing; list at least one server"},
+		{name: "store backend", yaml: "store: {backend: mysql}", key: "store.backend", msg: `must be "file" or "postgres"`},
+		{name: "store dsn for file", yaml: "store: {dsn: host=db}", key: "store.backend", msg: "they are for backend: postgres"},
+		{name: "store timeout", yaml: "store: {timeout: 1h}", key: "store.timeout", msg: "must be between"},
 
 		{name: "duplicate key", yaml: "prompts: 3\nprompts: 4", key: "prompts", msg: "set twice (lines 1 and 2)"},
 		{name: "duplicate nested key", yaml: "totp:\n  digits: 6\n  digits: 8\n", key: "totp.digits", msg: "set twice (lines 2 and 3)"},

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -30,6 +31,7 @@ const (
 	kPatterns      // groups: a list of quoted pattern-lists
 	kStrings       // a list of strings
 	kMap           // a nested section
+	kSections      // a list of sections (radius.servers)
 )
 
 type field struct {
@@ -42,7 +44,7 @@ var schema = fieldsOf(reflect.TypeFor[Config]())
 
 // reserved keys belong to later work; naming them now is an error, so that a
 // config written for a newer logingate is not half-applied by this one.
-var reserved = []string{"radius", "store"}
+var reserved []string
 
 // offDurations are the durations for which 0 means "off", written bare
 // ("0") or with a unit ("0s"). Elsewhere a bare number is refused.
@@ -84,6 +86,9 @@ func fieldsOf(t reflect.Type) []field {
 			f.kind = kPatterns
 		case sf.Type == reflect.TypeFor[[]string]():
 			f.kind = kStrings
+		case sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct:
+			f.kind = kSections
+			f.fields = fieldsOf(sf.Type.Elem())
 		case sf.Type.Kind() == reflect.Struct:
 			f.kind = kMap
 			f.fields = fieldsOf(sf.Type)
@@ -327,6 +332,10 @@ func (p *problems) walk(m *yaml.Node, prefix string, fields []field) {
 					continue
 				}
 			}
+			if k.Value == "secret" && strings.HasPrefix(prefix, "radius.servers[") {
+				p.add(key, k.Line, "the shared secret is never written in the config; put it in a file (root:logingate, mode 0640) and name it with secret_file")
+				continue
+			}
 			if strings.Contains(k.Value, ".") {
 				p.add(key, k.Line, "unknown key; a key has no \".\" in it: write nested keys as sections, e.g. totp: {digits: 8}")
 				continue
@@ -361,6 +370,9 @@ func (p *problems) value(key string, v *yaml.Node, f field) {
 		return
 	case kStrings:
 		p.strings(key, v)
+		return
+	case kSections:
+		p.sections(key, v, f.fields)
 		return
 	}
 	if !p.plain(key, v) {
@@ -468,6 +480,26 @@ func (p *problems) strings(key string, v *yaml.Node) {
 		case it.Kind != yaml.ScalarNode || it.Tag != "!!str":
 			p.add(key, it.Line, "item %d is %s, not a string; quote it", i+1, describe(it))
 		}
+	}
+}
+
+// sections checks a list of sections (radius.servers), each against
+// fields; an item's keys are named key[N].name, N from 1.
+func (p *problems) sections(key string, v *yaml.Node, fields []field) {
+	if !p.plain(key, v) {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.add(key, v.Line, "must be a list of sections, e.g. [{address: ..., secret_file: ...}], not %s", describe(v))
+		return
+	}
+	for i, it := range v.Content {
+		item := fmt.Sprintf("%s[%d]", key, i+1)
+		if it.Kind != yaml.MappingNode && p.plain(item, it) {
+			p.add(item, it.Line, "must be a section of keys, not %s", describe(it))
+			continue
+		}
+		p.walk(it, item+".", fields)
 	}
 }
 

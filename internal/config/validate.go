@@ -103,6 +103,8 @@ func (c *Config) validate(p *problems) {
 		p.add("syslog.socket", 0, "must not contain control characters")
 	}
 	c.validateDuo(p)
+	c.validateRadius(p)
+	c.validateStore(p)
 }
 
 func oneOf(p *problems, key, v string, allowed []string) {

@@ -39,7 +39,17 @@ type Outcome struct {
 	// Again: nothing was decided and the attempt is not used up; the user
 	// is asked for a code next (Duo has sent SMS passcodes).
 	Again bool
+	// Challenge: nothing is decided yet; the service asks for another
+	// answer (a RADIUS Access-Challenge: a code sent by SMS, a new PIN).
+	// It is the service's prompt, to be sanitised before it is shown;
+	// the answer goes to the same factor's Check, which remembers what
+	// the service needs to tie the two together. One attempt spans at
+	// most MaxChallenges rounds.
+	Challenge string
 }
+
+// MaxChallenges bounds the challenges one attempt may follow.
+const MaxChallenges = 3
 
 // ErrService marks an outside service that could not give an answer.
 var ErrService = errors.New("service unavailable")

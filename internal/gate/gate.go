@@ -162,6 +162,8 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	st, err := g.Store.Load(ctx, g.User)
 	if errors.Is(err, store.ErrNotFound) {
 		st = nil
+	} else if d, ok := g.storeUnavailable(err, "load"); ok {
+		return d
 	} else if err != nil {
 		g.say("logingate: error: your second-factor state cannot be read; access denied")
 		g.say("logingate: hint: an administrator can check it with: logingate status --user " + g.User)
@@ -199,8 +201,8 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		// see it, and an answer no factor takes is malformed, not a
 		// failure on record.
 		d, done := Decision{Reason: "malformed answer"}, false
-		if candidates := accepting(held, g.EnvCode); len(candidates) > 0 {
-			d, done = g.tryCode(ctx, g.EnvCode, candidates)
+		if candidates := route(held, g.EnvCode); len(candidates) > 0 {
+			d, done = g.tryCode(ctx, g.EnvCode, candidates, held)
 		} else {
 			g.say("logingate: the passcode from the environment is not a valid code")
 		}

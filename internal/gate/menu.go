@@ -22,8 +22,10 @@ import (
 // words), or a code. An option for a factor that takes codes asks for its
 // code; one for an action (a push, a call) runs it. A code goes to every
 // factor that accepts its shape, local ones first (TOTP, then backup
-// codes), then the services' (a Duo passcode). Each answer is one attempt,
-// except a request for SMS passcodes, which only sends them.
+// codes), then the services' (a Duo passcode); a factor that is a
+// fallback (RADIUS) sees it only when nothing else does: no other factor,
+// option or keyword. Each answer is one attempt, except a request for SMS
+// passcodes, which only sends them.
 func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) Decision {
 	var listed []factors.Factor
 	for _, f := range held {
@@ -87,6 +89,9 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 		} else if len(candidates) == 0 {
 			chosen = byKeyword(held, answer)
 		}
+		if chosen == nil && len(candidates) == 0 {
+			candidates = fallbacks(held, answer)
+		}
 		if a, ok := chosen.(factors.Action); ok {
 			d, again, done := g.runAction(ctx, a)
 			if done {
@@ -109,7 +114,10 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 			} else if err != nil {
 				return failed(err)
 			}
-			candidates = accepting([]factors.Factor{chosen}, answer)
+			candidates = nil
+			if chosen.Accepts(answer) {
+				candidates = []factors.Factor{chosen}
+			}
 		}
 		attempts--
 		if len(candidates) == 0 {
@@ -117,7 +125,7 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 			last = Decision{Reason: "malformed answer"}
 			continue
 		}
-		d, done := g.tryCode(ctx, answer, candidates)
+		d, done := g.tryCode(ctx, answer, candidates, held)
 		if done {
 			return d
 		}
@@ -172,8 +180,10 @@ func (g *Gate) inputFailed(err error) Decision {
 // records the failure (and any resulting lockout) or the success, so the
 // attempt costs one durable write. A code no local factor takes then goes
 // to the services' factors (a Duo passcode), with the failure recorded only
-// once they too have refused it. done reports a final decision.
-func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Factor) (d Decision, done bool) {
+// once they too have refused it. held are all the user's factors, for the
+// outage rule of a service without preauth (see service.go). done reports
+// a final decision.
+func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []factors.Factor) (d Decision, done bool) {
 	var local, remote []factors.Factor
 	for _, f := range candidates {
 		if _, ok := f.(factors.Local); ok {
@@ -219,6 +229,9 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 			return nil
 		})
 	}
+	if d, ok := g.storeUnavailable(err, "update"); ok {
+		return d, true
+	}
 	if err != nil {
 		g.sayUpdateFailed(err)
 		return Decision{Reason: "state update failed: " + err.Error()}, true
@@ -226,13 +239,22 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates []factors.Fa
 	note := ""
 	if by == "" && len(remote) > 0 {
 		var serr error
-		won, by, reasons, serr = g.tryRemote(ctx, code, remote, reasons)
-		if serr != nil {
-			return g.serviceFailed(ctx, remote[0], serr)
-		}
-		if by != "" {
+		var failed factors.Factor
+		won, by, reasons, failed, serr = g.tryRemote(ctx, code, remote, reasons)
+		switch {
+		case errors.Is(serr, errNoAnswer):
+			return g.inputFailed(serr), true
+		case serr != nil && failmodeOnCheck(failed):
+			return g.unreachableAtCheck(ctx, failed, serr, held)
+		case serr != nil:
+			return g.serviceFailed(ctx, failed, serr)
+		case by != "" && (len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck)):
+			// Where a refusal would have been recorded, so is the success:
+			// the failure count starts over, as after a local factor.
+			note = g.recordSuccess(ctx, now, by)
+		case by != "":
 			note = g.openWindowAfter(ctx)
-		} else if len(local) > 0 {
+		case len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck):
 			locked = g.recordFailure(ctx, now)
 		}
 	} else if by != "" {
@@ -285,14 +307,46 @@ func (g *Gate) sayUpdateFailed(err error) {
 	g.say("logingate: hint: nothing was recorded" + cause + ", so the code is not used up; tell an administrator")
 }
 
+// accepting returns the factors that take code's shape, but fallbacks.
 func accepting(held []factors.Factor, code string) []factors.Factor {
 	var out []factors.Factor
 	for _, f := range held {
-		if f.Accepts(code) {
+		if f.Accepts(code) && !isFallback(f) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// fallbacks returns the fallbacks (RADIUS) that take code's shape: where a
+// code goes when nothing else takes it.
+func fallbacks(held []factors.Factor, code string) []factors.Factor {
+	var out []factors.Factor
+	for _, f := range held {
+		if f.Accepts(code) && isFallback(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// route is where a code from outside the menu goes (a passcode from the
+// environment): the factors that take its shape, else the fallbacks.
+func route(held []factors.Factor, code string) []factors.Factor {
+	if c := accepting(held, code); len(c) > 0 {
+		return c
+	}
+	return fallbacks(held, code)
+}
+
+func isFallback(f factors.Factor) bool {
+	fb, ok := f.(factors.Fallback)
+	return ok && fb.Fallback()
+}
+
+func failmodeOnCheck(f factors.Factor) bool {
+	fm, ok := f.(factors.FailmodeOnCheck)
+	return ok && fm.FailmodeOnCheck()
 }
 
 // option reads answer as a menu option number.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/term"
 )
 
 // Outside services (Duo) and how they combine with local factors.
@@ -36,6 +38,15 @@ import (
 // Once the menu is running, a service that fails mid-login (a push that
 // cannot be sent, a passcode that cannot be checked) costs that attempt;
 // failmode does not apply there, as login_duo applies it at preauth alone.
+//
+// A service with no preauth (RADIUS: its factors say FailmodeOnCheck)
+// offers its factor unasked, so the rules above apply at the attempt
+// instead: when no server answers, a user who holds another factor is
+// warned and keeps their remaining attempts for it; a user with nothing
+// else gets failmode (safe lets in, secure denies). A code it refuses is
+// recorded as a failure, as a local factor's is, so the rate limit holds.
+// An Access-Challenge is followed within the attempt (check): the
+// service's text is the next prompt, up to factors.MaxChallenges rounds.
 
 // plan is what the services said for this login.
 type plan struct {
@@ -50,7 +61,7 @@ func (g *Gate) consult(ctx context.Context, local []factors.Factor) (p plan, d D
 	for _, s := range g.Services {
 		sp, err := s.Plan(ctx)
 		if err != nil {
-			if d, done := g.unreachable(ctx, s, err, len(local) > 0); done {
+			if d, done := g.unreachable(ctx, s.Name(), err, len(local) > 0); done {
 				return p, d, true
 			}
 			p.degraded = true
@@ -83,42 +94,98 @@ func (g *Gate) consult(ctx context.Context, local []factors.Factor) (p plan, d D
 
 // unreachable applies the failure rules to a service's plan that could not
 // be had. done reports a final decision; otherwise local factors stand in.
-func (g *Gate) unreachable(ctx context.Context, s factors.Service, err error, hasLocal bool) (Decision, bool) {
-	reason := s.Name() + " unreachable: " + err.Error()
+func (g *Gate) unreachable(ctx context.Context, name string, err error, hasLocal bool) (Decision, bool) {
+	reason := name + " unreachable: " + err.Error()
 	switch {
 	case ctx.Err() != nil:
 		// The login's own deadline or an interrupt: the user's doing, not
 		// the service's.
 		return g.inputFailed(ctx.Err()), true
 	case !errors.Is(err, factors.ErrService):
-		g.say("logingate: error: " + s.Name() + " refused the request; access denied")
-		return Decision{Factor: s.Name(), Reason: s.Name() + " error: " + err.Error()}, true
+		g.say("logingate: error: " + name + " refused the request; access denied")
+		return Decision{Factor: name, Reason: name + " error: " + err.Error()}, true
 	case hasLocal:
-		g.say("logingate: warning: " + s.Name() + " cannot be reached; use another factor")
+		g.say("logingate: warning: " + name + " cannot be reached; use another factor")
 		return Decision{}, false
 	case g.Config.Failmode == "safe":
-		g.say("logingate: warning: " + s.Name() + " cannot be reached; letting you in (failmode safe)")
+		g.say("logingate: warning: " + name + " cannot be reached; letting you in (failmode safe)")
 		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
 	default:
-		g.say("logingate: error: " + s.Name() + " cannot be reached; access denied")
-		return Decision{Factor: s.Name(), Reason: reason + "; failmode secure"}, true
+		g.say("logingate: error: " + name + " cannot be reached; access denied")
+		return Decision{Factor: name, Reason: reason + "; failmode secure"}, true
 	}
 }
 
 // tryRemote sends a code to the services' factors that take it, in order,
-// until one accepts. err is a service that could not check it.
-func (g *Gate) tryRemote(ctx context.Context, code string, remote []factors.Factor, reasons []string) (won factors.Outcome, by string, _ []string, err error) {
+// until one accepts. err is a service (failed) that could not check it, or
+// errNoAnswer.
+func (g *Gate) tryRemote(ctx context.Context, code string, remote []factors.Factor, reasons []string) (won factors.Outcome, by string, _ []string, failed factors.Factor, err error) {
 	for _, f := range remote {
-		out, err := f.Check(ctx, code)
+		out, err := g.check(ctx, f, code)
+		if errors.Is(err, errNoAnswer) {
+			return factors.Outcome{}, "", reasons, f, err
+		}
 		if err != nil {
-			return factors.Outcome{}, "", reasons, fmt.Errorf("%s: %w", f.Name(), err)
+			return factors.Outcome{}, "", reasons, f, fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		if out.OK {
-			return out, f.Name(), reasons, nil
+			return out, f.Name(), reasons, nil, nil
 		}
 		reasons = append(reasons, out.Reason)
 	}
-	return factors.Outcome{}, "", reasons, nil
+	return factors.Outcome{}, "", reasons, nil, nil
+}
+
+// errNoAnswer wraps a failed read of the answer to a challenge: the login
+// ends as at any prompt.
+var errNoAnswer = errors.New("no answer to the challenge")
+
+// check sends code to a service's factor and follows its challenges: the
+// service's text is the next prompt and the answer goes back to the same
+// factor, up to factors.MaxChallenges rounds. Blank or over-long answers
+// are asked again, as at the menu, up to three times.
+func (g *Gate) check(ctx context.Context, f factors.Factor, code string) (factors.Outcome, error) {
+	out, err := f.Check(ctx, code)
+	for round := 0; err == nil && out.Challenge != ""; round++ {
+		prompt := sanitize(out.Challenge)
+		switch {
+		case round == factors.MaxChallenges:
+			return factors.Outcome{Reason: f.Name() + ": too many challenges"}, nil
+		case g.UI == nil:
+			g.say("logingate: " + prompt)
+			g.say("logingate: error: this answer needs a terminal (ssh -t)")
+			return factors.Outcome{Reason: f.Name() + ": challenge without a terminal"}, nil
+		}
+		var answer string
+		for tries := 0; answer == "" && tries < 3; tries++ {
+			if answer, err = g.ask(ctx, strings.TrimRight(prompt, " :")+": "); errors.Is(err, term.ErrTooLong) {
+				g.say(fmt.Sprintf("logingate: that answer is too long (%d characters at most)", maxAnswer))
+				answer = ""
+			} else if err != nil {
+				return factors.Outcome{}, fmt.Errorf("%w: %w", errNoAnswer, err)
+			}
+		}
+		if answer == "" {
+			return factors.Outcome{Reason: f.Name() + ": no answer to the challenge"}, nil
+		}
+		out, err = f.Check(ctx, answer)
+	}
+	return out, err
+}
+
+// unreachableAtCheck applies the outage rules to a factor whose service has
+// no preauth (FailmodeOnCheck), at the attempt: held says whether the user
+// has another factor to fall back on.
+func (g *Gate) unreachableAtCheck(ctx context.Context, f factors.Factor, err error, held []factors.Factor) (Decision, bool) {
+	if !errors.Is(err, factors.ErrService) {
+		return g.serviceFailed(ctx, f, err)
+	}
+	others := slices.ContainsFunc(held, func(h factors.Factor) bool { return h != f })
+	d, done := g.unreachable(ctx, serviceOf(f), err, others)
+	if !done {
+		d = Decision{Factor: f.Name(), Reason: "service error: " + err.Error() + "; other factors remain"}
+	}
+	return d, done
 }
 
 // serviceFailed ends an attempt whose service could not answer. The
@@ -143,6 +210,24 @@ func (g *Gate) recordFailure(ctx context.Context, now time.Time) (locked time.Ti
 		return nil
 	})
 	return locked
+}
+
+// recordSuccess records a service factor's success in the user's state,
+// as a local factor's success is: failures cleared, the last success set,
+// and a trusted window opened when one is due, in one write. The user has
+// proven presence, so a failed write costs only the record.
+func (g *Gate) recordSuccess(ctx context.Context, now time.Time, by string) string {
+	err := g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		st.Failures = nil
+		st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
+		g.openWindow(st, now)
+		return nil
+	})
+	if err != nil {
+		g.opened = nil
+		return "; success not recorded: " + err.Error()
+	}
+	return g.windowNote()
 }
 
 // runAction runs a push, a phone call or a request for SMS passcodes,

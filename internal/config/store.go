@@ -1,0 +1,179 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Store selects and configures the state backend: the file backend in
+// state_dir (the default), or PostgreSQL shared by a fleet of hosts.
+type Store struct {
+	Backend string `mapstructure:"backend"` // "file" | "postgres"
+	// DSN is the PostgreSQL connection string or URL; it may hold a
+	// password, so it is never printed (see String). DSNFile names a file
+	// holding it instead (exclusive with DSN), read with the checks of
+	// duo.skey_file; Load fills DSN from it.
+	DSN     string `mapstructure:"dsn"`
+	DSNFile string `mapstructure:"dsn_file"`
+	// KeyFile holds the keys that encrypt TOTP secrets in the database,
+	// "ID:BASE64" a line, the first one encrypting; readable by root and
+	// the logingate group alone. Load reads it into Keys.
+	KeyFile string `mapstructure:"key_file"`
+	Keys    []byte `mapstructure:"-"`
+	// Timeout bounds connecting and each statement; a database slower
+	// than that is unavailable, and failmode decides.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Host is recorded with every change (updated_by_host); default the
+	// host name.
+	Host string `mapstructure:"host"`
+}
+
+// Bounds on the store section.
+const (
+	maxDSNFile = 4096
+	maxKeyFile = 64 << 10
+)
+
+var storeBackends = []string{"file", "postgres"}
+
+// DefaultStore is the store section's defaults.
+func DefaultStore(hostname string) Store {
+	return Store{Backend: "file", Timeout: 3 * time.Second, Host: hostname}
+}
+
+// String prints s without the DSN's password or the keys.
+func (s Store) String() string {
+	return fmt.Sprintf("{Backend:%s DSN:%s DSNFile:%s KeyFile:%s Keys:%d bytes Timeout:%s Host:%s}",
+		s.Backend, RedactDSN(s.DSN), s.DSNFile, s.KeyFile, len(s.Keys), s.Timeout, s.Host)
+}
+
+// GoString is String, for %#v.
+func (s Store) GoString() string { return "config.Store" + s.String() }
+
+// RedactDSN returns a DSN fit to print: a URL with its password replaced,
+// a key=value string with every password= value replaced; "" stays "".
+func RedactDSN(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "REDACTED"
+		}
+		if _, set := u.User.Password(); set {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "REDACTED")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	f := strings.Fields(dsn)
+	for i, kv := range f {
+		if strings.HasPrefix(kv, "password=") {
+			f[i] = "password=REDACTED"
+		}
+	}
+	out := strings.Join(f, " ")
+	if strings.Contains(out, "'") {
+		return "REDACTED" // quoted values: too ambiguous to redact piecewise
+	}
+	return out
+}
+
+// dsnHasPassword reports a DSN that carries a password.
+func dsnHasPassword(dsn string) bool {
+	return RedactDSN(dsn) != dsn
+}
+
+// resolve reads DSNFile into DSN and KeyFile into Keys for the postgres
+// backend, with duo.skey_file's checks.
+func (s *Store) resolve(p *problems) {
+	if s.Backend != "postgres" {
+		return
+	}
+	if s.DSN != "" && s.DSNFile != "" {
+		p.add("store.dsn_file", 0, "set together with store.dsn; keep one (dsn_file keeps a password out of this file)")
+	} else if s.DSNFile != "" && filepath.IsAbs(s.DSNFile) {
+		if data, ok := readSecretFile(p, "store.dsn_file", s.DSNFile, "store.dsn", maxDSNFile); ok {
+			dsn := strings.TrimSpace(string(data))
+			switch {
+			case dsn == "":
+				p.add("store.dsn_file", 0, "%s: is empty; write the connection string (or postgres:// URL) into it", s.DSNFile)
+			case strings.ContainsAny(dsn, "\n\r"):
+				p.add("store.dsn_file", 0, "%s: must hold the connection string alone, on one line", s.DSNFile)
+			default:
+				s.DSN = dsn
+			}
+		}
+	}
+	if s.KeyFile != "" && filepath.IsAbs(s.KeyFile) {
+		if data, ok := readSecretFile(p, "store.key_file", s.KeyFile, "the store's encryption keys", maxKeyFile); ok {
+			s.Keys = data
+		}
+	}
+}
+
+// readSecretFile reads a file that holds a secret: checked along its path,
+// not readable by others, bounded in size.
+func readSecretFile(p *problems, key, path, what string, max int) ([]byte, bool) {
+	data, meta, err := readChecked(path, true)
+	if err != nil {
+		p.add(key, 0, "%s", fileProblem(err))
+		return nil, false
+	}
+	if msg := checkSecretMode(meta, what); msg != "" {
+		p.add(key, 0, "%s: %s", path, msg)
+		return nil, false
+	}
+	if len(data) > max {
+		p.add(key, 0, "%s: larger than %d bytes", path, max)
+		return nil, false
+	}
+	return data, true
+}
+
+// validateStore checks the store section.
+func (c *Config) validateStore(p *problems) {
+	s := c.Store
+	oneOf(p, "store.backend", s.Backend, storeBackends)
+	durRange(p, "store.timeout", s.Timeout, 100*time.Millisecond, time.Minute)
+	if len(s.Host) > 255 || hasControl(s.Host) {
+		p.add("store.host", 0, "must be at most 255 printable characters")
+	}
+	for _, f := range []struct{ key, path string }{{"store.dsn_file", s.DSNFile}, {"store.key_file", s.KeyFile}} {
+		switch {
+		case f.path == "":
+		case !filepath.IsAbs(f.path):
+			p.add(f.key, 0, "must be an absolute path")
+		case hasControl(f.path):
+			p.add(f.key, 0, "must not contain control characters")
+		}
+	}
+	if s.Backend != "postgres" {
+		if s.DSN != "" || s.DSNFile != "" || s.KeyFile != "" {
+			p.add("store.backend", 0, "is %q, but dsn, dsn_file or key_file is set: they are for backend: postgres", s.Backend)
+		}
+		return
+	}
+	switch {
+	case s.DSN == "" && s.DSNFile == "":
+		p.add("store.dsn", 0, "missing; set dsn or dsn_file (a connection string such as host=db.example.org dbname=logingate user=logingate)")
+	case s.DSN == "" && !p.has("store.dsn_file"):
+		p.add("store.dsn_file", 0, "has not been read into dsn (Load reads it)")
+	case hasControl(s.DSN):
+		p.add("store.dsn", 0, "must not contain control characters")
+	}
+	switch {
+	case s.KeyFile == "":
+		p.add("store.key_file", 0, "missing; TOTP secrets in the database are encrypted with keys from this file (see docs/FLEET.md)")
+	case s.Keys == nil && !p.has("store.key_file") && filepath.IsAbs(s.KeyFile):
+		p.add("store.key_file", 0, "has not been read (Load reads it)")
+	}
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/radiustest"
+	"github.com/logingate/logingate/internal/testutil/sshtest"
+)
+
+// radiusHost installs the privileged gate (as make install does) with an
+// sshd, adds two accounts, and points the config at a real FreeRADIUS that
+// knows them: the first is accepted with radiustest.AliceCode, the second
+// is challenged. The shared secret is in a file root:logingate 0640; the
+// config holds no secret. body is more config.
+func radiusHost(t *testing.T, body string) (h *host, alice, bob *sshtest.User) {
+	t.Helper()
+	sshtest.Require(t)
+	radiustest.Require(t)
+	gid := ensureGroup(t, privilege.GroupName)
+	dir := sshtest.PublicTempDir(t)
+	h = &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
+	bin := filepath.Join(dir, "bin", "logingate")
+	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
+	data, err := os.ReadFile(gateBin)
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+	must(t, os.Chown(bin, 0, gid))
+	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	must(t, os.Mkdir(h.state, 0o770))
+	must(t, os.Chown(h.state, 0, gid))
+	must(t, os.Chmod(h.state, 0o770))
+	secret := filepath.Join(dir, "radius.secret")
+	must(t, os.WriteFile(secret, []byte(radiustest.Secret+"\n"), 0o640))
+	must(t, os.Chown(secret, 0, gid))
+
+	h.Server = sshtest.Start(t, sshtest.Options{ForceCommand: bin + " -c " + h.config})
+	alice, bob = h.AddUser(t, "ra"), h.AddUser(t, "rb")
+	srv := radiustest.StartNamed(t, alice.Name, bob.Name)
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.path) +
+		fmt.Sprintf("radius:\n  servers:\n    - {address: %q, secret_file: %s}\n  label: Corp\n", srv.Addr, secret) + body
+	must(t, os.WriteFile(h.config, []byte(cfg), 0o640))
+	must(t, os.Chown(h.config, 0, gid))
+	return h, alice, bob
+}
+
+// A RADIUS code opens an interactive session; a rejected one does not; a
+// challenge round (an SMS code) works.
+func TestRADIUSLogin(t *testing.T) {
+	h, alice, bob := radiusHost(t, "")
+
+	s := h.SSHPty(t, alice, "echo radius-in")
+	s.Expect(t, "OTP from Corp: ", expectTimeout)
+	s.Send(radiustest.AliceCode + "\r")
+	s.Expect(t, "radius-in", expectTimeout)
+	if code := s.Wait(); code != 0 {
+		t.Fatalf("accepted code: exit %d\n%s", code, s.Output())
+	}
+	h.audit.waitFor(t, "action=login", "result=allow", "user="+alice.Name, "factor=radius")
+
+	s = h.SSHPty(t, alice, "echo radius-in")
+	s.Expect(t, "OTP from Corp: ", expectTimeout)
+	s.Send("999999\r")
+	s.Expect(t, "logingate: wrong code", expectTimeout)
+	s.Expect(t, "2 attempts left", expectTimeout)
+	s.Send("\x03")
+	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "radius-in") {
+		t.Fatalf("rejected code: exit %d\n%s", code, s.Output())
+	}
+	h.audit.waitFor(t, "result=deny", "user="+alice.Name, "wrong code")
+
+	s = h.SSHPty(t, bob, "echo challenge-in")
+	s.Expect(t, "OTP from Corp: ", expectTimeout)
+	s.Send("4242\r")
+	s.Expect(t, radiustest.BobChallenge+": ", expectTimeout)
+	s.Send(radiustest.BobCode + "\r")
+	s.Expect(t, "challenge-in", expectTimeout)
+	if code := s.Wait(); code != 0 {
+		t.Fatalf("challenge: exit %d\n%s", code, s.Output())
+	}
+	h.audit.waitFor(t, "result=allow", "user="+bob.Name, "factor=radius")
+	for _, secret := range []string{radiustest.Secret, radiustest.AliceCode, radiustest.BobCode} {
+		if strings.Contains(h.audit.all(), secret) {
+			t.Errorf("the audit log holds %q", secret)
+		}
+	}
+}
+
+// `logingate radius test` explains each server's answer; exit 0 on accept.
+func TestRADIUSTestCommand(t *testing.T) {
+	h, alice, _ := radiusHost(t, "")
+	for _, tc := range []struct {
+		code string
+		exit int
+		want []string
+	}{
+		{radiustest.AliceCode, 0, []string{": accept", "accepted the code"}},
+		{"000000", 1, []string{": reject", "rejected the code", "logingate: hint: the server answered"}},
+	} {
+		cmd := exec.Command(gateBin, "-c", h.config, "radius", "test", "--user", alice.Name)
+		cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+tc.code)
+		out, errOut, code := run(t, cmd)
+		all := out + errOut
+		if code != tc.exit {
+			t.Errorf("code %s: exit %d, want %d\n%s", tc.code, code, tc.exit, all)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("code %s: output lacks %q:\n%s", tc.code, w, all)
+			}
+		}
+		if strings.Contains(all, radiustest.Secret) || strings.Contains(all, tc.code) {
+			t.Errorf("output shows a secret:\n%s", all)
+		}
+	}
+}
