@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // pamLine is one rule of a PAM service file (or an @include).
@@ -128,11 +129,15 @@ func (l pamLine) readsUserEnv() bool {
 	return on
 }
 
-var userReadenvArg = regexp.MustCompile(`[ \t]+\[?user_readenv=[^ \t\]]*\]?`)
+// userReadenvArg is compiled on first use: doctor is linked into the gate,
+// and a regexp compiled at start-up would cost every login its time.
+var userReadenvArg = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[ \t]+\[?user_readenv=[^ \t\]]*\]?`)
+})
 
 // withoutUserReadenv is the line with every user_readenv argument removed.
 func withoutUserReadenv(text string) string {
-	return userReadenvArg.ReplaceAllString(text, "")
+	return userReadenvArg().ReplaceAllString(text, "")
 }
 
 // pamHit is a pam_env line with user_readenv=1, and where it is.
