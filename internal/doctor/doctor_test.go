@@ -269,6 +269,37 @@ func TestSSHDConfigs(t *testing.T) {
 			exit:     1,
 		},
 		{
+			// A RADIUS shared secret left root:root 0600: Load, as root,
+			// reads it; the gate, as the user with logingate's group,
+			// cannot.
+			name: "RADIUS secret the gate cannot read",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				secret := filepath.Join(filepath.Dir(h.lgConfig), "radius.secret")
+				writeFile(t, secret, "s3cret\n", 0o600)
+				writeFile(t, h.lgConfig, "state_dir: "+h.state+"\nradius: {servers: [{address: \"127.0.0.1:1812\", secret_file: "+secret+"}]}\n", 0o644)
+			},
+			wantHigh: []string{"config-unreadable"},
+			want:     []check{{id: "config-unreadable", contains: "radius.secret"}},
+			exit:     1,
+		},
+		{
+			// The shared store's DSN and key files, both root:root 0600:
+			// one finding each.
+			name: "store files the gate cannot read",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				etc := filepath.Dir(h.lgConfig)
+				dsn, keys := filepath.Join(etc, "store.dsn"), filepath.Join(etc, "store.keys")
+				writeFile(t, dsn, "host=127.0.0.1 dbname=logingate user=logingate\n", 0o600)
+				writeFile(t, keys, "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n", 0o600)
+				writeFile(t, h.lgConfig, "state_dir: "+h.state+"\nstore: {backend: postgres, dsn_file: "+dsn+", key_file: "+keys+"}\n", 0o644)
+			},
+			wantHigh: []string{"config-unreadable", "config-unreadable"},
+			want:     []check{{id: "config-unreadable", contains: "store.dsn"}, {id: "config-unreadable", contains: "store.keys"}},
+			exit:     1,
+		},
+		{
 			name:     "protected state directory open to others",
 			spec:     hardenedSpec,
 			setup:    func(t *testing.T, h *testHost) { chmod(t, h.state, 0o777) },

@@ -99,6 +99,14 @@ func (a *auditor) checkFiles(ref effective) {
 	if cfg.Duo != nil {
 		files = append(files, cfg.Duo.SKeyFile, cfg.Duo.CAFile)
 	}
+	if cfg.Radius != nil {
+		for _, s := range cfg.Radius.Servers {
+			files = append(files, s.SecretFile)
+		}
+	}
+	if cfg.Store.Backend == "postgres" {
+		files = append(files, cfg.Store.DSNFile, cfg.Store.KeyFile)
+	}
 	for _, f := range files {
 		if f != "" {
 			a.readableByGate(f, gid)
@@ -111,7 +119,9 @@ func (a *auditor) checkFiles(ref effective) {
 
 // readableByGate reports a file the privileged gate (running as the user,
 // with group gid) cannot read: every gated login would then fail closed.
-// login_duo's own config is the usual case: mode 600 for its privsep user.
+// login_duo's own config is the usual case: mode 600 for its privsep user;
+// a secret file (Duo's skey, a RADIUS shared secret, the store's DSN or
+// keys) left root:root 0600 is the other.
 func (a *auditor) readableByGate(path string, gid int) {
 	if gid < 0 {
 		return // not installed privileged: the gate reads as the user, who is not root

@@ -116,8 +116,8 @@ func Start(t testing.TB) *Server {
 }
 
 // Launch runs a new server with the binaries in bin (BinDir). Close stops
-// it and removes its directory. For a TestMain shared by a package's tests;
-// tests use Start.
+// it and removes its directory. For a TestMain shared by a package's tests,
+// or the benchmark driver (scripts/bench); tests use Start.
 func Launch(bin string) (*Server, error) {
 	s := &Server{bin: bin}
 	dir, err := os.MkdirTemp("", "pgtest-")
@@ -335,18 +335,28 @@ func (s *Server) DSN(db string) string {
 // NewDB creates a fresh database for the test and returns its DSN.
 func (s *Server) NewDB(t testing.TB) string {
 	t.Helper()
-	name := "t_" + randomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	dsn, err := s.CreateDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// CreateDB creates a fresh database and returns its DSN; NewDB outside a
+// test (the benchmark driver).
+func (s *Server) CreateDB(ctx context.Context) (string, error) {
+	name := "t_" + randomHex(6)
 	c, err := pgx.Connect(ctx, s.DSN("postgres"))
 	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
+		return "", fmt.Errorf("pgtest: connect: %w", err)
 	}
 	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+		return "", fmt.Errorf("pgtest: create database: %w", err)
 	}
-	return s.DSN(name)
+	return s.DSN(name), nil
 }
 
 func freePort() (int, error) {

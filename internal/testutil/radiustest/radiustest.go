@@ -1,8 +1,9 @@
 // Package radiustest runs a real FreeRADIUS server (Debian's freeradius,
-// 3.2.x) on loopback for tests, with its own configuration directory, a
-// private port and a users file that knows three kinds of user:
+// 3.2.x) on loopback for tests (Start) and the benchmark driver (Launch),
+// with its own configuration directory, a private port and a users file
+// that knows three kinds of user:
 //
-//   - alice (or the name given to StartNamed): accepted with code 123456, rejected otherwise;
+//   - alice (or the name given to StartNamed or Launch): accepted with code 123456, rejected otherwise;
 //   - bob (likewise): any first code gets an Access-Challenge with the Reply-Message
 //     "Enter the code sent by SMS" and a State; 654321 sent back with that
 //     State is accepted, anything else rejected;
@@ -50,8 +51,10 @@ type Server struct {
 	Dir        string // its raddb directory
 	Alice, Bob string // the user names of the users file's two users
 
-	cmd *exec.Cmd
-	out *syncBuffer
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	exited   chan struct{}
+	stopOnce sync.Once
 }
 
 // Path finds the freeradius binary: on $PATH, or in /usr/sbin.
@@ -93,8 +96,14 @@ func StartNamed(t testing.TB, alice, bob string) *Server {
 	bin := Require(t)
 	var last error
 	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(t, bin, alice, bob)
+		s, err := launch(bin, t.TempDir(), alice, bob)
 		if err == nil {
+			t.Cleanup(func() {
+				s.Close()
+				if t.Failed() {
+					t.Logf("freeradius output:\n%s", s.out.String())
+				}
+			})
 			return s
 		}
 		last = err
@@ -103,8 +112,34 @@ func StartNamed(t testing.TB, alice, bob string) *Server {
 	return nil
 }
 
-func start(t testing.TB, bin, alice, bob string) (*Server, error) {
-	dir := t.TempDir()
+// Launch runs FreeRADIUS outside a test (the benchmark driver), with its
+// configuration in a new directory under dir and the users file's two users
+// named alice and bob. It returns once the server answers a request, or an
+// error when freeradius is missing or does not start. The caller stops it
+// with Close and removes dir.
+func Launch(dir, alice, bob string) (*Server, error) {
+	bin, err := Path()
+	if err != nil {
+		return nil, err
+	}
+	var last error
+	for range 3 { // the free port may be taken between probe and bind
+		d, err := os.MkdirTemp(dir, "raddb-")
+		if err != nil {
+			return nil, err
+		}
+		s, err := launch(bin, d, alice, bob)
+		if err == nil {
+			return s, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("freeradius did not start: %w", last)
+}
+
+// launch starts freeradius with its configuration in dir, an empty
+// directory, and waits until it answers.
+func launch(bin, dir, alice, bob string) (*Server, error) {
 	port, err := freeUDPPort()
 	if err != nil {
 		return nil, err
@@ -119,38 +154,37 @@ func start(t testing.TB, bin, alice, bob string) (*Server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-exited
-		}
-	}
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(startDeadline)
 	for {
 		select {
-		case <-exited:
+		case <-s.exited:
 			return nil, fmt.Errorf("freeradius exited:\n%s", s.out.String())
 		default:
 		}
 		if s.answers() {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("freeradius output:\n%s", s.out.String())
-				}
-			})
 			return s, nil
 		}
 		if time.Now().After(deadline) {
-			stop()
+			s.Close()
 			return nil, fmt.Errorf("no answer on %s within %s:\n%s", s.Addr, startDeadline, s.out.String())
 		}
 	}
+}
+
+// Close stops the server by its pid (SIGTERM, then SIGKILL after five
+// seconds) and waits for it to exit. It may be called more than once.
+func (s *Server) Close() {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	})
 }
 
 // answers sends one Access-Request (with a Message-Authenticator, which
