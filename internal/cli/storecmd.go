@@ -125,11 +125,10 @@ func (a *app) storeImport(ctx context.Context, cfg *config.Config, pg *pgstore.S
 	}
 	fmt.Fprintf(a.stdout, "logingate: %d imported, %d already there, %d replaced, %d conflicts, %d failed\n",
 		counts[pgstore.Imported], counts[pgstore.Same], counts[pgstore.Replaced], counts[pgstore.Conflict], failed)
-	switch {
-	case failed > 0:
-		return silentError{1}
-	case counts[pgstore.Conflict] > 0:
-		fmt.Fprintln(a.stderr, "logingate: hint: a conflict is a user whose state in the database differs from this host's; it was kept. Compare with logingate status --user NAME, then run with --force to replace it with this host's")
+	if counts[pgstore.Conflict] > 0 {
+		fmt.Fprintln(a.stderr, "logingate: hint: a conflict is a user whose state in the database differs from this host's; it was kept. Compare with logingate status --user NAME, then run with --force to replace it with this host's (which also brings back this host's record of used codes)")
+	}
+	if failed > 0 || counts[pgstore.Conflict] > 0 {
 		return silentError{1}
 	}
 	return nil
