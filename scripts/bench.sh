@@ -3,7 +3,8 @@
 # how it holds up when logins race, and rewrites docs/BENCHMARKS.md.
 # Run it as root from anywhere. Settings, from the environment:
 #   BENCH_RUNS            timed runs per latency case (default 300)
-#   BENCH_STRESS_SECONDS  length of the stress run (default 20; 0 skips it)
+#   BENCH_STRESS_SECONDS  length of each stress run, on the file backend and
+#                         then on PostgreSQL (default 20; 0 skips both)
 #   BENCH_STRESS_PROCS    concurrent gate processes in it (default 64)
 set -eu
 cd "$(dirname "$0")/.."

@@ -76,7 +76,12 @@ type latencyResult struct {
 	fsync      time.Duration // median in-process durable write of a state-sized file
 	fsyncBytes int
 	pamMissing string // why the PAM rows are absent, if they are
-	loadAfter  string // load averages when the runs ended
+	// radiusMissing says why the RADIUS row is absent, if it is;
+	// radiusServer is the server's name and version; radiusAccepts is
+	// its count of accepts for the row's radiusLogins logins.
+	radiusMissing, radiusServer string
+	radiusAccepts, radiusLogins int
+	loadAfter                   string // load averages when the runs ended
 }
 
 func (l *latencyResult) get(id string) *row {
@@ -178,6 +183,15 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 	}
 	defer duo.close()
 	cases = append(cases, duo.cases(bins.gate, shell)...)
+	rad, why, err := newRADIUSBench(dir, bins.gate)
+	if err != nil {
+		return nil, fmt.Errorf("RADIUS row: %v", err)
+	}
+	if rad != nil {
+		defer rad.close()
+		cases = append(cases, rad.kase(bins.gate, shell))
+	}
+	res.radiusMissing = why
 	pam, why, err := newPAM(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -223,6 +237,20 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 		}
 	}
 	res.loadAfter = loadavg()
+	if rad != nil {
+		// FreeRADIUS's own count: an Access-Accept for every login of the
+		// row, the untimed first one included.
+		res.radiusServer, res.radiusLogins = rad.version, rad.runs
+		for range 100 {
+			if res.radiusAccepts = rad.accepts(); res.radiusAccepts < 0 || res.radiusAccepts >= rad.runs {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if res.radiusAccepts >= 0 && res.radiusAccepts != rad.runs {
+			return nil, fmt.Errorf("FreeRADIUS logged %d accepts for the RADIUS row's %d logins", res.radiusAccepts, rad.runs)
+		}
+	}
 	res.fsyncBytes = len(pristine)
 	res.fsync, err = fsyncCost(g.dir, len(pristine), n)
 	return res, err

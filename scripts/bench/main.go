@@ -10,10 +10,15 @@
 //     `$SHELL -c /bin/true` alone, interleaved in the same run; the deny and
 //     backup-code paths; context rows (a bare /bin/true, trivial Go binaries,
 //     logingate's own start and config load); and, where installed,
-//     google-authenticator's PAM module through pamtester.
+//     google-authenticator's PAM module through pamtester; a RADIUS login
+//     against a real FreeRADIUS the driver starts on loopback (radius.go).
 //   - Stress: many gate processes at once against one user's state, with
 //     good, wrong and replayed codes and re-enrollments, counting double
-//     accepts, corrupt state reads and latency.
+//     accepts, corrupt state reads and latency; on the file backend, then
+//     on a PostgreSQL the driver starts on loopback (pgstress.go).
+//
+// A peer that is not installed (google-authenticator, FreeRADIUS,
+// PostgreSQL) leaves its rows out, and the report says why.
 //
 // A TOTP step or a backup code works once, so before each timed gate run the
 // user's state file is put back to the same fresh enrollment (untimed, and
@@ -22,8 +27,9 @@
 //
 // It needs root: the gate reads root's own state, and the PAM rows install a
 // service file in /etc/pam.d for the duration of the run. Everything it
-// creates (a temp directory, the PAM service files) is removed on exit, also
-// on failure or Ctrl-C.
+// creates (a temp directory, the PAM service files) is removed on exit, and
+// the servers it starts are stopped by their pids, also on failure or
+// Ctrl-C.
 package main
 
 import (
@@ -40,7 +46,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 300, "timed runs per latency case")
-	stressFor := flag.Duration("stress", 20*time.Second, "length of the stress run (0 skips it)")
+	stressFor := flag.Duration("stress", 20*time.Second, "length of each stress run, one per backend (0 skips them)")
 	procs := flag.Int("procs", 64, "concurrent gate processes in the stress run")
 	out := flag.String("out", "docs/BENCHMARKS.md", "the report to write")
 	flag.Parse()
@@ -89,10 +95,9 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 	if err != nil {
 		return err
 	}
-	var st *stressResult
+	var st *stressSection
 	if stressFor > 0 {
-		say("stress: %d processes for %s", procs, stressFor)
-		if st, err = stress(ctx, dir, bins.gate, procs, stressFor); err != nil {
+		if st, err = stressBoth(ctx, dir, bins.gate, procs, stressFor); err != nil {
 			return err
 		}
 	}
@@ -107,4 +112,39 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 
 func say(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// stressSection is the stress run on each backend, one after the other,
+// the file backend first.
+type stressSection struct {
+	runs      []*stressResult
+	pgVersion string // the PostgreSQL the second run went against
+	pgMissing string // why there is no PostgreSQL run, if there is none
+}
+
+func stressBoth(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressSection, error) {
+	sec := &stressSection{}
+	say("stress: %d processes for %s, file backend", procs, d)
+	r, err := stress(ctx, dir, gate, procs, d, nil)
+	if err != nil {
+		return nil, fmt.Errorf("stress, file backend: %v", err)
+	}
+	sec.runs = append(sec.runs, r)
+	pg, why, err := newPGBench(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("stress: PostgreSQL: %v", err)
+	}
+	if pg == nil {
+		say("stress: no PostgreSQL run: %s", why)
+		sec.pgMissing = why
+		return sec, nil
+	}
+	defer pg.close()
+	sec.pgVersion = pg.version
+	say("stress: %d processes for %s, %s", procs, d, pg.version)
+	if r, err = stress(ctx, dir, gate, procs, d, pg); err != nil {
+		return nil, fmt.Errorf("stress, PostgreSQL: %v", err)
+	}
+	sec.runs = append(sec.runs, r)
+	return sec, nil
 }

@@ -55,9 +55,17 @@ func machine(dir string) machineInfo {
 	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		m.commit = strings.TrimSpace(string(out))
 	}
-	if out, err := exec.Command("dpkg-query", "-W", "-f", "${Package} ${Version}, ", "bash", "libpam-google-authenticator", "pamtester").Output(); err == nil {
-		m.peers = strings.TrimSuffix(strings.TrimSpace(string(out)), ",")
+	// dpkg-query exits 1 when one of them is missing, and still lists the
+	// others; a pattern also lists packages it knows but are not installed,
+	// with no version.
+	out, _ := exec.Command("dpkg-query", "-W", "-f", "${Package} ${Version}\n", "bash", "libpam-google-authenticator", "pamtester", "freeradius", "postgresql-[0-9]*").Output()
+	var peers []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && !strings.HasSuffix(f[0], "-jit-llvm") {
+			peers = append(peers, f[0]+" "+f[1])
+		}
 	}
+	m.peers = strings.Join(peers, ", ")
 	return m
 }
 
@@ -113,20 +121,23 @@ func verdict(ok bool) string {
 }
 
 // report renders docs/BENCHMARKS.md.
-func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressResult, n int) string {
+func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSection, n int) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	wall := func(id string) time.Duration { return l.get(id).wall(0.5) }
 	cpu := func(id string) time.Duration { return l.get(id).cpu(0.5) }
 
 	p("# Benchmarks\n\n")
-	p("What logingate adds to a login, and how it holds up when logins race. `make bench` (as root) rewrites this file: it runs `scripts/bench.sh`, which runs `go run ./scripts/bench`. `BENCH_RUNS`, `BENCH_STRESS_SECONDS` and `BENCH_STRESS_PROCS` change the run lengths. Everything it creates (a temp directory, two PAM service files in /etc/pam.d) is removed when it ends.\n\n")
+	p("What logingate adds to a login, and how it holds up when logins race. `make bench` (as root) rewrites this file: it runs `scripts/bench.sh`, which runs `go run ./scripts/bench`. `BENCH_RUNS`, `BENCH_STRESS_SECONDS` and `BENCH_STRESS_PROCS` change the run lengths. Everything it creates (a temp directory, two PAM service files in /etc/pam.d, and the FreeRADIUS and PostgreSQL servers it starts on loopback, where installed) is removed or stopped when it ends.\n\n")
 	p("Compare rows of one run, not runs: on a shared machine wall times move with its load.\n\n")
 
 	p("## Machine\n\n| | |\n|---|---|\n")
 	p("| date | %s |\n| command | `make bench` (%d timed runs per latency case", m.date, n)
 	if s != nil {
-		p("; stress %s with %d processes", s.asked, s.procs)
+		p("; stress %s with %d processes, on %d backend", s.runs[0].asked, s.runs[0].procs, len(s.runs))
+		if len(s.runs) > 1 {
+			p("s, one after the other")
+		}
 	}
 	p(") |\n| commit | %s |\n| CPU | %s, %d cores (nproc) |\n| OS | %s, kernel %s |\n", m.commit, m.cpu, m.nproc, m.os, m.kernel)
 	p("| Go | %s; logingate built with `go build -trimpath` (cgo), %.1f MB |\n", m.goVersion, float64(su.binaryBytes)/(1<<20))
@@ -147,6 +158,9 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressResult
 	if l.pamMissing != "" {
 		p("\nThe google-authenticator rows are missing: %s.\n", l.pamMissing)
 	}
+	if l.radiusMissing != "" {
+		p("\nThe RADIUS row is missing: %s.\n", l.radiusMissing)
+	}
 
 	added, addedCPU := wall("totp")-wall("shell"), cpu("totp")-cpu("shell")
 	rss := l.get("totp").maxRSS()
@@ -161,7 +175,25 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressResult
 	if l.get("duo-push") != nil {
 		p("| a Duo passcode login, median G − A | %s | %s | | max RSS %s |\n", ms(wall("duo-passcode")-wall("shell")), ms(cpu("duo-passcode")-cpu("shell")), mib(l.get("duo-passcode").maxRSS()))
 		p("| a Duo Push login approved at once, median H − A | %s | %s | | max RSS %s |\n", ms(wall("duo-push")-wall("shell")), ms(cpu("duo-push")-cpu("shell")), mib(l.get("duo-push").maxRSS()))
+	}
+	if l.get("radius") != nil {
+		p("| a RADIUS login, median R − A | %s | %s | | max RSS %s |\n", ms(wall("radius")-wall("shell")), ms(cpu("radius")-cpu("shell")), mib(l.get("radius").maxRSS()))
+	}
+	if l.get("duo-push") != nil {
 		p("\nThe Duo rows talk to a fake Duo Auth API on loopback (TLS with its own CA, every signature checked, answers at once), run by the benchmark driver on the same cores: they measure what the gate adds to a Duo login, not Duo's own service time. A Duo login costs one TLS handshake, preauth and the auth exchange (a push adds one status poll); the gate sends no ping. For scale only, not measured here: the project's reference notes measured login_duo 2.2.3 against a mock Duo at a median of 230 ms for an approved push, most of it a ping per login and Nagle stalls of about 40 ms per request.\n")
+	}
+
+	if l.get("radius") != nil {
+		p("\nThe RADIUS row logs in with a code that a real %s accepts, started by the benchmark driver on loopback with its own configuration, on the same cores as the gate. ", l.radiusServer)
+		p("Its config is B's with a state directory of its own and a `radius:` block: one server, the shared secret in a file of root's with mode 0600. The user has no local factor, so the code from `LOGINGATE_PASSCODE` goes to RADIUS, the fallback for a code no local factor takes: one Access-Request over UDP (User-Password hidden with the secret, a Message-Authenticator on the request, and the answer's checked before it counts, as the gate requires by default), then the success is recorded in the user's state with a durable write, as for B; that state, left by one untimed login, is restored before each run. ")
+		p("Every run is checked: exit 0, nothing on stderr, and one more allow line with `factor=radius` in the audit log")
+		if l.radiusAccepts >= 0 {
+			p("; at the end FreeRADIUS's own log showed %d accepts for the row's %d logins (warm-up rounds and the untimed first login included). ", l.radiusAccepts, l.radiusLogins)
+		} else {
+			p(" (FreeRADIUS's own log of its accepts outgrew the harness's buffer in a run this long, so its count is not shown). ")
+		}
+		p("R − B = %s (CPU %s): a RADIUS exchange in place of a local TOTP check, with the same start-up and the same one write. FreeRADIUS answers at once from a users file; a real OTP server's own time (its database, an HSM, an upstream token service) comes on top.\n",
+			signedMS(wall("radius")-wall("totp")), signedMS(cpu("radius")-cpu("totp")))
 	}
 
 	p("\n### Where the time goes\n\n")
@@ -187,7 +219,7 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressResult
 	reading(&b, m, l, su, added, addedCPU, rss)
 
 	if s != nil {
-		stressSection(&b, s)
+		writeStress(&b, s)
 	}
 	return b.String()
 }
@@ -267,50 +299,127 @@ func reading(b *strings.Builder, m machineInfo, l *latencyResult, su *startupPro
 	p("The load average was %s on %d cores before the latency runs and %s after them; wall times include waiting for a CPU, CPU times do not, so on a busy machine the CPU column is the steadier one.\n", m.load, m.nproc, l.loadAfter)
 }
 
-func stressSection(b *strings.Builder, s *stressResult) {
+func writeStress(b *strings.Builder, ss *stressSection) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	runs := ss.runs
+	s := runs[0]
 	p("\n## Stress: %d gate processes at once against one user\n\n", s.procs)
-	p("For %s, %d workers each run one gate process after another, all for the same user and state directory, so every attempt queues on that user's lock; the attempts still running at the end are waited for (the last ended after %s). ", s.asked, s.procs, s.dur.Round(100*time.Millisecond))
+	p("For %s, %d workers each run one gate process after another, all for the same user, so every attempt queues on that user's lock; the attempts still running at the end are waited for. ", s.asked, s.procs)
 	p("Each attempt presents, at random, the current TOTP code (%d%%), one of the current backup codes (%d%%, most of them used up by then), a code that was accepted before (%d%%), or a wrong code, TOTP- or backup-shaped (the rest). ", pctTOTP, pctBackup, pctReplay)
-	p("Every %s an administrator re-enrolls the user (`enroll --force`: new secret, new backup codes), and a reader decodes the state file every %s while the writers replace it. ", reenrollEvery, readEvery)
+	p("Every %s an administrator re-enrolls the user (`enroll --force`: new secret, new backup codes), and a reader loads and decodes the user's state every %s while the writers replace it. ", reenrollEvery, readEvery)
 	p("TOTP codes have %d digits here, so that a wrong or stale code matches by chance with odds of 1 in 10⁸; the rate limit is 1000 failures a second so that it does not hide the code checks.\n\n", stressDigits)
-	p("| | |\n|---|---:|\n")
-	p("| attempts | %d (%.0f a second) |\n", s.attempts, float64(s.attempts)/s.dur.Seconds())
-	for _, k := range sortedKeys(s.byKind) {
-		p("| presented: %s | %d |\n", k, s.byKind[k])
+	if len(runs) > 1 {
+		p("The same run is made twice, one after the other: against the file backend (a state directory on this machine's disk), then against %s, started by the driver on loopback (initdb in a temp directory, fsync and synchronous_commit on, password authentication over TCP), with `store: {backend: postgres, dsn_file, key_file}` in the config, so that every gate process opens its own connection, takes the user's row lock and decrypts the TOTP secret with the key file; its schema is made by `logingate store migrate`. The reader is a store client like a gate on another host. ", ss.pgVersion)
+		p("The rate is gate processes that reached a decision (let in or refused), over the run's whole length, as `BenchmarkConcurrentLogins` in internal/racetest counts them; how many of them could be let in is set by the credentials there are (one TOTP step per enrollment and 30 s, ten backup codes per enrollment), not by the backend. The latency is each gate process's, from start to exit.\n\n")
+	} else {
+		p("There is no PostgreSQL run: %s.\n\n", ss.pgMissing)
 	}
-	for _, k := range sortedKeys(s.outcomes) {
-		p("| %s | %d |\n", k, s.outcomes[k])
+
+	p("| |")
+	for _, r := range runs {
+		p(" %s |", strings.TrimPrefix(backendName(r.backend, ss.pgVersion), "the "))
 	}
-	p("| **credentials accepted twice (double accepts)** | **%d** |\n", s.double)
-	p("| **wrong codes accepted** | **%d** |\n", s.falseAcc)
-	p("| re-enrollments during the run | %d |\n", s.enrolls-1)
-	p("| state file reads during the run / that did not decode | %d / **%d** |\n", s.reads, s.corrupt)
-	p("| state file at the end | %s |\n", s.final)
-	p("| temp files left behind | %d |\n", s.strays)
-	p("| audit allow lines / accepted logins | %d / %d |\n", s.audit, s.accepts)
-	p("| latency, all attempts: p50 / p99 / max | %s / %s / %s |\n", sec(quantile(s.lat, 0.5)), sec(quantile(s.lat, 0.99)), sec(quantile(s.lat, 1)))
-	if len(s.latOK) > 0 {
-		p("| latency, accepted logins: p50 / p99 | %s / %s |\n", sec(quantile(s.latOK, 0.5)), sec(quantile(s.latOK, 0.99)))
+	p("\n|---|")
+	for range runs {
+		p("---:|")
 	}
-	if len(s.others) > 0 {
-		p("\nThe other outcomes, by what the gate said:\n\n")
-		for _, o := range sortedKeys(s.others) {
-			p("- %d× `%s`\n", s.others[o], strings.ReplaceAll(o, "`", "'"))
+	p("\n")
+	row := func(what string, cell func(r *stressResult) string) {
+		p("| %s |", what)
+		for _, r := range runs {
+			p(" %s |", cell(r))
+		}
+		p("\n")
+	}
+	row("load average at its start", func(r *stressResult) string { return r.load })
+	row("ran for (the last attempt ended after)", func(r *stressResult) string { return sec2(r.dur) })
+	row("**attempts: gate decisions a second**", func(r *stressResult) string {
+		return fmt.Sprintf("**%.1f** (%d)", float64(r.attempts)/r.dur.Seconds(), r.attempts)
+	})
+	row("logins accepted (a second)", func(r *stressResult) string {
+		return fmt.Sprintf("%d (%.1f)", r.outcomes["accepted"], float64(r.outcomes["accepted"])/r.dur.Seconds())
+	})
+	row("**latency, all attempts: p50 / p99**", func(r *stressResult) string {
+		return fmt.Sprintf("**%s / %s**", sec(quantile(r.lat, 0.5)), sec(quantile(r.lat, 0.99)))
+	})
+	row("latency, all attempts: max", func(r *stressResult) string { return sec(quantile(r.lat, 1)) })
+	row("latency, accepted logins: p50 / p99", func(r *stressResult) string {
+		if len(r.latOK) == 0 {
+			return "none accepted"
+		}
+		return fmt.Sprintf("%s / %s", sec(quantile(r.latOK, 0.5)), sec(quantile(r.latOK, 0.99)))
+	})
+	kinds, outcomes := map[string]int{}, map[string]int{}
+	for _, r := range runs {
+		for k := range r.byKind {
+			kinds[k]++
+		}
+		for k := range r.outcomes {
+			outcomes[k]++
 		}
 	}
-	p("\n**Reading.** ")
-	if s.double == 0 && s.falseAcc == 0 && s.corrupt == 0 && s.final == "decodes" && s.strays == 0 {
-		p("No code was accepted twice, no wrong code was accepted, every read of the state file decoded, and nothing was left half-written. ")
-	} else {
-		p("**This run found a violation** (the bold rows above). ")
+	for _, k := range sortedKeys(kinds) {
+		row("presented: "+k, func(r *stressResult) string { return fmt.Sprint(r.byKind[k]) })
 	}
-	p("The latency is queueing: a user's logins take that user's lock one at a time, and each holds it through its code check and its durable write, so %d processes for one user wait for each other, and a backup-shaped code holds it longest (argon2id over every stored code). Logins of different users do not share a lock.", s.procs)
-	if top, mid := quantile(s.lat, 1), quantile(s.lat, 0.5); top > s.asked/2 && top > 3*mid {
-		p(" Some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", sec(top), sec(mid))
+	for _, k := range sortedKeys(outcomes) {
+		row(k, func(r *stressResult) string { return fmt.Sprint(r.outcomes[k]) })
+	}
+	row("**credentials accepted twice (double accepts)**", func(r *stressResult) string { return fmt.Sprintf("**%d**", r.double) })
+	row("**wrong codes accepted**", func(r *stressResult) string { return fmt.Sprintf("**%d**", r.falseAcc) })
+	row("re-enrollments during the run", func(r *stressResult) string { return fmt.Sprint(r.enrolls - 1) })
+	row("state reads during the run / that did not load or decode", func(r *stressResult) string {
+		return fmt.Sprintf("%d / **%d**", r.reads, r.corrupt)
+	})
+	row("the user's state at the end", func(r *stressResult) string { return r.final })
+	row("temp files left behind", func(r *stressResult) string {
+		if r.strays < 0 {
+			return "none to leave (transactions)"
+		}
+		return fmt.Sprint(r.strays)
+	})
+	row("audit allow lines / accepted logins", func(r *stressResult) string { return fmt.Sprintf("%d / %d", r.audit, r.accepts) })
+	for _, r := range runs {
+		if len(r.others) > 0 {
+			p("\nThe other outcomes on %s, by what the gate said:\n\n", backendName(r.backend, ss.pgVersion))
+			for _, o := range sortedKeys(r.others) {
+				p("- %d× `%s`\n", r.others[o], strings.ReplaceAll(o, "`", "'"))
+			}
+		}
+	}
+
+	p("\n**Reading.** ")
+	for _, r := range runs {
+		name := backendName(r.backend, ss.pgVersion)
+		if r.double == 0 && r.falseAcc == 0 && r.corrupt == 0 && r.final == "decodes" && r.strays <= 0 {
+			p("On %s, no code was accepted twice, no wrong code was accepted, every read of the state loaded and decoded, and nothing was left half-written. ", name)
+		} else {
+			p("**On %s, this run found a violation** (the bold counts above). ", name)
+		}
+	}
+	if len(runs) > 1 {
+		f, g := runs[0], runs[1]
+		rate := func(r *stressResult) float64 { return float64(r.attempts) / r.dur.Seconds() }
+		p("%s decided %.1f logins a second against the file backend's %.1f, with a median attempt of %s against %s (p99 %s against %s); the two runs follow each other, so read them with the load averages above in mind. ",
+			backendName(g.backend, ss.pgVersion), rate(g), rate(f), sec(quantile(g.lat, 0.5)), sec(quantile(f.lat, 0.5)), sec(quantile(g.lat, 0.99)), sec(quantile(f.lat, 0.99)))
+	}
+	p("The latency is queueing: a user's logins take that user's lock one at a time (a lock file, or the user's row), and each holds it through its code check and its write, so %d processes for one user wait for each other, and a backup-shaped code holds it longest (argon2id over every stored code). Logins of different users do not share a lock.", s.procs)
+	for _, r := range runs {
+		if top, mid := quantile(r.lat, 1), quantile(r.lat, 0.5); top > r.asked/2 && top > 3*mid {
+			p(" On %s some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", backendName(r.backend, ss.pgVersion), sec(top), sec(mid))
+		}
 	}
 	p(" One user with %d logins at once is far beyond real use; the point of this run is the counts above.\n", s.procs)
 }
+
+// backendName names a stress run's backend in the report.
+func backendName(backend, pgVersion string) string {
+	if backend == "postgres" {
+		return pgVersion
+	}
+	return "the file backend"
+}
+
+func sec2(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
 
 func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 

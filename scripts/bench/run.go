@@ -267,14 +267,16 @@ func newGateDir(parent, name, extra string) (*gateDir, error) {
 
 func (g *gateDir) close() { g.audit.close() }
 
-// auditSink receives the gate's syslog datagrams and counts the allow lines.
+// auditSink receives the gate's syslog datagrams and counts the allow lines,
+// in all and by factor.
 type auditSink struct {
-	path  string
-	conn  *net.UnixConn
-	done  chan struct{}
-	mu    sync.Mutex
-	lines int
-	allow int
+	path     string
+	conn     *net.UnixConn
+	done     chan struct{}
+	mu       sync.Mutex
+	lines    int
+	allow    int
+	byFactor map[string]int // allow lines by their factor= value
 }
 
 func listenAudit(path string) (*auditSink, error) {
@@ -282,7 +284,7 @@ func listenAudit(path string) (*auditSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auditSink{path: path, conn: c, done: make(chan struct{})}
+	a := &auditSink{path: path, conn: c, done: make(chan struct{}), byFactor: map[string]int{}}
 	go func() {
 		defer close(a.done)
 		buf := make([]byte, 8192)
@@ -297,6 +299,10 @@ func listenAudit(path string) (*auditSink, error) {
 				a.lines++
 				if strings.Contains(l, "result=allow") {
 					a.allow++
+					if _, rest, ok := strings.Cut(l, " factor="); ok {
+						f, _, _ := strings.Cut(rest, " ")
+						a.byFactor[f]++
+					}
 				}
 			}
 			a.mu.Unlock()
@@ -309,6 +315,13 @@ func (a *auditSink) counts() (lines, allow int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.lines, a.allow
+}
+
+// allowed is the number of allow lines with factor=f.
+func (a *auditSink) allowed(f string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byFactor[f]
 }
 
 func (a *auditSink) close() { a.conn.Close(); <-a.done }

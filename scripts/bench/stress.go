@@ -31,8 +31,10 @@ const (
 	stressDigits  = 8 // so that a wrong or old code matches by chance with odds of 1e-8, not 1e-6
 )
 
-// stressResult is the stress section.
+// stressResult is one backend's stress run.
 type stressResult struct {
+	backend  string // "file" or "postgres"
+	load     string // load averages when it started
 	procs    int
 	asked    time.Duration // how long workers started new attempts
 	dur      time.Duration // until the last attempt ended
@@ -44,10 +46,10 @@ type stressResult struct {
 	double   int // a credential accepted more than once
 	falseAcc int // a wrong code accepted
 	enrolls  int
-	reads    int // state file reads during the run
-	corrupt  int // of which did not decode
+	reads    int // state reads during the run
+	corrupt  int // of which did not load or decode
 	final    string
-	strays   int // temp files left in the user's directory
+	strays   int // temp files left in the user's directory; -1 for a database
 	audit    int // allow lines received by the audit socket
 	lat      []time.Duration
 	latOK    []time.Duration
@@ -65,19 +67,71 @@ type stressRun struct {
 	res       *stressResult
 }
 
-func stress(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressResult, error) {
-	g, err := newGateDir(dir, "stress", fmt.Sprintf("totp: {digits: %d}\nrate_limit: {failures: 1000, per: 1s}\n", stressDigits))
+// stressStore is the backend a stress run goes against, as the driver
+// reads it while the gates write.
+type stressStore interface {
+	name() string
+	// read loads the user's state once; an error when it does not load
+	// or decode.
+	read(ctx context.Context, user string) error
+	// strays counts what writers left half-done (temp files), or is -1
+	// where there is no such thing to count.
+	strays(user string) int
+	close()
+}
+
+// fileStore is the file backend in a state directory.
+type fileStore struct{ dir string }
+
+func (f fileStore) name() string { return "file" }
+
+func (f fileStore) read(_ context.Context, user string) error {
+	b, err := os.ReadFile(filepath.Join(f.dir, user, "state.json"))
+	if err != nil {
+		return err
+	}
+	_, err = filestore.Decode(b)
+	return err
+}
+
+func (f fileStore) strays(user string) int {
+	names, _ := filepath.Glob(filepath.Join(f.dir, user, "state.json.tmp-*"))
+	return len(names)
+}
+
+func (f fileStore) close() {}
+
+// stressUser is whose state every gate process of the run fights over.
+const stressUser = "root"
+
+// stress runs the workload against the file backend, or against pg's
+// database when pg is not nil.
+func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, pg *pgBench) (*stressResult, error) {
+	extra := fmt.Sprintf("totp: {digits: %d}\nrate_limit: {failures: 1000, per: 1s}\n", stressDigits)
+	name := "file"
+	if pg != nil {
+		extra += pg.block
+		name = "postgres"
+	}
+	g, err := newGateDir(dir, "stress-"+name, extra)
 	if err != nil {
 		return nil, err
 	}
 	defer g.close()
+	var st stressStore = fileStore{g.state}
+	if pg != nil {
+		if st, err = pg.open(ctx, gate, g.config); err != nil {
+			return nil, err
+		}
+	}
+	defer st.close()
 	s := &stressRun{gate: gate, cfg: g.config, seen: map[string]int{},
-		res: &stressResult{procs: procs, asked: d, byKind: map[string]int{}, outcomes: map[string]int{}, others: map[string]int{}}}
+		res: &stressResult{backend: st.name(), load: loadavg(), procs: procs, asked: d,
+			byKind: map[string]int{}, outcomes: map[string]int{}, others: map[string]int{}}}
 	if s.cur, err = enroll(ctx, gate, g.config); err != nil {
 		return nil, err
 	}
 	s.res.enrolls = 1
-	statePath := filepath.Join(g.state, "root", "state.json")
 
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -122,12 +176,14 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration) (
 	})
 	wg.Go(func() {
 		for ctx.Err() == nil {
-			b, err := os.ReadFile(statePath)
+			// Not cut short by the run's end: a read it interrupts
+			// would count as one that failed.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := st.read(rctx, stressUser)
+			cancel()
 			s.mu.Lock()
 			s.res.reads++
 			if err != nil {
-				s.res.corrupt++
-			} else if _, err := filestore.Decode(b); err != nil {
 				s.res.corrupt++
 			}
 			s.mu.Unlock()
@@ -150,15 +206,12 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration) (
 			r.double += n - 1
 		}
 	}
-	if b, err := os.ReadFile(statePath); err != nil {
-		r.final = "unreadable: " + err.Error()
-	} else if _, err := filestore.Decode(b); err != nil {
-		r.final = "does not decode: " + err.Error()
+	if err := st.read(context.WithoutCancel(ctx), stressUser); err != nil {
+		r.final = "does not load: " + err.Error()
 	} else {
 		r.final = "decodes"
 	}
-	names, _ := filepath.Glob(filepath.Join(g.state, "root", "state.json.tmp-*"))
-	r.strays = len(names)
+	r.strays = st.strays(stressUser)
 	// Every gate sent its line before it exited; give this reader a moment.
 	for range 100 {
 		if _, allow := g.audit.counts(); allow >= r.accepts {
