@@ -67,11 +67,17 @@ func isEmpty(st *store.UserState) bool {
 
 // Users lists the users the database holds state for, by name.
 func (s *Store) Users(ctx context.Context) ([]string, error) {
+	return s.names(ctx, "list users", "SELECT name FROM logingate_users WHERE state IS NOT NULL ORDER BY name")
+}
+
+// names runs query, whose rows are one user name each, and returns them.
+func (s *Store) names(ctx context.Context, what, query string, args ...any) ([]string, error) {
 	var names []string
-	err := s.run(ctx, "list users", func(ctx context.Context, c conn) error {
+	err := s.run(ctx, what, func(ctx context.Context, c conn) error {
+		names = nil // run may try again on a fresh connection
 		ctx, cancel := context.WithTimeout(ctx, s.timeout)
 		defer cancel()
-		rows, err := c.Query(ctx, "SELECT name FROM logingate_users WHERE state IS NOT NULL ORDER BY name")
+		rows, err := c.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -116,24 +122,7 @@ func (s *Store) KeyUse(ctx context.Context) (map[string]int, error) {
 // the key file lacks or a row that does not decrypt. It returns how many
 // rows it decrypted.
 func (s *Store) CheckKeys(ctx context.Context) (int, error) {
-	var samples []string
-	err := s.run(ctx, "sample rows", func(ctx context.Context, c conn) error {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		rows, err := c.Query(ctx, "SELECT DISTINCT ON (key_id) name FROM logingate_users WHERE key_id IS NOT NULL ORDER BY key_id, updated_at DESC")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				return err
-			}
-			samples = append(samples, n)
-		}
-		return rows.Err()
-	})
+	samples, err := s.names(ctx, "sample rows", "SELECT DISTINCT ON (key_id) name FROM logingate_users WHERE key_id IS NOT NULL ORDER BY key_id, updated_at DESC")
 	if err != nil {
 		return 0, err
 	}
@@ -151,24 +140,7 @@ func (s *Store) CheckKeys(ctx context.Context) (int, error) {
 // how many it re-encrypted. Run it after putting a new key first in the key
 // file on every host; remove the old key once it reports none left.
 func (s *Store) Rekey(ctx context.Context) (int, error) {
-	var names []string
-	err := s.run(ctx, "list old keys", func(ctx context.Context, c conn) error {
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		rows, err := c.Query(ctx, "SELECT name FROM logingate_users WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY name", s.keys.Primary())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				return err
-			}
-			names = append(names, n)
-		}
-		return rows.Err()
-	})
+	names, err := s.names(ctx, "list old keys", "SELECT name FROM logingate_users WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY name", s.keys.Primary())
 	if err != nil {
 		return 0, err
 	}
