@@ -22,6 +22,9 @@ type statusReport struct {
 	Failures    int          `json:"recent_failures"`
 	LockedUntil *time.Time   `json:"locked_until,omitempty"`
 	LastSuccess *store.Event `json:"last_success,omitempty"`
+	// TrustedWindows counts the live trusted windows (headless: trusted);
+	// logingate sessions lists them.
+	TrustedWindows int `json:"trusted_windows"`
 }
 
 type totpStatus struct {
@@ -70,6 +73,7 @@ func (a *app) status(args []string) (err error) {
 			r.LockedUntil = &until
 		}
 		r.LastSuccess = st.LastSuccess
+		r.TrustedWindows = len(store.PruneTrusted(st.Trusted, now))
 	}
 	if *asJSON {
 		return writeJSON(a.stdout, r)
@@ -97,6 +101,7 @@ func (a *app) status(args []string) (err error) {
 	} else {
 		fmt.Fprintf(w, "last success:\tnever\n")
 	}
+	fmt.Fprintf(w, "trusted windows:\t%d (logingate sessions --user %s lists them)\n", r.TrustedWindows, r.User)
 	return w.Flush()
 }
 

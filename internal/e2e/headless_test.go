@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +233,9 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	u.WriteAuthorizedKeys(t, u.PublicKey, other.PublicKey)
 	e := h.enroll(t, u)
 	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	if out, _, _ := h.gate(t, "status", "--user", u.Name); !regexp.MustCompile(`(?m)^trusted windows: +1 `).MatchString(out) {
+		t.Errorf("status after a window opened:\n%s", out)
+	}
 
 	if out, errOut, code := run(t, h.SSH(u, "echo same-key")); code != 0 || out != "same-key\n" {
 		t.Fatalf("the window's own key: exit %d %q %q", code, out, errOut)
