@@ -30,7 +30,10 @@ func TestLastStepInTheFuture(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(e.statePath(a), b, 0o600))
 
-	for _, offset := range []int{-1, 0, 1} {
+	// Steps 0 and +1 stay inside the window even if a 30 s step ends
+	// between computing the code and checking it (-1 would then fall out
+	// of it and read as a wrong code).
+	for _, offset := range []int{0, 1} {
 		mustDeny(t, "a current code after the clock went back", e.login(t, a, en.code(t, offset)), "already used")
 	}
 	if st := e.stateOf(t, a); st.TOTP.LastStep != future {
