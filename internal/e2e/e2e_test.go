@@ -18,34 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
 // gateBin is the logingate binary built once for the package's tests.
 var gateBin string
 
-func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-			return m.Run() // the tests skip themselves
-		}
-		dir, err := os.MkdirTemp("", "logingate-e2e-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		gateBin = filepath.Join(dir, "logingate")
-		out, err := exec.Command("go", "build", "-o", gateBin, "github.com/logingate/logingate/cmd/logingate").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building logingate: %v\n%s", err, out)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
 
 // host is one sshd with logingate as its ForceCommand, its config, state
 // directory and audit socket.

@@ -32,33 +32,13 @@ import (
 
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/gatebin"
 )
 
 // gateBin is the logingate binary, built once for the package.
 var gateBin string
 
-func TestMain(m *testing.M) {
-	code := func() int {
-		if os.Geteuid() != 0 && os.Getenv("CI") != "true" {
-			return m.Run() // the tests skip themselves
-		}
-		dir, err := os.MkdirTemp("", "logingate-faults-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		gateBin = filepath.Join(dir, "logingate")
-		out, err := exec.Command("go", "build", "-o", gateBin, "github.com/logingate/logingate/cmd/logingate").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building logingate: %v\n%s", err, out)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
 
 // unavailable skips t, or fails it under CI=true, where every tool and
 // privilege the tests need must be there.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/gatebin"
 )
 
 const (
@@ -42,23 +43,7 @@ const (
 // gateBin is the logingate binary, built once for the package.
 var gateBin string
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "logingate-race-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		gateBin = filepath.Join(dir, "logingate")
-		out, err := exec.Command("go", "build", "-o", gateBin, "github.com/logingate/logingate/cmd/logingate").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "building logingate: %v\n%s", err, out)
-			return 1
-		}
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, false) }
 
 // TestTOTPCodeRace: 16 processes present the same current TOTP code; one
 // gets in, the others are told the code was already used, and the step and
