@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/logingate/logingate/internal/duo"
+	"github.com/logingate/logingate/internal/term"
 )
 
 // DuoClient is what the Duo factors need of a Duo Auth API client
@@ -132,22 +133,16 @@ func (s *duoService) request(factor, device string) duo.AuthRequest {
 // maxPushCommand bounds the command shown in a push.
 const maxPushCommand = 200
 
-// pushCommand is the session's command as a push shows it: printable,
-// bounded, "(login shell)" for none.
+// pushCommand is the session's command as a push shows it: one printable
+// line, bounded, "(login shell)" for none.
 func pushCommand(cmd string) string {
 	if cmd == "" {
 		return "(login shell)"
 	}
-	cmd = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, cmd)
 	if len(cmd) > maxPushCommand {
-		cmd = cmd[:maxPushCommand] + "..."
+		return term.SanitizeLine(cmd, maxPushCommand) + "..."
 	}
-	return cmd
+	return term.SanitizeLine(cmd, maxPushCommand)
 }
 
 // duoAction is a push, a phone call or a request for SMS passcodes to one

@@ -271,21 +271,8 @@ func serviceOf(f factors.Factor) string {
 	return name
 }
 
-// sanitize makes a service's text safe to show and log on one line: control
-// bytes (but tab) and DEL become '?', as login_duo does, and the result is
-// bounded.
-func sanitize(s string) string {
-	const max = 512
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if (r < 0x20 && r != '\t') || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// sanitize makes a service's text safe to show and log on one line.
+func sanitize(s string) string { return term.SanitizeLine(s, 512) }
 
 func nonEmpty(s, dflt string) string {
 	if s != "" {

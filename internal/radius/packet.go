@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"layeh.com/radius"
+
+	"github.com/logingate/logingate/internal/term"
 )
 
 // Wire values (RFC 2865, RFC 2869, RFC 3162, RFC 3579).
@@ -193,24 +194,7 @@ func verify(b []byte, q *request, secret []byte, requireMA bool) (answer, error)
 }
 
 // Sanitize makes a server's text safe to show on a terminal and log on one
-// line: line breaks and tabs become spaces; other control characters, C1
-// controls and bytes that are not UTF-8 become '?'; the result is bounded.
+// line (term.SanitizeLine), bounded and trimmed.
 func Sanitize(s string) string {
-	if len(s) > maxReplyShown {
-		s = s[:maxReplyShown]
-	}
-	var out strings.Builder
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == '\r' || r == '\n' || r == '\t':
-			out.WriteByte(' ')
-		case r == utf8.RuneError && size == 1, r < 0x20, r >= 0x7f && r <= 0x9f:
-			out.WriteByte('?')
-		default:
-			out.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return strings.TrimSpace(out.String())
+	return strings.TrimSpace(term.SanitizeLine(s, maxReplyShown))
 }

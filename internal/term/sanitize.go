@@ -67,3 +67,18 @@ func unsafeRune(r rune, size int) bool {
 	}
 	return false
 }
+
+// SanitizeLine is Sanitize for a service's text that must stay on one line
+// (a reply shown as a status line or a prompt, an audit reason): line
+// breaks and tabs become spaces, and the text is cut to max bytes first.
+func SanitizeLine(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	return Sanitize(strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s))
+}
