@@ -255,7 +255,12 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 		case by != "":
 			note = g.openWindowAfter(ctx)
 		case len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck):
-			locked = g.recordFailure(ctx, now)
+			if locked, err = g.recordFailure(ctx, now); err != nil {
+				// Denied whatever the store's error: the code was refused,
+				// so an unreachable store is no reason to let in.
+				g.sayUpdateFailed(err)
+				return Decision{Factor: remote[0].Name(), Reason: "state update failed: " + err.Error()}, true
+			}
 		}
 	} else if by != "" {
 		note = g.windowNote()

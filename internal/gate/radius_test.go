@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/radius"
+	"github.com/logingate/logingate/internal/store"
 )
 
 // fakeRADIUS is a scripted RADIUS client behind the real RADIUS factor:
@@ -206,5 +208,23 @@ func TestRADIUSSuccessClearsFailures(t *testing.T) {
 	st := h.stored()
 	if len(st.Failures) != 0 || st.LastSuccess == nil || st.LastSuccess.Factor != "radius" {
 		t.Errorf("after a RADIUS success: failures %v, last success %+v; want none and radius", st.Failures, st.LastSuccess)
+	}
+}
+
+// A RADIUS reject that cannot be recorded ends the login, as a local
+// factor's unrecorded failure does, even under failmode safe with a store
+// that cannot be reached: the rate limit must see every attempt, and a
+// refused code is no reason to let in.
+func TestRADIUSRejectNotRecordedDenies(t *testing.T) {
+	for _, storeErr := range []error{errors.New("disk full"), fmt.Errorf("db down: %w", store.ErrUnavailable)} {
+		var warned []string
+		ui := newUI(says("2", "otp-bad", "otp-bad", "otp-bad")...)
+		h := newHarness(t, &totpOnly, ui).withRADIUS(&fakeRADIUS{good: map[string]bool{"otp-good": true}}, &warned)
+		h.cfg.Failmode = "safe"
+		h.store.updateErr = storeErr
+		d := h.run()
+		if d.Allow || !strings.HasPrefix(d.Reason, "state update failed") || ui.reads() != 2 {
+			t.Errorf("store error %v: decision %+v after %d answers, want denied at the first unrecorded reject", storeErr, d, ui.reads())
+		}
 	}
 }

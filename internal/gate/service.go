@@ -200,16 +200,16 @@ func (g *Gate) serviceFailed(ctx context.Context, f factors.Factor, err error) (
 
 // recordFailure records a failed attempt that no store update of its own
 // recorded (a code the services refused), and returns when the user is
-// locked out, zero if not. A failed write is not hidden: the next login
-// reads the state again.
-func (g *Gate) recordFailure(ctx context.Context, now time.Time) (locked time.Time) {
+// locked out, zero if not. A failure that cannot be recorded ends the
+// login, as a local factor's does: the rate limit must see every attempt.
+func (g *Gate) recordFailure(ctx context.Context, now time.Time) (locked time.Time, err error) {
 	rl := g.Config.RateLimit
-	_ = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+	err = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
 		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
 		locked = LockedUntil(st, rl, now)
 		return nil
 	})
-	return locked
+	return locked, err
 }
 
 // recordSuccess records a service factor's success in the user's state,
