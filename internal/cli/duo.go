@@ -34,10 +34,17 @@ func newDuoClient(cfg *config.Config) (*duo.Client, error) {
 	return duo.New(o)
 }
 
-// services returns the outside services a login consults, and logs at
-// every login what an operator must not miss: certificate checks off, and
-// login_duo's failmode default in effect.
-func services(cfg *config.Config, c *duo.Client, user string, sess *session.Session, lg *audit.Logger) []factors.Service {
+// loginServices returns the outside services a login consults, in menu
+// order: Duo (its client built by the caller, who closes it before the
+// exec), then RADIUS.
+func loginServices(cfg *config.Config, c *duo.Client, user string, sess *session.Session, lg *audit.Logger) []factors.Service {
+	return append(duoServices(cfg, c, user, sess, lg), radiusServices(cfg, user, sess, lg)...)
+}
+
+// duoServices returns Duo as a service for this login, or nothing, and
+// logs at every login what an operator must not miss: certificate checks
+// off, and login_duo's failmode default in effect.
+func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.Session, lg *audit.Logger) []factors.Service {
 	if c == nil {
 		return nil
 	}

@@ -92,7 +92,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		Policy:   policy,
 		Store:    st,
 		Factors:  localFactors(cfg, st),
-		Services: append(services(cfg, duoClient, target.Name, sess, lg), radiusServices(cfg, target.Name, sess, lg)...),
+		Services: loginServices(cfg, duoClient, target.Name, sess, lg),
 		Audit:    key.audited(lg),
 		Key:      key.fingerprint,
 		User:     target.Name,
