@@ -11,6 +11,7 @@ import (
 
 	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -33,7 +34,7 @@ func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...str
 	must(t, os.WriteFile(bin, data, 0o755))
 	must(t, os.Chown(bin, 0, gid))
 	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
-	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	ca := fake.WriteCAFile(t, dir)
 	must(t, os.Chmod(ca, 0o644))
 
@@ -46,7 +47,7 @@ func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...str
 		must(t, os.Chown(h.state, 0, gid))
 		must(t, os.Chmod(h.state, 0o770))
 		keys = fmt.Sprintf("duo: {host: %q, ikey: %s, skey: %s, cafile: %s}\n", fake.Host, fake.IKey, fake.SKey, ca)
-		cfg = fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.path) + strings.ReplaceAll(body, "{duo}", keys)
+		cfg = fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.Path) + strings.ReplaceAll(body, "{duo}", keys)
 	}
 	must(t, os.WriteFile(h.config, []byte(cfg), 0o640))
 	must(t, os.Chown(h.config, 0, gid))
@@ -76,7 +77,7 @@ func TestDuoPushAndPasscode(t *testing.T) {
 	if code := s.Wait(); code != 0 {
 		t.Fatalf("push login: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "action=login", "result=allow", "user="+u.Name, "factor=duo-push")
+	h.audit.WaitFor(t, "action=login", "result=allow", "user="+u.Name, "factor=duo-push")
 	auth := fake.RequestsTo("/auth/v2/auth")
 	if len(auth) != 1 || auth[0].Params.Get("factor") != "push" || auth[0].Params.Get("ipaddr") != "127.0.0.1" {
 		t.Errorf("auth requests %+v, want one push from 127.0.0.1", auth)
@@ -92,7 +93,7 @@ func TestDuoPushAndPasscode(t *testing.T) {
 	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "denied-in\r\n") {
 		t.Fatalf("three denied pushes: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "factor=duo-push")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "factor=duo-push")
 
 	for i, want := range []int{0, 1} {
 		s := h.SSHPty(t, u, "echo passcode-in")
@@ -163,12 +164,12 @@ func TestDuoOutage(t *testing.T) {
 				if code != 0 || out != "through\n" {
 					t.Errorf("failmode safe: exit %d, stdout %q, stderr %q", code, out, errOut)
 				}
-				h.audit.waitFor(t, "result=failsafe", "user="+u.Name, "failmode safe")
+				h.audit.WaitFor(t, "result=failsafe", "user="+u.Name, "failmode safe")
 			} else {
 				if code == 0 || out != "" || !strings.Contains(errOut, "cannot be reached; access denied") {
 					t.Errorf("failmode secure: exit %d, stdout %q, stderr %q", code, out, errOut)
 				}
-				h.audit.waitFor(t, "result=deny", "user="+u.Name, "failmode secure")
+				h.audit.WaitFor(t, "result=deny", "user="+u.Name, "failmode secure")
 			}
 
 			out, _, code = run(t, exec.Command(bin, "-c", h.config, "enroll", "--user", u.Name, "--no-verify", "--json"))
@@ -240,5 +241,5 @@ func TestDuoPushInterrupted(t *testing.T) {
 	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "should-not-run\r\n") {
 		t.Fatalf("an interrupted push: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "interrupted")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "interrupted")
 }

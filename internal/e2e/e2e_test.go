@@ -8,16 +8,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -32,7 +30,7 @@ func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
 type host struct {
 	*sshtest.Server
 	dir, config, state string
-	audit              *auditLog
+	audit              *auditsink.Sink
 }
 
 type hostOptions struct {
@@ -60,8 +58,8 @@ func newHost(t *testing.T, o hostOptions) *host {
 	if err := os.Chmod(h.state, 0o733|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
-	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
-	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n%s", h.state, h.audit.path, o.yaml)
+	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n%s", h.state, h.audit.Path, o.yaml)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -143,69 +141,4 @@ func run(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), 0
-}
-
-// auditLog collects the lines logingate sends to its syslog socket.
-type auditLog struct {
-	path  string
-	mu    sync.Mutex
-	lines []string
-}
-
-func listenAudit(t *testing.T, path string) *auditLog {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	a := &auditLog{path: path}
-	go func() {
-		buf := make([]byte, 8192)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			a.mu.Lock()
-			a.lines = append(a.lines, string(buf[:n]))
-			a.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { c.Close() })
-	return a
-}
-
-// waitFor returns the first audit line containing every part, waiting a
-// little for the datagram to arrive.
-func (a *auditLog) waitFor(t *testing.T, parts ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		a.mu.Lock()
-		for _, l := range a.lines {
-			ok := true
-			for _, p := range parts {
-				ok = ok && strings.Contains(l, p)
-			}
-			if ok {
-				a.mu.Unlock()
-				return l
-			}
-		}
-		all := strings.Join(a.lines, "\n")
-		a.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("no audit line with %q; have:\n%s", parts, all)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (a *auditLog) all() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return strings.Join(a.lines, "\n")
 }

@@ -37,8 +37,8 @@ func TestEnrollInSessionThenRegenerate(t *testing.T) {
 	if len(codes) != 10 {
 		t.Fatalf("want 10 backup codes shown, got %d:\n%s", len(codes), seen)
 	}
-	h.audit.waitFor(t, "action=enroll", "result=ok", "user="+u.Name)
-	h.audit.waitFor(t, "action=login", "result=allow", "user="+u.Name, "enrolled in session")
+	h.audit.WaitFor(t, "action=enroll", "result=ok", "user="+u.Name)
+	h.audit.WaitFor(t, "action=login", "result=allow", "user="+u.Name, "enrolled in session")
 
 	// In the session: new backup codes, confirmed with a current one.
 	s.Send(gateBin + " -c " + h.config + " backup-codes --regenerate\r")

@@ -94,7 +94,7 @@ func TestOrphanedInteractiveGateEnds(t *testing.T) {
 	if left := waitGateGone(u.UID, 5*time.Second); len(left) > 0 {
 		t.Fatalf("logingate processes %v of %s still running 5s after their client died", left, u.Name)
 	}
-	h.audit.waitFor(t, "action=login", "result=deny", "user="+u.Name)
+	h.audit.WaitFor(t, "action=login", "result=deny", "user="+u.Name)
 	if strings.Contains(s.Output(), "should-not-run") {
 		t.Fatalf("the command ran:\n%s", s.Output())
 	}
@@ -129,5 +129,5 @@ func TestOrphanedNonInteractiveGateEnds(t *testing.T) {
 	if left := waitGateGone(u.UID, bound); len(left) > 0 {
 		t.Fatalf("logingate processes %v of %s still running %v after their client died", left, u.Name, time.Since(start).Round(time.Second))
 	}
-	h.audit.waitFor(t, "action=login", "result=deny", "user="+u.Name, "gave up waiting after "+filestore.DefaultLockWait.String())
+	h.audit.WaitFor(t, "action=login", "result=deny", "user="+u.Name, "gave up waiting after "+filestore.DefaultLockWait.String())
 }

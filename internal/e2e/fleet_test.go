@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -66,10 +67,10 @@ func newFleet(t *testing.T, failmodeA, failmodeB string) *fleet {
 		must(t, os.Mkdir(h.state, 0o770))
 		must(t, os.Chown(h.state, 0, gid))
 		must(t, os.Chmod(h.state, 0o770))
-		h.audit = listenAudit(t, filepath.Join(hdir, "audit.sock"))
+		h.audit = auditsink.Listen(t, filepath.Join(hdir, "audit.sock"))
 		cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\nfailmode: %s\n"+
 			"store: {backend: postgres, dsn_file: %s, key_file: %s, host: %s}\n",
-			h.state, h.audit.path, failmode, dsnFile, keyFile, name)
+			h.state, h.audit.Path, failmode, dsnFile, keyFile, name)
 		must(t, os.WriteFile(h.config, []byte(cfg), 0o644))
 		h.Server = sshtest.Start(t, sshtest.Options{
 			ForceCommand: f.bin + " -c " + h.config,
@@ -150,7 +151,7 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 	if got := s.Wait(); got != 0 {
 		t.Fatalf("host A, TOTP: exit %d\n%s", got, s.Output())
 	}
-	f.a.audit.waitFor(t, "action=login", "result=allow", "user="+u.Name, "factor=totp")
+	f.a.audit.WaitFor(t, "action=login", "result=allow", "user="+u.Name, "factor=totp")
 	if by := f.lastHost(t, u.Name); by != "fleet-a" {
 		t.Errorf("the row was last changed by %q, want fleet-a", by)
 	}
@@ -163,19 +164,19 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 	if got := s.Wait(); got == 0 || strings.Contains(s.Output(), "should-not-run\r\n") {
 		t.Fatalf("host B accepted host A's code: exit %d\n%s", got, s.Output())
 	}
-	f.b.audit.waitFor(t, "action=login", "result=deny", "user="+u.Name, "code already used")
+	f.b.audit.WaitFor(t, "action=login", "result=deny", "user="+u.Name, "code already used")
 
 	out, errOut, got := sshWithCode(t, f.b, u, e.code(t, 1), "echo on-b")
 	if got != 0 || out != "on-b\n" {
 		t.Fatalf("host B, next step's code: exit %d, stdout %q, stderr %q", got, out, errOut)
 	}
-	f.b.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+	f.b.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")
 
 	out, errOut, got = sshWithCode(t, f.b, u, e.Codes[0], "echo backup-on-b")
 	if got != 0 || out != "backup-on-b\n" || !strings.Contains(errOut, fmt.Sprintf("%d backup codes left", len(e.Codes)-1)) {
 		t.Fatalf("host B, backup code: exit %d, stdout %q, stderr %q", got, out, errOut)
 	}
-	f.b.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=backup")
+	f.b.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=backup")
 	if by := f.lastHost(t, u.Name); by != "fleet-b" {
 		t.Errorf("the row was last changed by %q, want fleet-b", by)
 	}
@@ -184,7 +185,7 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 	if got == 0 || out != "" || !strings.Contains(errOut, "logingate: wrong code") {
 		t.Fatalf("host A accepted a backup code used on host B: exit %d, stdout %q, stderr %q", got, out, errOut)
 	}
-	f.a.audit.waitFor(t, "result=deny", "user="+u.Name, "wrong code")
+	f.a.audit.WaitFor(t, "result=deny", "user="+u.Name, "wrong code")
 
 	for _, h := range []*host{f.a, f.b} {
 		ents, err := os.ReadDir(h.state)
@@ -192,7 +193,7 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 		if len(ents) != 0 {
 			t.Errorf("%s keeps local state: %v", f.hostOf[h], ents)
 		}
-		f.noSecrets(t, f.hostOf[h]+"'s audit log", h.audit.all())
+		f.noSecrets(t, f.hostOf[h]+"'s audit log", h.audit.All())
 	}
 	f.noSecrets(t, "the terminal", s.Output())
 }
@@ -211,14 +212,14 @@ func TestFleetDatabaseDown(t *testing.T) {
 	if code != 0 || out != "through\n" || !strings.Contains(errOut, "state store cannot be reached; letting you in (failmode safe)") {
 		t.Errorf("database down, failmode safe: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	f.a.audit.waitFor(t, "action=login", "result=failsafe", "user="+u.Name, "state store unavailable", "failmode safe")
+	f.a.audit.WaitFor(t, "action=login", "result=failsafe", "user="+u.Name, "state store unavailable", "failmode safe")
 	f.noSecrets(t, "a failsafe login", errOut)
 
 	out, errOut, code = sshWithCode(t, f.b, u, e.code(t, 0), "echo should-not-run")
 	if code == 0 || out != "" || !strings.Contains(errOut, "state store cannot be reached; access denied") {
 		t.Errorf("database down, failmode secure: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	f.b.audit.waitFor(t, "action=login", "result=deny", "user="+u.Name, "state store unavailable", "failmode secure")
+	f.b.audit.WaitFor(t, "action=login", "result=deny", "user="+u.Name, "state store unavailable", "failmode secure")
 	f.noSecrets(t, "a failsecure login", errOut)
 
 	must(t, f.db.Restart())
@@ -233,8 +234,8 @@ func TestFleetDatabaseDown(t *testing.T) {
 	if out, errOut, code := sshWithCode(t, f.a, u, e.code(t, 1), "echo back-on-a"); code != 0 || out != "back-on-a\n" {
 		t.Fatalf("host A after the restart: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	f.a.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+	f.a.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")
 	for _, h := range []*host{f.a, f.b} {
-		f.noSecrets(t, f.hostOf[h]+"'s audit log", h.audit.all())
+		f.noSecrets(t, f.hostOf[h]+"'s audit log", h.audit.All())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/nssfake"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -39,14 +40,14 @@ func TestGroupsThroughNSSOnly(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	os.Mkdir(state, 0o700)
 	os.Chmod(state, 0o733|os.ModeSticky)
-	audit := listenAudit(t, filepath.Join(dir, "audit.sock"))
+	audit := auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 
 	// run starts the gate as an NSS-only user with no terminal and returns
 	// its stdout, stderr and exit status.
 	run := func(t *testing.T, user int, groups string) (string, string, int) {
 		t.Helper()
 		cfg := filepath.Join(dir, fmt.Sprintf("cfg-%d-%x.yaml", user, len(groups)))
-		body := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\ngroups: %s\n", state, audit.path, groups)
+		body := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\ngroups: %s\n", state, audit.Path, groups)
 		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +97,6 @@ func TestGroupsThroughNSSOnly(t *testing.T) {
 			}
 		})
 	}
-	audit.waitFor(t, "result=skip", "user=lgx-gated", `reason="not in a gated group"`)
-	audit.waitFor(t, "result=deny", "user=lgx-lost", "group lookup failed")
+	audit.WaitFor(t, "result=skip", "user=lgx-gated", `reason="not in a gated group"`)
+	audit.WaitFor(t, "result=deny", "user=lgx-lost", "group lookup failed")
 }

@@ -180,7 +180,7 @@ func TestHeadlessTrustedTools(t *testing.T) {
 	}
 
 	loginWithTerminal(t, h, u, e.code(t, 0), true)
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp", "trusted window", "opened for 1h")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp", "trusted window", "opened for 1h")
 	ws := sessionsOf(t, h, u)
 	if len(ws) != 1 || ws[0]["from"] != "127.0.0.1" || !strings.HasPrefix(ws[0]["key_fingerprint"].(string), "SHA256:") {
 		t.Fatalf("sessions after the login: %v", ws)
@@ -195,7 +195,7 @@ func TestHeadlessTrustedTools(t *testing.T) {
 	if code != 0 || out != "plain-42\n" || errOut != "" {
 		t.Fatalf("ssh host cmd: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=trusted", "trusted window "+ws[0]["id"].(string))
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=trusted", "trusted window "+ws[0]["id"].(string))
 }
 
 // Under headless: deny every tool is refused, also after an interactive
@@ -244,7 +244,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	if code == 0 || out != "" || !strings.Contains(errOut, "to open a trusted window (1h) for this key from this address") {
 		t.Errorf("another key: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "no trusted window for key")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "no trusted window for key")
 
 	// sshd listens on 127.0.0.1; bound to 127.0.0.2, the client comes from
 	// another address.
@@ -252,7 +252,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	if code == 0 || out != "" || !strings.Contains(errOut, noTerminalMsg) {
 		t.Errorf("another address: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "from=127.0.0.2", "no trusted window")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "from=127.0.0.2", "no trusted window")
 
 	// Root revokes it by id.
 	ws := sessionsOf(t, h, u)
@@ -263,7 +263,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	if out, errOut, code := h.gate(t, "sessions", "--user", u.Name, "--revoke", id); code != 0 || !strings.Contains(out, "revoked trusted session "+id) {
 		t.Fatalf("revoke: exit %d %q %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "action=sessions", "result=ok", "user="+u.Name, "by=root", "revoked trusted "+id)
+	h.audit.WaitFor(t, "action=sessions", "result=ok", "user="+u.Name, "by=root", "revoked trusted "+id)
 	if _, errOut, code := run(t, h.SSH(u, "echo after-revoke")); code == 0 || !strings.Contains(errOut, noTerminalMsg) {
 		t.Errorf("a revoked window still works: exit %d, stderr %q", code, errOut)
 	}
@@ -314,7 +314,7 @@ func TestTrustedWindowExpires(t *testing.T) {
 	if code == 0 || out != "" || !strings.Contains(errOut, "logingate: hint: the trusted window for this key from this address ended at") {
 		t.Errorf("an expired window: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "ended)")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "ended)")
 }
 
 // A key whose authorized_keys line carries command="..." runs that command
@@ -332,13 +332,13 @@ func TestRestrictedKeyRunsItsOwnCommand(t *testing.T) {
 	if !strings.Contains(out, "restricted-touch "+marker) {
 		t.Errorf("interactive: the key's command did not run:\n%s", out)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "runs its own command=", "authorized_keys:2")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "runs its own command=", "authorized_keys:2")
 
 	stdout, errOut, code := run(t, h.SSH(backup, "touch "+marker))
 	if code != 0 || stdout != "restricted-touch "+marker+"\n" {
 		t.Errorf("through the window: exit %d, stdout %q, stderr %q", code, stdout, errOut)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=trusted", "runs its own command=")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=trusted", "runs its own command=")
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatalf("the client's command ran under a restricted key")
 	}
@@ -437,7 +437,7 @@ func TestCertificateRunsItsForceCommand(t *testing.T) {
 	if code != 0 || out != "forced-by-cert echo client\n" {
 		t.Errorf("force-command: exit %d, stdout %q, stderr %q; want the certificate's command with SSH_ORIGINAL_COMMAND", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "runs its force-command", `ID \"trusted@test\", serial 7`)
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "runs its force-command", `ID \"trusted@test\", serial 7`)
 
 	// A cert-authority line's command= restricts every certificate of
 	// that CA.
@@ -446,7 +446,7 @@ func TestCertificateRunsItsForceCommand(t *testing.T) {
 	if code != 0 || out != "ca-line echo client\n" {
 		t.Errorf("cert-authority command=: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, `ID \"line@test\"`, "runs command= (", "authorized_keys:2)")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, `ID \"line@test\"`, "runs command= (", "authorized_keys:2)")
 
 	// Both, different, through the line: sshd itself refuses (OpenSSH's
 	// sshauthopt_merge), logingate never runs.
@@ -470,5 +470,5 @@ func TestCertificateRunsItsForceCommand(t *testing.T) {
 	if !strings.Contains(errOut, "logingate: error: ") || !strings.Contains(errOut, "force-command and the command= option on "+u.AuthorizedKeysPath+":3 differ") {
 		t.Errorf("stderr %q does not say why", errOut)
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "key lookup failed", "differ")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "key lookup failed", "differ")
 }

@@ -34,8 +34,8 @@ func TestInteractiveLoginWithTOTP(t *testing.T) {
 	if strings.Contains(s.Output(), code) {
 		t.Fatalf("the code was echoed:\n%s", s.Output())
 	}
-	h.audit.waitFor(t, "action=login", "result=allow", "user="+u.Name, "from=127.0.0.1", "factor=totp")
-	if strings.Contains(h.audit.all(), code) {
+	h.audit.WaitFor(t, "action=login", "result=allow", "user="+u.Name, "from=127.0.0.1", "factor=totp")
+	if strings.Contains(h.audit.All(), code) {
 		t.Fatalf("the code reached the audit log")
 	}
 }
@@ -64,7 +64,7 @@ func TestWrongCodeThenReplayRefused(t *testing.T) {
 	if got := s.Wait(); got != 0 {
 		t.Fatalf("exit status %d, want 0", got)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")
 
 	s = h.SSHPty(t, u, "echo should-not-run")
 	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
@@ -77,7 +77,7 @@ func TestWrongCodeThenReplayRefused(t *testing.T) {
 	if strings.Contains(s.Output(), "should-not-run") {
 		t.Fatalf("the command ran after a replayed code:\n%s", s.Output())
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "code already used")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "code already used")
 }
 
 // A backup code works once, with or without its dash, and never twice.
@@ -95,7 +95,7 @@ func TestBackupCodeOnceOnly(t *testing.T) {
 	if got := s.Wait(); got != 0 {
 		t.Fatalf("exit status %d, want 0", got)
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=backup")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=backup")
 
 	s = h.SSHPty(t, u, "echo must-not-run")
 	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
@@ -160,7 +160,7 @@ func TestNonInteractiveDeniedWithCleanStdout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(u.Home, "ran")); err == nil {
 		t.Fatalf("the command ran")
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "no terminal")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "no terminal")
 
 	// scp (SFTP protocol) and sftp fail cleanly rather than hang.
 	local := filepath.Join(t.TempDir(), "f")

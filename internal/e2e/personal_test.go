@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -17,13 +18,13 @@ import (
 func TestPersonalModeThroughAuthorizedKeys(t *testing.T) {
 	sshtest.Require(t)
 	dir := sshtest.PublicTempDir(t)
-	audit := listenAudit(t, filepath.Join(dir, "audit.sock"))
+	audit := auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	srv := sshtest.Start(t, sshtest.Options{})
 	u := srv.AddUser(t, "pers")
 
 	cfgDir := filepath.Join(u.Home, ".config", "logingate")
 	must(t, os.MkdirAll(cfgDir, 0o700))
-	cfg := fmt.Sprintf("state_dir: ~/.config/logingate/state\nsyslog: {socket: %s}\n", audit.path)
+	cfg := fmt.Sprintf("state_dir: ~/.config/logingate/state\nsyslog: {socket: %s}\n", audit.Path)
 	must(t, os.WriteFile(filepath.Join(cfgDir, "logingate.yaml"), []byte(cfg), 0o600))
 	for _, p := range []string{filepath.Join(u.Home, ".config"), cfgDir, filepath.Join(cfgDir, "logingate.yaml")} {
 		must(t, os.Chown(p, u.UID, u.GID))
@@ -57,7 +58,7 @@ func TestPersonalModeThroughAuthorizedKeys(t *testing.T) {
 	if got := p.Wait(); got != 0 {
 		t.Fatalf("login exit %d", got)
 	}
-	audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+	audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")
 
 	// Without a code, nothing runs.
 	out, errOut, code := run(t, srv.SSH(u, "echo must-not-run"))

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -35,8 +36,8 @@ func privilegedHost(t *testing.T) (*host, string, int) {
 	must(t, os.Mkdir(h.state, 0o770))
 	must(t, os.Chown(h.state, 0, gid))
 	must(t, os.Chmod(h.state, 0o770))
-	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
-	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n", h.state, h.audit.path)
+	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n", h.state, h.audit.Path)
 	must(t, os.WriteFile(h.config, []byte(cfg), 0o644))
 	h.Server = sshtest.Start(t, sshtest.Options{
 		ForceCommand: bin + " -c " + h.config,
@@ -131,7 +132,7 @@ func TestPrivilegedSessionHoldsNothing(t *testing.T) {
 			}
 		}
 	}
-	h.audit.waitFor(t, "result=allow", "user="+u.Name, "factor=totp")
+	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")
 }
 
 // A user of a privileged gate cannot use it to open protected files, nor
@@ -176,7 +177,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "state cannot be read") {
 		t.Errorf("open state directory: exit %d, stderr %q", code, errOut)
 	}
-	h.audit.waitFor(t, "result=deny", "user="+u.Name, "gives others access")
+	h.audit.WaitFor(t, "result=deny", "user="+u.Name, "gives others access")
 }
 
 func parseEnrolled(t *testing.T, out string) *enrolled {

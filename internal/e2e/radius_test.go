@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/radiustest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -32,7 +33,7 @@ func radiusHost(t *testing.T, body string) (h *host, alice, bob *sshtest.User) {
 	must(t, os.WriteFile(bin, data, 0o755))
 	must(t, os.Chown(bin, 0, gid))
 	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
-	h.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	must(t, os.Mkdir(h.state, 0o770))
 	must(t, os.Chown(h.state, 0, gid))
 	must(t, os.Chmod(h.state, 0o770))
@@ -43,7 +44,7 @@ func radiusHost(t *testing.T, body string) (h *host, alice, bob *sshtest.User) {
 	h.Server = sshtest.Start(t, sshtest.Options{ForceCommand: bin + " -c " + h.config})
 	alice, bob = h.AddUser(t, "ra"), h.AddUser(t, "rb")
 	srv := radiustest.StartNamed(t, alice.Name, bob.Name)
-	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.path) +
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.Path) +
 		fmt.Sprintf("radius:\n  servers:\n    - {address: %q, secret_file: %s}\n  label: Corp\n", srv.Addr, secret) + body
 	must(t, os.WriteFile(h.config, []byte(cfg), 0o640))
 	must(t, os.Chown(h.config, 0, gid))
@@ -62,7 +63,7 @@ func TestRADIUSLogin(t *testing.T) {
 	if code := s.Wait(); code != 0 {
 		t.Fatalf("accepted code: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "action=login", "result=allow", "user="+alice.Name, "factor=radius")
+	h.audit.WaitFor(t, "action=login", "result=allow", "user="+alice.Name, "factor=radius")
 
 	s = h.SSHPty(t, alice, "echo radius-in")
 	s.Expect(t, "OTP from Corp: ", expectTimeout)
@@ -73,7 +74,7 @@ func TestRADIUSLogin(t *testing.T) {
 	if code := s.Wait(); code == 0 || strings.Contains(s.Output(), "radius-in") {
 		t.Fatalf("rejected code: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "result=deny", "user="+alice.Name, "wrong code")
+	h.audit.WaitFor(t, "result=deny", "user="+alice.Name, "wrong code")
 
 	s = h.SSHPty(t, bob, "echo challenge-in")
 	s.Expect(t, "OTP from Corp: ", expectTimeout)
@@ -84,9 +85,9 @@ func TestRADIUSLogin(t *testing.T) {
 	if code := s.Wait(); code != 0 {
 		t.Fatalf("challenge: exit %d\n%s", code, s.Output())
 	}
-	h.audit.waitFor(t, "result=allow", "user="+bob.Name, "factor=radius")
+	h.audit.WaitFor(t, "result=allow", "user="+bob.Name, "factor=radius")
 	for _, secret := range []string{radiustest.Secret, radiustest.AliceCode, radiustest.BobCode} {
-		if strings.Contains(h.audit.all(), secret) {
+		if strings.Contains(h.audit.All(), secret) {
 			t.Errorf("the audit log holds %q", secret)
 		}
 	}

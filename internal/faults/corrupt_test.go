@@ -100,7 +100,7 @@ func TestCorruptOrHandEditedState(t *testing.T) {
 		mustDeny(t, c.name, l,
 			"logingate: error: your second-factor state cannot be read; access denied",
 			"logingate: hint: an administrator can check it with: logingate status --user "+a.Name)
-		e.audit.waitFor(t, append([]string{"result=deny", "user=" + a.Name, "state unreadable"}, c.problem...)...)
+		e.audit.WaitFor(t, append([]string{"result=deny", "user=" + a.Name, "state unreadable"}, c.problem...)...)
 		out, errOut, exit := e.admin(t, "status", "--user", a.Name)
 		if exit == 0 {
 			t.Errorf("%s: status exited 0:\n%s", c.name, out)

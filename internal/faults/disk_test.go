@@ -77,7 +77,7 @@ func TestStateFileSystemFullOrReadOnly(t *testing.T) {
 			if wrong.stderr != right.stderr {
 				t.Errorf("%s: a right and a wrong code get different words:\nright: %q\nwrong: %q", b.name, right.stderr, wrong.stderr)
 			}
-			e.audit.waitFor(t, "result=deny", "user="+a.Name, "state update failed")
+			e.audit.WaitFor(t, "result=deny", "user="+a.Name, "state update failed")
 			if st := e.stateOf(t, a); st.TOTP.LastStep != before.TOTP.LastStep || len(st.Backup.Codes) != len(before.Backup.Codes) || len(st.Failures) != len(before.Failures) {
 				t.Fatalf("%s: the state changed although nothing could be written: last step %d -> %d, codes %d -> %d, failures %d -> %d",
 					b.name, before.TOTP.LastStep, st.TOTP.LastStep, len(before.Backup.Codes), len(st.Backup.Codes), len(before.Failures), len(st.Failures))

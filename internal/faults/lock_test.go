@@ -156,7 +156,7 @@ func TestStoppedGateHoldsOnlyItsUser(t *testing.T) {
 		if r.l.took > filestore.DefaultLockWait+lockSlack {
 			t.Errorf("%s waited %v for the lock, want about %v", r.a.Name, r.l.took, filestore.DefaultLockWait)
 		}
-		e.audit.waitFor(t, "result=deny", "user="+r.a.Name, "another login for "+r.a.Name+" holds the lock",
+		e.audit.WaitFor(t, "result=deny", "user="+r.a.Name, "another login for "+r.a.Name+" holds the lock",
 			"gave up waiting after "+filestore.DefaultLockWait.String())
 	}
 

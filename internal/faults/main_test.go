@@ -12,12 +12,10 @@ package faults
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,13 +23,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 )
 
@@ -71,7 +69,7 @@ func require(t testing.TB) {
 // can traverse.
 type env struct {
 	dir, config, state string
-	audit              *auditLog
+	audit              *auditsink.Sink
 }
 
 type envOptions struct {
@@ -94,8 +92,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		mountTmpfs(t, e.state, o.tmpfs)
 	}
 	must(t, os.Chmod(e.state, 0o733|os.ModeSticky))
-	e.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
-	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n%s", e.state, e.audit.path, o.yaml)
+	e.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
+	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n%s", e.state, e.audit.Path, o.yaml)
 	must(t, os.WriteFile(e.config, []byte(cfg), 0o644))
 	return e
 }
@@ -412,61 +410,4 @@ func (e *env) tempFiles(t testing.TB, a *account) []string {
 		}
 	}
 	return out
-}
-
-// auditLog collects the lines logingate sends to its syslog socket.
-type auditLog struct {
-	path  string
-	mu    sync.Mutex
-	lines []string
-}
-
-func listenAudit(t *testing.T, path string) *auditLog {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	must(t, err)
-	must(t, os.Chmod(path, 0o666))
-	a := &auditLog{path: path}
-	go func() {
-		buf := make([]byte, 8192)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			a.mu.Lock()
-			a.lines = append(a.lines, string(buf[:n]))
-			a.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { c.Close() })
-	return a
-}
-
-// waitFor returns the first audit line holding every part, waiting a little
-// for the datagram.
-func (a *auditLog) waitFor(t testing.TB, parts ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for {
-		a.mu.Lock()
-		for _, l := range a.lines {
-			ok := true
-			for _, p := range parts {
-				ok = ok && strings.Contains(l, p)
-			}
-			if ok {
-				a.mu.Unlock()
-				return l
-			}
-		}
-		all := strings.Join(a.lines, "\n")
-		a.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no audit line with %q; have:\n%s", parts, all)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

@@ -65,7 +65,7 @@ backup_codes: {count: %d}
 rate_limit: {failures: 1000, per: 1m}
 syslog: {socket: %s}
 store: {backend: postgres, dsn_file: %s, key_file: %s, timeout: %s, host: host%02d}
-`, failmode, period, backupCount, r.audit.path, r.dsnFile, keyFile, timeout, i)
+`, failmode, period, backupCount, r.audit.Path, r.dsnFile, keyFile, timeout, i)
 		p := filepath.Join(r.dir, fmt.Sprintf("host%02d.yaml", i))
 		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -118,7 +118,7 @@ func (r *pgRig) gate(i int, code string, res *result) *exec.Cmd {
 // race is rig.race with one host per process.
 func (r *pgRig) race(t *testing.T, round int, code, loserSays string) []result {
 	t.Helper()
-	r.audit.reset()
+	r.audit.Reset()
 	res := make([]result, procs)
 	cmds := make([]*exec.Cmd, procs)
 	for i := range cmds {

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,13 +21,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 )
 
@@ -97,7 +96,7 @@ func TestBackupCodeRace(t *testing.T) {
 type rig struct {
 	dir, config, state string
 	user               string
-	audit              *auditSink
+	audit              *auditsink.Sink
 }
 
 func newRig(t *testing.T) *rig {
@@ -119,14 +118,14 @@ func newRig(t *testing.T) *rig {
 	if err := os.Chmod(r.state, 0o733|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
-	r.audit = listenAudit(t, filepath.Join(dir, "audit.sock"))
+	r.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	cfg := fmt.Sprintf(`state_dir: %s
 accept_env_factor: true
 totp: {issuer: racetest, digits: 6, period: %ds, algorithm: SHA1, window: 1}
 backup_codes: {count: %d}
 rate_limit: {failures: 1000, per: 1m}
 syslog: {socket: %s}
-`, r.state, period, backupCount, r.audit.path)
+`, r.state, period, backupCount, r.audit.Path)
 	if err := os.WriteFile(r.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +171,7 @@ func (r *rig) enroll(t *testing.T) (secret string, codes []string) {
 // on stdout.
 func (r *rig) race(t *testing.T, round int, code, loserSays string) []result {
 	t.Helper()
-	r.audit.reset()
+	r.audit.Reset()
 	cmds := make([]*exec.Cmd, procs)
 	res := make([]result, procs)
 	for i := range cmds {
@@ -238,7 +237,7 @@ func (r *rig) checkRecorded(t *testing.T, round int, st *store.UserState, res []
 	if len(st.Failures) != procs-1 {
 		t.Errorf("round %d: %d failures recorded, want %d (one per refused process)", round, len(st.Failures), procs-1)
 	}
-	lines := r.audit.wait(t, procs)
+	lines := r.audit.WaitN(procs, auditTimeout, "action=login")
 	allow, deny := 0, 0
 	for _, l := range lines {
 		switch {
@@ -272,63 +271,6 @@ func (r *rig) load(t *testing.T) *store.UserState {
 type result struct {
 	stdout, stderr bytes.Buffer
 	status         int
-}
-
-// auditSink is a unix datagram socket standing in for syslog; it keeps the
-// login lines it receives.
-type auditSink struct {
-	path  string
-	mu    sync.Mutex
-	lines []string
-}
-
-func listenAudit(t *testing.T, path string) *auditSink {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &auditSink{path: path}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 8192)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			if l := string(buf[:n]); strings.Contains(l, "action=login") {
-				a.mu.Lock()
-				a.lines = append(a.lines, l)
-				a.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return a
-}
-
-func (a *auditSink) reset() {
-	a.mu.Lock()
-	a.lines = nil
-	a.mu.Unlock()
-}
-
-// wait returns the login lines once n have arrived. Every process sent its
-// line before it exited; the wait only covers this reader catching up.
-func (a *auditSink) wait(t *testing.T, n int) []string {
-	t.Helper()
-	deadline := time.Now().Add(auditTimeout)
-	for {
-		a.mu.Lock()
-		lines := append([]string(nil), a.lines...)
-		a.mu.Unlock()
-		if len(lines) >= n || time.Now().After(deadline) {
-			return lines
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // needTool returns the path of a tool the test needs. A missing tool skips
