@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/store/storetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -125,25 +125,10 @@ func newStore(t testing.TB) (*Store, string) {
 	return New(dir, selfOwner), dir
 }
 
-const testSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+// The fixtures every backend's tests share.
+const testSecret = storetest.Secret
 
-func sampleState() *store.UserState {
-	w := 1
-	at := time.Date(2025, 11, 25, 18, 45, 0, 0, time.UTC)
-	return &store.UserState{
-		Version: store.FormatVersion,
-		TOTP: &store.TOTP{Secret: testSecret, Algorithm: "SHA1", Digits: 6, Period: 30,
-			Window: &w, LastStep: 58_000_000, Created: at},
-		Backup: &store.Backup{Scheme: "argon2id", Params: store.HashParams{Time: 1, MemKiB: 8 * 1024, Threads: 1},
-			Codes: []store.BackupHash{
-				{Kind: "base32", Salt: bytes.Repeat([]byte{1}, 16), Hash: bytes.Repeat([]byte{2}, 32)},
-				{Kind: "numeric", Salt: bytes.Repeat([]byte{3}, 16), Hash: bytes.Repeat([]byte{4}, 32)},
-			},
-			Created: at},
-		Failures:    []time.Time{at.Add(time.Minute)},
-		LastSuccess: &store.Event{Time: at.Add(2 * time.Minute), From: "203.0.113.9", Factor: "totp"},
-	}
-}
+func sampleState() *store.UserState { return storetest.Sample() }
 
 // put stores st for user through the store itself.
 func put(t testing.TB, s *Store, user string, st *store.UserState) {

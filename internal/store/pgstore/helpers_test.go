@@ -9,11 +9,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/store/storetest"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
 )
 
@@ -113,25 +113,10 @@ func sql(t testing.TB, dsn, q string, args ...any) []string {
 	return out
 }
 
-const testSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+// The fixtures every backend's tests share.
+const testSecret = storetest.Secret
 
-func sampleState() *store.UserState {
-	w := 1
-	at := time.Date(2025, 11, 25, 18, 45, 0, 0, time.UTC)
-	return &store.UserState{
-		Version: store.FormatVersion,
-		TOTP: &store.TOTP{Secret: testSecret, Algorithm: "SHA1", Digits: 6, Period: 30,
-			Window: &w, LastStep: 58_000_000, Created: at},
-		Backup: &store.Backup{Scheme: "argon2id", Params: store.HashParams{Time: 1, MemKiB: 8 * 1024, Threads: 1},
-			Codes: []store.BackupHash{
-				{Kind: "base32", Salt: bytes.Repeat([]byte{1}, 16), Hash: bytes.Repeat([]byte{2}, 32)},
-				{Kind: "numeric", Salt: bytes.Repeat([]byte{3}, 16), Hash: bytes.Repeat([]byte{4}, 32)},
-			},
-			Created: at},
-		Failures:    []time.Time{at.Add(time.Minute)},
-		LastSuccess: &store.Event{Time: at.Add(2 * time.Minute), From: "203.0.113.9", Factor: "totp"},
-	}
-}
+func sampleState() *store.UserState { return storetest.Sample() }
 
 func put(t testing.TB, s store.Store, user string, st *store.UserState) {
 	t.Helper()
