@@ -70,8 +70,10 @@ func runHelper(mode string) int {
 		timeout = 30 * time.Second // never linger after a failed test
 	}
 
-	ctx, caught, stop := Interrupts(context.Background())
-	defer stop()
+	// The handlers stay in force until the process exits, as the gate's do
+	// until it exits or execs: a stop here would let a hangup that arrives
+	// just after the read ended kill the helper.
+	ctx, caught, _ := Interrupts(context.Background())
 	tty, err := Open()
 	if err != nil {
 		report("open %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"time"
 
@@ -24,7 +25,8 @@ const readChunk = 256
 //
 // It returns the line without its newline. A line longer than max bytes is
 // read to its end in small pieces, discarded, and reported as ErrTooLong:
-// memory stays bounded whatever is typed. Ctrl-D (EOF) returns io.EOF, also after a partly typed line.
+// memory stays bounded whatever is typed. Ctrl-D (EOF) returns io.EOF, also
+// after a partly typed line, and so does a terminal that hung up (EIO).
 // When ctx ends, the read stops at once and ReadSecret returns
 // context.Cause(ctx): context.DeadlineExceeded for a timeout, an
 // *Interrupted for a signal caught by Interrupts.
@@ -94,6 +96,10 @@ func (t *TTY) readLine(ctx context.Context, max int) (string, error) {
 			return "", ErrTooLong
 		case end:
 			return string(line), nil
+		case errors.Is(err, unix.EIO):
+			// The terminal hung up (the SSH client went away): to the
+			// caller that is the end of input, as Ctrl-D is.
+			return "", io.EOF
 		case err != nil:
 			// io.EOF (Ctrl-D) discards a partly typed line: an answer
 			// counts only when the user pressed Enter.
