@@ -402,7 +402,7 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 		p("%s decided %.1f logins a second against the file backend's %.1f, with a median attempt of %s against %s (p99 %s against %s); the two runs follow each other, so read them with the load averages above in mind. ",
 			backendName(g.backend, ss.pgVersion), rate(g), rate(f), sec(quantile(g.lat, 0.5)), sec(quantile(f.lat, 0.5)), sec(quantile(g.lat, 0.99)), sec(quantile(f.lat, 0.99)))
 	}
-	p("The latency is queueing: a user's logins take that user's lock one at a time (a lock file, or the user's row), and each holds it through its code check and its write, so %d processes for one user wait for each other, and a backup-shaped code holds it longest (argon2id over every stored code). Logins of different users do not share a lock.", s.procs)
+	p("The latency is queueing: %d processes share %d cores, and a user's logins take that user's lock one at a time (a lock file, or the user's row), each holding it through its state read, its code check and its write, so they also wait for each other. The slow part of a backup-shaped code, argon2id over every stored code, is done before the lock is taken; under it the gate only compares. Logins of different users do not share a lock.", s.procs, runtime.NumCPU())
 	for _, r := range runs {
 		if top, mid := quantile(r.lat, 1), quantile(r.lat, 0.5); top > r.asked/2 && top > 3*mid {
 			p(" On %s some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", backendName(r.backend, ss.pgVersion), sec(top), sec(mid))
