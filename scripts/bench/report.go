@@ -367,6 +367,7 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 	row("**credentials accepted twice (double accepts)**", func(r *stressResult) string { return fmt.Sprintf("**%d**", r.double) })
 	row("**wrong codes accepted**", func(r *stressResult) string { return fmt.Sprintf("**%d**", r.falseAcc) })
 	row("re-enrollments during the run", func(r *stressResult) string { return fmt.Sprint(r.enrolls - 1) })
+	row("re-enrollments that failed (tried again at the next tick)", func(r *stressResult) string { return fmt.Sprint(len(r.enrollFailed)) })
 	row("state reads during the run / that did not load or decode", func(r *stressResult) string {
 		return fmt.Sprintf("%d / **%d**", r.reads, r.corrupt)
 	})
@@ -384,6 +385,10 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 			for _, o := range sortedKeys(r.others) {
 				p("- %d× `%s`\n", r.others[o], strings.ReplaceAll(o, "`", "'"))
 			}
+		}
+		if len(r.enrollFailed) > 0 {
+			p("\nThe re-enrollments that failed on %s (the administrator's `enroll --force` under the same load), the first of them:\n\n- `%s`\n",
+				backendName(r.backend, ss.pgVersion), strings.ReplaceAll(r.enrollFailed[0], "`", "'"))
 		}
 	}
 
@@ -406,6 +411,18 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 	for _, r := range runs {
 		if top, mid := quantile(r.lat, 1), quantile(r.lat, 0.5); top > r.asked/2 && top > 3*mid {
 			p(" On %s some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", backendName(r.backend, ss.pgVersion), sec(top), sec(mid))
+		}
+	}
+	for _, r := range runs {
+		unreachable := 0
+		for msg, n := range r.others {
+			if strings.Contains(msg, "store cannot be reached") {
+				unreachable += n
+			}
+		}
+		if unreachable > 0 {
+			p(" On %s, %d attempts (%.0f%%) were refused because the gate could not reach the store within `store.timeout` (3 s by default): the database shares the %d cores with the %d gate processes, and with all of them busy (starting up, hashing a backup-shaped code) a new connection's start-up and password exchange did not finish in time. The gate then applied failmode, secure here, so it refused them; under failmode safe they would have been let in without a second factor. A database on a host of its own, as docs/FLEET.md lays out, does not compete with the gates for CPU.",
+				backendName(r.backend, ss.pgVersion), unreachable, 100*float64(unreachable)/float64(r.attempts), runtime.NumCPU(), s.procs)
 		}
 	}
 	p(" One user with %d logins at once is far beyond real use; the point of this run is the counts above.\n", s.procs)

@@ -46,13 +46,16 @@ type stressResult struct {
 	double   int // a credential accepted more than once
 	falseAcc int // a wrong code accepted
 	enrolls  int
-	reads    int // state reads during the run
-	corrupt  int // of which did not load or decode
-	final    string
-	strays   int // temp files left in the user's directory; -1 for a database
-	audit    int // allow lines received by the audit socket
-	lat      []time.Duration
-	latOK    []time.Duration
+	// enrollFailed: why re-enrollments failed (the store timed out under
+	// the load); each is tried again at the next tick.
+	enrollFailed []string
+	reads        int // state reads during the run
+	corrupt      int // of which did not load or decode
+	final        string
+	strays       int // temp files left in the user's directory; -1 for a database
+	audit        int // allow lines received by the audit socket
+	lat          []time.Duration
+	latOK        []time.Duration
 }
 
 type credential struct{ key, code string }
@@ -165,8 +168,12 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 			}
 			en, err := enroll(context.WithoutCancel(ctx), gate, g.config)
 			if err != nil {
-				fail(err)
-				return
+				// As an administrator would, try again at the next tick;
+				// the report counts it and says why.
+				s.mu.Lock()
+				s.res.enrollFailed = append(s.res.enrollFailed, err.Error())
+				s.mu.Unlock()
+				continue
 			}
 			s.mu.Lock()
 			s.cur, s.gen = en, s.gen+1
