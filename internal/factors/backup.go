@@ -1,14 +1,12 @@
 package factors
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -74,31 +72,15 @@ type backupFactor struct {
 	st         store.Store
 	user       string
 	warnBelow  int
-	hasNumeric bool          // the snapshot holds imported 8-digit scratch codes
-	snap       *store.Backup // the codes as loaded for the menu, for Prepare
-
-	mu       sync.Mutex
-	prepared *prehashed // Prepare's work for the code being tried
+	hasNumeric bool // the snapshot holds imported 8-digit scratch codes
 }
-
-// prehashed is the typed code hashed with each stored code's salt, computed
-// by Prepare before the user's lock is taken.
-type prehashed struct {
-	kind   string
-	norm   []byte
-	params store.HashParams
-	hashes map[string][]byte // by salt
-}
-
-// argon2IDKey is argon2.IDKey; tests count the hashes through it.
-var argon2IDKey = argon2.IDKey
 
 // NewBackup returns the backup-code factor for user. A notice after use
 // becomes a warning when fewer than warnBelow codes remain. b is the state as
 // loaded for the menu; Accepts uses it, Check reads the current state under
 // the store's lock.
 func NewBackup(st store.Store, user string, warnBelow int, b *store.Backup) Factor {
-	f := &backupFactor{st: st, user: user, warnBelow: warnBelow, snap: b}
+	f := &backupFactor{st: st, user: user, warnBelow: warnBelow}
 	if b != nil {
 		for _, c := range b.Codes {
 			if c.Kind == BackupKindNumeric {
@@ -122,77 +104,23 @@ func (f *backupFactor) Accepts(code string) bool {
 // Check hashes code against every stored code of its kind, removes the
 // matching one and persists that before reporting success, all under one
 // Update, so of several logins racing with the same code exactly one wins.
-// The hashing itself is done by Prepare before the lock is taken.
 func (f *backupFactor) Check(ctx context.Context, code string) (Outcome, error) {
 	if _, _, ok := normaliseBackupCode(code); !ok {
 		return Outcome{Reason: ReasonWrong}, nil // not worth the lock
 	}
-	return checkLocal(ctx, f.st, f.user, preparedBackup{f, f.prepare(code)}, code, time.Now)
-}
-
-// preparedBackup is a backupFactor with Prepare's work for one Check, so
-// that concurrent Checks on one factor share nothing.
-type preparedBackup struct {
-	*backupFactor
-	pre *prehashed
-}
-
-func (p preparedBackup) Verify(st *store.UserState, code string, _ time.Time) (Outcome, error) {
-	return p.verify(st, code, p.pre)
-}
-
-// Prepare hashes code with the salt of every stored code of its kind in the
-// snapshot loaded for the menu, so that Verify, under the user's lock,
-// only compares: argon2id is the slow part of a check, and while one login
-// hashes, every other login of the same user waits for the lock. A stored
-// code that changed since the snapshot (new codes, another login's use) is
-// still hashed under the lock, so the decision is always made on the
-// current state. Verify uses the work for this code only; a store that
-// runs its update again (after a write conflict) finds it still there.
-func (f *backupFactor) Prepare(code string) {
-	pre := f.prepare(code)
-	f.mu.Lock()
-	f.prepared = pre
-	f.mu.Unlock()
-}
-
-func (f *backupFactor) prepare(code string) *prehashed {
-	kind, norm, ok := normaliseBackupCode(code)
-	b := f.snap
-	if !ok || b == nil || b.Scheme != BackupScheme || checkHashParams(b.Params) != nil {
-		return nil
-	}
-	p := &prehashed{kind: kind, norm: norm, params: b.Params, hashes: make(map[string][]byte, len(b.Codes))}
-	for _, c := range b.Codes {
-		if c.Kind != kind || !wellFormedHash(c) {
-			continue
-		}
-		p.hashes[string(c.Salt)] = argon2IDKey(norm, c.Salt, b.Params.Time, b.Params.MemKiB, b.Params.Threads, uint32(len(c.Hash)))
-	}
-	return p
+	return checkLocal(ctx, f.st, f.user, f, code, time.Now)
 }
 
 // Verify hashes code against every stored code of its kind (always all of
-// them, so the time taken says nothing about which one matched), taking
-// the hashes Prepare made where they still apply, and on a match removes
-// that code from st. On failure st is unchanged.
+// them, so the time taken says nothing about which one matched) and on a
+// match removes that code from st. On failure st is unchanged.
 func (f *backupFactor) Verify(st *store.UserState, code string, _ time.Time) (Outcome, error) {
-	f.mu.Lock()
-	pre := f.prepared
-	f.mu.Unlock()
-	return f.verify(st, code, pre)
-}
-
-func (f *backupFactor) verify(st *store.UserState, code string, pre *prehashed) (Outcome, error) {
 	kind, norm, ok := normaliseBackupCode(code)
 	b := st.Backup
 	if !ok || b == nil || len(b.Codes) == 0 {
 		return Outcome{Reason: ReasonWrong}, nil
 	}
-	if pre != nil && (pre.kind != kind || !bytes.Equal(pre.norm, norm) || pre.params != b.Params) {
-		pre = nil // prepared for another code, or the parameters changed
-	}
-	match, err := findBackupCode(b, kind, norm, pre)
+	match, err := findBackupCode(b, kind, norm)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("backup code: %w", err)
 	}
@@ -208,10 +136,8 @@ func (f *backupFactor) verify(st *store.UserState, code string, pre *prehashed) 
 }
 
 // findBackupCode returns the index of the stored code of kind matching norm,
-// or -1. Every code of that kind is hashed and compared in constant time;
-// a hash pre holds for the code's salt and length is used instead of
-// computing it again.
-func findBackupCode(b *store.Backup, kind string, norm []byte, pre *prehashed) (int, error) {
+// or -1. Every code of that kind is hashed and compared in constant time.
+func findBackupCode(b *store.Backup, kind string, norm []byte) (int, error) {
 	if b.Scheme != BackupScheme {
 		return -1, errors.New("unsupported backup code scheme")
 	}
@@ -223,26 +149,14 @@ func findBackupCode(b *store.Backup, kind string, norm []byte, pre *prehashed) (
 		if c.Kind != kind {
 			continue
 		}
-		if !wellFormedHash(c) {
+		if len(c.Salt) < 8 || len(c.Salt) > 64 || len(c.Hash) < 16 || len(c.Hash) > 64 {
 			return -1, errors.New("malformed backup code hash in state")
 		}
-		h, ok := []byte(nil), false
-		if pre != nil {
-			h, ok = pre.hashes[string(c.Salt)]
-		}
-		if !ok || len(h) != len(c.Hash) {
-			h = argon2IDKey(norm, c.Salt, b.Params.Time, b.Params.MemKiB, b.Params.Threads, uint32(len(c.Hash)))
-		}
+		h := argon2.IDKey(norm, c.Salt, b.Params.Time, b.Params.MemKiB, b.Params.Threads, uint32(len(c.Hash)))
 		eq := subtle.ConstantTimeCompare(h, c.Hash)
 		match = subtle.ConstantTimeSelect(eq, i, match)
 	}
 	return match, nil
-}
-
-// wellFormedHash reports whether a stored code's salt and hash have
-// lengths a check can use.
-func wellFormedHash(c store.BackupHash) bool {
-	return len(c.Salt) >= 8 && len(c.Salt) <= 64 && len(c.Hash) >= 16 && len(c.Hash) <= 64
 }
 
 func backupNotice(left, warnBelow int) (string, bool) {
@@ -356,7 +270,7 @@ func hashBackup(kind string, norm []byte, p store.HashParams) (store.BackupHash,
 	if _, err := rand.Read(salt); err != nil {
 		return store.BackupHash{}, fmt.Errorf("backup code salt: %w", err)
 	}
-	h := argon2IDKey(norm, salt, p.Time, p.MemKiB, p.Threads, backupHashLen)
+	h := argon2.IDKey(norm, salt, p.Time, p.MemKiB, p.Threads, backupHashLen)
 	return store.BackupHash{Kind: kind, Salt: salt, Hash: h}, nil
 }
 

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,88 +332,4 @@ func BenchmarkBackupHash(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// countHashes counts the argon2id hashes computed while it is in force.
-func countHashes(t *testing.T) *atomic.Int64 {
-	var n atomic.Int64
-	orig := argon2IDKey
-	argon2IDKey = func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-		n.Add(1)
-		return orig(password, salt, time, memory, threads, keyLen)
-	}
-	t.Cleanup(func() { argon2IDKey = orig })
-	return &n
-}
-
-// TestBackupPrepare: the gate hashes a typed code before it takes the
-// user's lock, so that Verify, under the lock, only compares; the decision
-// is still made on the state Verify is given.
-func TestBackupPrepare(t *testing.T) {
-	codes, b, err := generateBackupCodes(4, time.Now(), cheapParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hashes := countHashes(t)
-	snapshot := func() *store.UserState {
-		c := *b
-		c.Codes = slices.Clone(b.Codes)
-		return &store.UserState{Version: store.FormatVersion, Backup: &c}
-	}
-	f := NewBackup(newMemStore(), "alice", 3, b).(*backupFactor)
-
-	t.Run("unchanged state: no hash under the lock", func(t *testing.T) {
-		for _, code := range []string{codes[2], "zzzzz-zzzzz"} {
-			f.Prepare(code)
-			st := snapshot()
-			hashes.Store(0)
-			out, err := f.Verify(st, code, time.Now())
-			if err != nil || out.OK != (code == codes[2]) {
-				t.Fatalf("%s: Verify = %+v, %v", code, out, err)
-			}
-			if n := hashes.Load(); n != 0 {
-				t.Errorf("%s: Verify computed %d hashes after Prepare, want 0", code, n)
-			}
-			if out.OK && len(st.Backup.Codes) != 3 {
-				t.Errorf("the matched code was not removed: %d left", len(st.Backup.Codes))
-			}
-		}
-	})
-	t.Run("prepared for another code", func(t *testing.T) {
-		f.Prepare(codes[0])
-		hashes.Store(0)
-		if out, err := f.Verify(snapshot(), codes[1], time.Now()); err != nil || !out.OK {
-			t.Fatalf("Verify = %+v, %v; want OK", out, err)
-		}
-		if n := hashes.Load(); n != int64(len(codes)) {
-			t.Errorf("Verify computed %d hashes, want %d (the prepared ones are for another code)", n, len(codes))
-		}
-	})
-	t.Run("codes regenerated since the snapshot", func(t *testing.T) {
-		newCodes, nb, err := generateBackupCodes(2, time.Now(), cheapParams)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Prepare(codes[3])
-		st := &store.UserState{Version: store.FormatVersion, Backup: nb}
-		if out, err := f.Verify(st, codes[3], time.Now()); err != nil || out.OK {
-			t.Errorf("an old code after regeneration: Verify = %+v, %v; want refused", out, err)
-		}
-		f.Prepare(newCodes[0])
-		hashes.Store(0)
-		if out, err := f.Verify(st, newCodes[0], time.Now()); err != nil || !out.OK {
-			t.Errorf("a new code the snapshot never held: Verify = %+v, %v; want OK", out, err)
-		}
-		if n := hashes.Load(); n != 2 {
-			t.Errorf("Verify computed %d hashes, want 2 (both new codes, under the lock)", n)
-		}
-	})
-	t.Run("parameters changed", func(t *testing.T) {
-		f.Prepare(codes[1])
-		st := snapshot()
-		st.Backup.Params.Time++ // the stored hashes no longer match any code
-		if out, err := f.Verify(st, codes[1], time.Now()); err != nil || out.OK {
-			t.Errorf("Verify = %+v, %v; want refused: the prepared hashes are for other parameters", out, err)
-		}
-	})
 }

@@ -66,14 +66,6 @@ type Local interface {
 	Verify(st *store.UserState, code string, now time.Time) (Outcome, error)
 }
 
-// Preparer is a Local factor with slow work that needs no lock: the gate
-// calls Prepare with the code before it takes the user's lock for Verify,
-// and Verify reuses what still matches the state it is given.
-type Preparer interface {
-	Local
-	Prepare(code string)
-}
-
 // Reasons a code fails, shared so that the gate can tell the user which.
 const (
 	ReasonWrong    = "wrong code"

@@ -116,8 +116,8 @@ func checkLocal(ctx context.Context, st store.Store, user string, f Local, code 
 }
 
 var (
-	_ Local    = (*totpFactor)(nil)
-	_ Preparer = (*backupFactor)(nil)
+	_ Local = (*totpFactor)(nil)
+	_ Local = (*backupFactor)(nil)
 )
 
 // VerifyTOTP reports whether code is t's code for a time step within window

@@ -202,11 +202,6 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 	)
 	err := error(nil)
 	if len(local) > 0 {
-		for _, f := range local {
-			if p, ok := f.(factors.Preparer); ok {
-				p.Prepare(code) // outside the lock: see Preparer
-			}
-		}
 		err = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
 			// A backend may run fn again after a write conflict: only the
 			// run that is written may decide.

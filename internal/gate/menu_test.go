@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/logingate/logingate/internal/factors"
-	"github.com/logingate/logingate/internal/store"
 )
 
 const (
@@ -298,63 +295,5 @@ func TestMenuTranscript(t *testing.T) {
 				t.Errorf("the user saw:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
-	}
-}
-
-// preparer stands for a factor with slow work (the backup codes' argon2id):
-// it records whether the user's state was locked when the gate asked it to
-// prepare, and whether Verify then came.
-type preparer struct {
-	factors.Local
-	store            *memStore
-	prepared         []string
-	lockedAtPrepare  bool
-	verifiedPrepared bool
-	updatesAtPrepare int
-}
-
-func (p *preparer) Prepare(code string) {
-	if p.store.mu.TryLock() {
-		p.updatesAtPrepare = p.store.updates
-		p.store.mu.Unlock()
-	} else {
-		p.lockedAtPrepare = true
-	}
-	p.prepared = append(p.prepared, code)
-}
-
-func (p *preparer) Verify(st *store.UserState, code string, now time.Time) (factors.Outcome, error) {
-	p.verifiedPrepared = len(p.prepared) > 0 && p.prepared[len(p.prepared)-1] == code
-	return p.Local.Verify(st, code, now)
-}
-
-// The gate has a factor's slow work done before it takes the user's lock,
-// for each code tried, so that logins of one user do not queue behind it.
-func TestPrepareOutsideTheLock(t *testing.T) {
-	h := newHarness(t, &twoFactors, newUI(say("zzzzz-zzzzz"), say("abcde-fghjk")))
-	var p *preparer
-	h.g.Factors = func(user string, s *store.UserState) []factors.Factor {
-		for _, f := range localFactors(h.cfg, h.store)(user, s) {
-			if f.Name() == "backup" {
-				p = &preparer{Local: f.(factors.Local), store: h.store}
-				return []factors.Factor{p}
-			}
-		}
-		return nil
-	}
-	if d := h.run(); !d.Allow || d.Factor != "backup" {
-		t.Fatalf("login: %+v, want allowed by a backup code", d)
-	}
-	if !slices.Equal(p.prepared, []string{"zzzzz-zzzzz", "abcde-fghjk"}) {
-		t.Errorf("prepared %q, want both codes tried, in order", p.prepared)
-	}
-	if p.lockedAtPrepare {
-		t.Error("Prepare ran while the user's state was locked")
-	}
-	if !p.verifiedPrepared {
-		t.Error("the accepting Verify was not for the code last prepared")
-	}
-	if p.updatesAtPrepare != 1 {
-		t.Errorf("the second Prepare came after %d updates, want 1 (the first attempt's): before the second Update", p.updatesAtPrepare)
 	}
 }

@@ -407,7 +407,7 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 		p("%s decided %.1f logins a second against the file backend's %.1f, with a median attempt of %s against %s (p99 %s against %s); the two runs follow each other, so read them with the load averages above in mind. ",
 			backendName(g.backend, ss.pgVersion), rate(g), rate(f), sec(quantile(g.lat, 0.5)), sec(quantile(f.lat, 0.5)), sec(quantile(g.lat, 0.99)), sec(quantile(f.lat, 0.99)))
 	}
-	p("The latency is queueing: %d processes share %d cores, and a user's logins take that user's lock one at a time (a lock file, or the user's row), each holding it through its state read, its code check and its write, so they also wait for each other. The slow part of a backup-shaped code, argon2id over every stored code, is done before the lock is taken; under it the gate only compares. Logins of different users do not share a lock.", s.procs, runtime.NumCPU())
+	p("The latency is queueing: %d processes share %d cores, and a user's logins take that user's lock one at a time (a lock file, or the user's row), each holding it through its state read, its code check and its write, so they also wait for each other; a backup-shaped code holds it longest (argon2id over every stored code). That is on purpose: one user's logins, however many, hash one at a time, so a single account cannot spend all of a host's cores on hashing, nor starve the other users' logins. Logins of different users do not share a lock.", s.procs, runtime.NumCPU())
 	for _, r := range runs {
 		if top, mid := quantile(r.lat, 1), quantile(r.lat, 0.5); top > r.asked/2 && top > 3*mid {
 			p(" On %s some attempts waited most of the run (the longest %s, against a median of %s): the lock is not handed over first come, first served.", backendName(r.backend, ss.pgVersion), sec(top), sec(mid))
@@ -421,7 +421,7 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 			}
 		}
 		if unreachable > 0 {
-			p(" On %s, %d attempts (%.0f%%) were refused because the gate could not reach the store within `store.timeout` (3 s by default): the database shares the %d cores with the %d gate processes, and with all of them busy (starting up, hashing a backup-shaped code) a new connection's start-up and password exchange did not finish in time. The gate then applied failmode, secure here, so it refused them; under failmode safe they would have been let in without a second factor. A database on a host of its own, as docs/FLEET.md lays out, does not compete with the gates for CPU.",
+			p(" On %s, %d attempts (%.0f%%) were refused because the gate could not reach the store within `store.timeout` (3 s by default): the database shares the %d cores with the %d gate processes, and with all of them busy (starting up, checking codes) a new connection's start-up and password exchange did not finish in time. The gate then applied failmode, secure here, so it refused them; under failmode safe they would have been let in without a second factor. A database on a host of its own, as docs/FLEET.md lays out, does not compete with the gates for CPU.",
 				backendName(r.backend, ss.pgVersion), unreachable, 100*float64(unreachable)/float64(r.attempts), runtime.NumCPU(), s.procs)
 		}
 	}
