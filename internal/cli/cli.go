@@ -19,6 +19,7 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/doctor"
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
@@ -96,6 +97,12 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 	case "":
 		return runGate(g, rest, environ, stderr)
 	case "doctor":
+		// doctor runs programs (sshd -T, ssh-keygen, the one --sshd
+		// names) and reads what the caller points it at: it has no use
+		// for the logingate group, and must not lend it to them.
+		if err := privilege.Drop(); err != nil {
+			return report(stderr, err)
+		}
 		return doctor.Main(rest, stdout, stderr)
 	}
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}

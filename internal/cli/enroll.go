@@ -14,6 +14,7 @@ import (
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -115,15 +116,20 @@ func (e *enroller) writePNG(uri string) error {
 	if e.qrPNG == "" {
 		return nil
 	}
-	// The image holds the secret: a new file, private to the caller, opened
-	// with the caller's own rights.
-	f, err := os.OpenFile(e.qrPNG, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The image holds the secret: a new file, private to the caller, created
+	// (and removed again on failure) with the caller's own rights, so that
+	// a privileged gate never writes where only its group may.
+	var f *os.File
+	err := privilege.AsCaller(func() (err error) {
+		f, err = os.OpenFile(e.qrPNG, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("cannot create the QR image: %w", err)
 	}
 	if err := factors.WriteQRPNG(f, uri, 320); err != nil {
 		f.Close()
-		os.Remove(e.qrPNG)
+		_ = privilege.AsCaller(func() error { return os.Remove(e.qrPNG) })
 		return err
 	}
 	return f.Close()

@@ -23,7 +23,12 @@ import (
 // gateBin is the logingate binary built once for the package's tests.
 var gateBin string
 
-func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == egidProbeName {
+		egidProbe()
+	}
+	gatebin.Main(m, &gateBin, true)
+}
 
 // host is one sshd with logingate as its ForceCommand, its config, state
 // directory and audit socket.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,10 +12,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
+	"golang.org/x/sys/unix"
 )
 
 // privilegedHost installs the gate as `make install` does: the binary
@@ -237,3 +240,86 @@ func TestMigrateKeepsEverything(t *testing.T) {
 }
 
 var codeListRE = regexp.MustCompile(`[0-9a-z]{5}-[0-9a-z]{5}`)
+
+// egidProbeName: a copy of this test binary by that name, run as a program
+// by the gate, writes the group ids it runs with to "gids" beside itself,
+// and exits.
+const egidProbeName = "egid-probe"
+
+func egidProbe() {
+	r, e, s := unix.Getresgid()
+	_ = os.WriteFile(filepath.Join(filepath.Dir(os.Args[0]), "gids"), fmt.Appendf(nil, "%d %d %d\n", r, e, s), 0o644)
+	os.Exit(0)
+}
+
+// asUser runs the setgid gate as u outside any session, on a terminal of
+// its own (script(1)) with nothing typed, and gives up after a while: what
+// is checked is what the command did to files, not how it ended.
+func asUser(t *testing.T, u *sshtest.User, cmdline string) string {
+	t.Helper()
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("script(1) missing: %v", err) // util-linux, on every Debian
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "-qec", cmdline, "/dev/null")
+	cmd.Dir = u.Home
+	cmd.Env = []string{"HOME=" + u.Home, "PATH=/usr/bin:/bin", "USER=" + u.Name, "LOGNAME=" + u.Name}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}}}
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
+// The setgid gate lends its group to nothing a user names: a QR image is
+// created with the user's own rights (so not inside the protected state
+// directory), and doctor, which runs the programs it is told to, gives the
+// group up before it starts.
+func TestPrivilegedToolsUseTheCallersRights(t *testing.T) {
+	h, bin, gid := privilegedHost(t)
+	u := h.AddUser(t, "tools")
+
+	t.Run("qr image", func(t *testing.T) {
+		planted := filepath.Join(h.state, "planted")
+		out := asUser(t, u, fmt.Sprintf("%s -c %s enroll --qr-png %s", bin, h.config, planted))
+		if _, err := os.Lstat(planted); err == nil {
+			t.Errorf("enroll --qr-png created %s in the protected state directory; output: %q", planted, out)
+		}
+		if !strings.Contains(out, "cannot create the QR image") || !strings.Contains(out, "permission denied") {
+			t.Errorf("output %q: want the refusal, with the caller's permission error", out)
+		}
+
+		// Where the user may write, the image is theirs and private.
+		own := filepath.Join(u.Home, "qr.png")
+		out = asUser(t, u, fmt.Sprintf("%s -c %s enroll --qr-png %s", bin, h.config, own))
+		var st syscall.Stat_t
+		if err := syscall.Stat(own, &st); err != nil {
+			t.Fatalf("no image in the user's home: %v; output %q", err, out)
+		}
+		if int(st.Uid) != u.UID || int(st.Gid) != u.GID || st.Mode&0o777 != 0o600 {
+			t.Errorf("image owned by %d:%d mode %04o, want %d:%d 0600", st.Uid, st.Gid, st.Mode&0o777, u.UID, u.GID)
+		}
+	})
+
+	t.Run("doctor", func(t *testing.T) {
+		// A copy of this test binary stands for the sshd the user names;
+		// it reports the group ids doctor ran it with.
+		dir := filepath.Join(u.Home, "probe")
+		must(t, os.Mkdir(dir, 0o755))
+		must(t, os.Chown(dir, u.UID, u.GID))
+		probe := filepath.Join(dir, egidProbeName)
+		data, err := os.ReadFile(os.Args[0])
+		must(t, err)
+		must(t, os.WriteFile(probe, data, 0o755))
+		result := filepath.Join(dir, "gids")
+		out := asUser(t, u, fmt.Sprintf("%s -c %s doctor --sshd %s", bin, h.config, probe))
+		got, err := os.ReadFile(result)
+		if err != nil {
+			t.Fatalf("doctor never ran the program it was given: %v; output %q", err, out)
+		}
+		want := fmt.Sprintf("%d %d %d\n", u.GID, u.GID, u.GID)
+		if string(got) != want {
+			t.Errorf("doctor ran the user's program with group ids (real, effective, saved) %q, want %q: the logingate group is %d", got, want, gid)
+		}
+	})
+}
