@@ -109,8 +109,9 @@ func TestDuoPushAndPasscode(t *testing.T) {
 	}
 }
 
-// headless: push sends one push for scp-style sessions, with nothing but
-// the command's own output on stdout.
+// headless: push sends one push for scp-style sessions, silently as
+// login_duo does: nothing but the command's own output on stdout, and
+// nothing of the gate's on stderr.
 func TestDuoHeadlessPush(t *testing.T) {
 	fake := duotest.New(t)
 	h, _ := duoHost(t, fake, "logingate.yaml", "headless: push\n{duo}")
@@ -119,6 +120,9 @@ func TestDuoHeadlessPush(t *testing.T) {
 	out, errOut, code := run(t, h.SSH(u, "echo quiet"))
 	if code != 0 || out != "quiet\n" {
 		t.Fatalf("headless push: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if strings.Contains(errOut, "logingate") {
+		t.Errorf("headless push: stderr %q; an approved push is silent", errOut)
 	}
 	auth := fake.RequestsTo("/auth/v2/auth")
 	if len(auth) != 1 || auth[0].Params.Get("factor") != "auto" {

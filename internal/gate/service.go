@@ -234,10 +234,16 @@ func (g *Gate) recordSuccess(ctx context.Context, now time.Time, by string) stri
 // showing the service's status lines with the time since the start. again
 // reports SMS passcodes sent: no attempt is used. done reports a final
 // decision (success, the login's deadline, an interrupt).
+//
+// Without a terminal (headless: push) the push is silent, as login_duo's
+// is: no status lines and no success notice, so that scp, rsync and git
+// see nothing of the gate on stderr either; only a refusal is said.
 func (g *Gate) runAction(ctx context.Context, a factors.Action) (d Decision, again, done bool) {
 	start := g.now()
 	out, err := a.Run(ctx, func(msg string) {
-		g.say(fmt.Sprintf("logingate: %s (%s)", sanitize(msg), g.now().Sub(start).Round(time.Second)))
+		if g.UI != nil {
+			g.say(fmt.Sprintf("logingate: %s (%s)", sanitize(msg), g.now().Sub(start).Round(time.Second)))
+		}
 	})
 	if err != nil {
 		d, done := g.serviceFailed(ctx, a, err)
@@ -248,7 +254,7 @@ func (g *Gate) runAction(ctx context.Context, a factors.Action) (d Decision, aga
 		return Decision{}, true, false
 	}
 	if out.OK {
-		if out.Notice != "" {
+		if out.Notice != "" && g.UI != nil {
 			g.say("logingate: " + sanitize(out.Notice))
 		}
 		return Decision{Allow: true, Factor: a.Name(), Reason: "approved" + g.openWindowAfter(ctx)}, false, true

@@ -263,12 +263,14 @@ func TestDuoVerdicts(t *testing.T) {
 	}
 }
 
-// headless: push sends the default push to a session without a terminal
-// and prints nothing on stdout; autopush pushes before the menu and falls
-// back to it.
+// headless: push sends the default push to a session without a terminal,
+// silently as login_duo does: nothing on stdout, and on stderr nothing but
+// a refusal. autopush pushes before the menu and falls back to it.
 func TestDuoAutoPush(t *testing.T) {
 	t.Run("headless push", func(t *testing.T) {
 		u := newDuoUser()
+		u.auto.progress = []string{"Pushed a login request to your device..."}
+		u.auto.outcomes = []factors.Outcome{{OK: true, Notice: "Success. Logging you in..."}}
 		h := newHarness(t, nil, nil).withDuo(u)
 		h.cfg.Headless = "push"
 		var d Decision
@@ -277,6 +279,22 @@ func TestDuoAutoPush(t *testing.T) {
 		}
 		if !d.Allow || d.Factor != "duo-auto" || u.auto.ran() != 1 {
 			t.Errorf("decision %+v after %d pushes, want one approved push", d, u.auto.ran())
+		}
+		if h.stderr.Len() != 0 {
+			t.Errorf("stderr got %q; a headless push is silent", h.stderr.String())
+		}
+	})
+	t.Run("headless push denied", func(t *testing.T) {
+		u := newDuoUser()
+		u.auto.progress = []string{"Pushed a login request to your device..."}
+		u.auto.outcomes = []factors.Outcome{rejected}
+		h := newHarness(t, nil, nil).withDuo(u)
+		h.cfg.Headless = "push"
+		if d := h.run(); d.Allow {
+			t.Errorf("decision %+v, want denied", d)
+		}
+		if got := h.stderr.String(); got != "logingate: Login request denied.\n" {
+			t.Errorf("stderr got %q; want the refusal alone", got)
 		}
 	})
 	t.Run("headless deny sends no push", func(t *testing.T) {
