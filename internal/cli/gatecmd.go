@@ -18,9 +18,13 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	cfg, err := loadConfig(g)
 	if err != nil {
 		// No audit settings can be trusted from a broken file: use the
-		// defaults so that the denial is still recorded.
-		d := config.Default("")
+		// defaults (login_duo's for a login_duo file) so that the denial
+		// is still recorded where it is looked for.
+		d := config.ForLoadError(g.config)
 		lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, g.debug, stderr)
+		if d.DropIn {
+			lg.LoginDuoWording()
+		}
 		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
 		printError(stderr, err)
 		fmt.Fprintf(stderr, "logingate: error: the second-factor configuration is broken; access denied\n")

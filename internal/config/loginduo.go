@@ -75,6 +75,20 @@ import (
 const maxINILine = 199
 
 // loginDuoName reports a file name that makes a config a login_duo file.
+// ForLoadError is the configuration a gate logs a failed load of path
+// with, since nothing in the file can be trusted: the defaults, and for a
+// file named as login_duo's (.conf, .ini) login_duo's syslog ident and
+// facility with DropIn set, so that alerts on login_duo's lines still see
+// the denial.
+func ForLoadError(path string) Config {
+	d := Default("")
+	if loginDuoName(path) {
+		d.DropIn = true
+		d.Syslog.Ident, d.Syslog.Facility = "login_duo", "user"
+	}
+	return d
+}
+
 func loginDuoName(path string) bool {
 	return strings.HasSuffix(path, ".conf") || strings.HasSuffix(path, ".ini")
 }

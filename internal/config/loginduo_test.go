@@ -413,3 +413,22 @@ func BenchmarkLoadLoginDuo(b *testing.B) {
 		}
 	}
 }
+
+// A login_duo file that does not load is still logged where login_duo's
+// alerts look: its ident and facility, in its wording.
+func TestForLoadError(t *testing.T) {
+	for _, tc := range []struct {
+		path, ident, facility string
+		dropIn                bool
+	}{
+		{"/etc/duo/login_duo.conf", "login_duo", "user", true},
+		{"/etc/duo/pam_duo.ini", "login_duo", "user", true},
+		{"/etc/logingate/logingate.yaml", "logingate", "authpriv", false},
+	} {
+		d := ForLoadError(tc.path)
+		if d.Syslog.Ident != tc.ident || d.Syslog.Facility != tc.facility || d.DropIn != tc.dropIn {
+			t.Errorf("%s: ident %q facility %q drop-in %v, want %q %q %v",
+				tc.path, d.Syslog.Ident, d.Syslog.Facility, d.DropIn, tc.ident, tc.facility, tc.dropIn)
+		}
+	}
+}
