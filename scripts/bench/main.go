@@ -46,7 +46,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 300, "timed runs per latency case")
-	stressFor := flag.Duration("stress", 20*time.Second, "length of each stress run, one per backend (0 skips them)")
+	stressFor := flag.Duration("stress", 60*time.Second, "length of each stress run, one per backend (0 skips them)")
 	procs := flag.Int("procs", 64, "concurrent gate processes in the stress run")
 	out := flag.String("out", "docs/BENCHMARKS.md", "the report to write")
 	flag.Parse()
