@@ -85,7 +85,8 @@ func sshWithCode(t *testing.T, h *host, u *sshtest.User, code, command string) (
 
 // After a login through a privileged gate, the session holds no logingate
 // group and no logingate descriptor, and cannot read, list or change the
-// state, its own secret included.
+// state, its own secret included, nor change the config or read a secret
+// file kept for the gate's group (a Duo skey_file, a RADIUS secret).
 func TestPrivilegedSessionHoldsNothing(t *testing.T) {
 	h, bin, gid := privilegedHost(t)
 	u := h.AddUser(t, "priv")
@@ -94,6 +95,9 @@ func TestPrivilegedSessionHoldsNothing(t *testing.T) {
 		t.Fatalf("enroll through the setgid binary: %d %s %s", code, out, errOut)
 	}
 	e := parseEnrolled(t, out)
+	secret := filepath.Join(h.dir, "duo.skey")
+	must(t, os.WriteFile(secret, []byte("not-a-real-skey\n"), 0o640))
+	must(t, os.Chown(secret, 0, gid))
 
 	probe := strings.Join([]string{
 		`grep -E '^(Gid|Groups):' /proc/self/status`,
@@ -101,13 +105,15 @@ func TestPrivilegedSessionHoldsNothing(t *testing.T) {
 		fmt.Sprintf(`cat %s/%s/state.json >/dev/null 2>&1 && echo READ-STATE`, h.state, u.Name),
 		fmt.Sprintf(`ls %s >/dev/null 2>&1 && echo LIST-STATE`, h.state),
 		fmt.Sprintf(`touch %s/planted 2>/dev/null && echo WROTE-STATE`, h.state),
+		fmt.Sprintf(`echo 'failmode: safe' >> %s 2>/dev/null && echo WROTE-CONFIG`, h.config),
+		fmt.Sprintf(`cat %s >/dev/null 2>&1 && echo READ-SECRET`, secret),
 		`echo probe-done`,
 	}, "; ")
 	out, errOut, code = sshWithCode(t, h, u, e.code(t, 0), probe)
 	if code != 0 || !strings.Contains(out, "probe-done") {
 		t.Fatalf("login failed: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
-	for _, bad := range []string{"READ-STATE", "LIST-STATE", "WROTE-STATE"} {
+	for _, bad := range []string{"READ-STATE", "LIST-STATE", "WROTE-STATE", "WROTE-CONFIG", "READ-SECRET"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the session could reach the state: %s\n%s", bad, out)
 		}
