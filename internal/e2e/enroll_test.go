@@ -50,7 +50,28 @@ func TestEnrollInSessionThenRegenerate(t *testing.T) {
 	if !strings.Contains(seen, "New backup codes for "+u.Name) || len(fresh) != 10 {
 		t.Fatalf("no new set of 10 codes:\n%s", seen)
 	}
-	s.Send("exit\r")
+
+	// Replacing the app takes a fresh second factor too: without one,
+	// nothing is shown and nothing changes (the second login below still
+	// takes a code of this set).
+	s.Send(gateBin + " -c " + h.config + " enroll --force\r")
+	s.Expect(t, "confirm this change with a current second factor", expectTimeout)
+	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
+	s.Send("\x04") // Ctrl-D: no factor
+	if seen = s.Expect(t, "$ ", expectTimeout); strings.Contains(seen, "Scan this QR code") {
+		t.Fatalf("enroll --force went on without a second factor:\n%s", seen)
+	}
+	// With one, the new secret is shown; abandoned at its code, nothing is
+	// saved.
+	s.Send(gateBin + " -c " + h.config + " enroll --force\r")
+	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
+	s.Send(fresh[1][1] + "\r")
+	s.Expect(t, "Scan this QR code with your authenticator app:", expectTimeout)
+	s.Expect(t, "Code from the app: ", expectTimeout)
+	s.Send("\x03")
+	s.Expect(t, "no code entered", expectTimeout)
+	s.Expect(t, "$ ", expectTimeout)
+	s.Send("exit 0\r")
 	if got := s.Wait(); got != 0 {
 		t.Fatalf("session exit %d", got)
 	}
