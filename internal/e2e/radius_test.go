@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -119,5 +120,50 @@ func TestRADIUSTestCommand(t *testing.T) {
 		if strings.Contains(all, radiustest.Secret) || strings.Contains(all, tc.code) {
 			t.Errorf("output shows a secret:\n%s", all)
 		}
+	}
+}
+
+// When no valid answer comes, `logingate radius test` says what to look
+// at: a server that does not answer (here nothing listens), and one whose
+// shared secret differs from secret_file (FreeRADIUS drops such requests).
+func TestRADIUSTestCommandExplainsFailures(t *testing.T) {
+	h, alice, _ := radiusHost(t, "")
+	base, err := os.ReadFile(h.config)
+	must(t, err)
+	wrong := filepath.Join(h.dir, "wrong.secret")
+	must(t, os.WriteFile(wrong, []byte("not-the-shared-secret\n"), 0o600))
+	server := regexp.MustCompile(`- \{address: ("[^"]+"), secret_file: ([^}]+)\}`)
+	if !server.Match(base) {
+		t.Fatalf("no server line in the config:\n%s", base)
+	}
+	for _, tc := range []struct {
+		name, server string
+		want         []string
+	}{
+		{"nothing listens", `- {address: "127.0.0.1:9", secret_file: $2, timeout: 500ms, retries: 0}`,
+			[]string{"127.0.0.1:9: refused (nothing listens on that port)", "logingate: hint: a server did not answer"}},
+		{"wrong secret", `- {address: $1, secret_file: ` + wrong + `, timeout: 500ms, retries: 0}`,
+			[]string{"no answer within 500ms", "logingate: hint:", "NAS address and secret"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(h.dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
+			must(t, os.WriteFile(cfg, server.ReplaceAll(base, []byte(tc.server)), 0o600))
+			cmd := exec.Command(gateBin, "-c", cfg, "radius", "test", "--user", alice.Name)
+			cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+radiustest.AliceCode)
+			out, errOut, code := run(t, cmd)
+			all := out + errOut
+			t.Logf("exit %d:\n%s", code, all)
+			if code == 0 {
+				t.Errorf("exit 0 with no valid answer:\n%s", all)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, "not-the-shared-secret") || strings.Contains(all, radiustest.AliceCode) {
+				t.Errorf("output shows a secret:\n%s", all)
+			}
+		})
 	}
 }
