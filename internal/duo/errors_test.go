@@ -129,6 +129,56 @@ func TestTLSFailuresAreServiceErrors(t *testing.T) {
 	})
 }
 
+// noverify (allowed, logged loudly by the caller) skips the certificate
+// checks that otherwise stop the exchange before any request is sent.
+func TestNoVerify(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		names   []string // the fake's certificate names; nil = its own address
+		trustCA bool     // the client trusts the fake's CA
+	}{
+		{"unknown CA", nil, false},
+		{"certificate for another name", []string{"api-other.duosecurity.com"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []duotest.Option
+			if tc.names != nil {
+				opts = append(opts, duotest.CertNames(tc.names...))
+			}
+			s := duotest.New(t, opts...)
+			s.SetUser("alice", duotest.User{Preauth: "allow"})
+			roots := func(o *duo.Options) {
+				if !tc.trustCA {
+					o.RootCAs = nil
+				}
+			}
+
+			// Without noverify: a certificate error, a service error, and
+			// nothing reaches the fake.
+			strict := newClient(t, s, roots)
+			_, err := strict.Preauth(ctxT(t), "alice", "", "")
+			wantService(t, s, err)
+			if !strings.Contains(err.Error(), "certificate") {
+				t.Fatalf("err = %v, want a certificate error", err)
+			}
+			if r := s.Requests(); len(r) != 0 {
+				t.Fatalf("without noverify the fake received %d requests", len(r))
+			}
+			t.Logf("without noverify: %v", err)
+
+			// The same client with noverify completes the exchange.
+			c := newClient(t, s, roots, func(o *duo.Options) { o.NoVerify = true })
+			p, err := c.Preauth(ctxT(t), "alice", "", "")
+			if err != nil || p.Result != duo.ResultAllow {
+				t.Fatalf("with noverify: %+v, %v", p, err)
+			}
+			if r := s.RequestsTo(preauthPath); len(r) != 1 || r[0].Status != http.StatusOK {
+				t.Fatalf("with noverify: requests = %+v, want one answered 200", r)
+			}
+		})
+	}
+}
+
 func TestOther4xxIsPlainError(t *testing.T) {
 	for _, status := range []int{400, 403, 404} {
 		s := duotest.New(t)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/privilege"
@@ -19,7 +20,9 @@ import (
 // config that points Duo at the fake: root:logingate 0640, since it holds
 // the secret key. name picks the config's form: "logingate.yaml", or
 // "login_duo.conf" for login_duo's own INI file as a drop-in. body is the
-// rest of the file; {duo} in it expands to the Duo keys in that form.
+// rest of the file; {duo} in it expands to the Duo keys in that form (for
+// logingate.yaml, {duo-noverify} expands to them with noverify instead of
+// the fake's CA).
 // flags are added to the ForceCommand line.
 func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...string) (*host, string) {
 	t.Helper()
@@ -47,7 +50,9 @@ func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...str
 		must(t, os.Chown(h.state, 0, gid))
 		must(t, os.Chmod(h.state, 0o770))
 		keys = fmt.Sprintf("duo: {host: %q, ikey: %s, skey: %s, cafile: %s}\n", fake.Host, fake.IKey, fake.SKey, ca)
-		cfg = fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.Path) + strings.ReplaceAll(body, "{duo}", keys)
+		noverify := fmt.Sprintf("duo: {host: %q, ikey: %s, skey: %s, noverify: true}\n", fake.Host, fake.IKey, fake.SKey)
+		cfg = fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.Path) +
+			strings.NewReplacer("{duo}", keys, "{duo-noverify}", noverify).Replace(body)
 	}
 	must(t, os.WriteFile(h.config, []byte(cfg), 0o640))
 	must(t, os.Chown(h.config, 0, gid))
@@ -228,6 +233,33 @@ func TestDuoDropIn(t *testing.T) {
 	info, _ := url.ParseQuery(auth[0].Params.Get("pushinfo"))
 	if info.Get("Command") != "echo drop-in" {
 		t.Errorf("pushinfo %v, want the command", info)
+	}
+}
+
+// noverify: the gate reaches a Duo whose certificate it cannot verify (the
+// fake's CA is not configured), and logs a warning at every login.
+// failmode secure, so that a failed TLS handshake could not let the user
+// in as failsafe.
+func TestDuoNoVerify(t *testing.T) {
+	fake := duotest.New(t)
+	h, _ := duoHost(t, fake, "logingate.yaml", "failmode: secure\nheadless: push\n{duo-noverify}")
+	u := h.AddUser(t, "noverify")
+	fake.SetUser(u.Name, duoPhone(duotest.User{Push: "allow"}))
+	for i := range 2 {
+		out, errOut, code := run(t, h.SSH(u, "echo verified-not"))
+		if code != 0 || out != "verified-not\n" {
+			t.Fatalf("login %d with noverify: exit %d, stdout %q, stderr %q", i+1, code, out, errOut)
+		}
+	}
+	if n := len(fake.RequestsTo("/auth/v2/auth")); n != 2 {
+		t.Errorf("%d pushes reached the fake for two logins, want 2", n)
+	}
+	if l := h.audit.WaitN(2, 5*time.Second, "action=login", "result=allow", "user="+u.Name, "factor=duo-auto"); len(l) != 2 {
+		t.Errorf("%d login allow lines, want 2:\n%s", len(l), h.audit.All())
+	}
+	warn := []string{"action=config", "result=warning", "user=" + u.Name, "duo noverify is set"}
+	if l := h.audit.WaitN(2, 5*time.Second, warn...); len(l) != 2 {
+		t.Errorf("%d noverify warnings for two logins, want 2:\n%s", len(l), h.audit.All())
 	}
 }
 
