@@ -13,10 +13,15 @@ import (
 const Secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 // Sample returns a fresh UserState with every part set: a TOTP enrollment,
-// two backup-code hashes of both kinds, a failure and a last success.
+// two backup-code hashes of both kinds, two failures, a last success and two
+// trusted windows (one IPv4, one IPv6), each list oldest first.
+//
+// The trusted windows lie far in the future: the stores drop ended windows
+// on every write, by the real clock, and a round trip must keep them.
 func Sample() *store.UserState {
 	w := 1
 	at := time.Date(2025, 11, 25, 18, 45, 0, 0, time.UTC)
+	later := time.Date(2125, 1, 1, 9, 0, 0, 0, time.UTC)
 	return &store.UserState{
 		Version: store.FormatVersion,
 		TOTP: &store.TOTP{Secret: Secret, Algorithm: "SHA1", Digits: 6, Period: 30,
@@ -27,7 +32,13 @@ func Sample() *store.UserState {
 				{Kind: "numeric", Salt: bytes.Repeat([]byte{3}, 16), Hash: bytes.Repeat([]byte{4}, 32)},
 			},
 			Created: at},
-		Failures:    []time.Time{at.Add(time.Minute)},
+		Failures:    []time.Time{at.Add(time.Minute), at.Add(time.Minute + 30*time.Second)},
 		LastSuccess: &store.Event{Time: at.Add(2 * time.Minute), From: "203.0.113.9", Factor: "totp"},
+		Trusted: []store.TrustedSession{
+			{ID: "5a17e0c4", KeyFingerprint: "SHA256:JYOQjpi2Fifw5dGhhUm0kWnqlP1Ar2//9jVHLEL5b90",
+				From: "203.0.113.9", Created: later, Until: later.Add(8 * time.Hour)},
+			{ID: "c0ffee0012345678", KeyFingerprint: "SHA256:nWgIBsNIWuy/RssExNgZ4J5iW4lW9vf/X1MjFtzjI9M",
+				From: "2001:db8::7", Created: later.Add(time.Hour), Until: later.Add(time.Hour + store.MaxGrace)},
+		},
 	}
 }
