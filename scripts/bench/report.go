@@ -421,7 +421,7 @@ func writeStress(b *strings.Builder, ss *stressSection) {
 			}
 		}
 		if unreachable > 0 {
-			p(" On %s, %d attempts (%.0f%%) were refused because the gate could not reach the store within `store.timeout` (3 s by default): the database shares the %d cores with the %d gate processes, and with all of them busy (starting up, checking codes) a new connection's start-up and password exchange did not finish in time. The gate then applied failmode, secure here, so it refused them; under failmode safe they would have been let in without a second factor. A database on a host of its own, as docs/FLEET.md lays out, does not compete with the gates for CPU.",
+			p(" On %s, %d attempts (%.1f%%) were refused because the gate could not reach the store within `store.timeout` (3 s by default): the database shares the %d cores with the %d gate processes, and with all of them busy (starting up, checking codes) a new connection's start-up and password exchange did not finish in time. The gate then applied failmode, secure here, so it refused them; under failmode safe they would have been let in without a second factor. A database on a host of its own, as docs/FLEET.md lays out, does not compete with the gates for CPU.",
 				backendName(r.backend, ss.pgVersion), unreachable, 100*float64(unreachable)/float64(r.attempts), runtime.NumCPU(), s.procs)
 		}
 	}
