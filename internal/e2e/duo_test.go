@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/duo/duotest"
-	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -27,16 +26,9 @@ import (
 func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...string) (*host, string) {
 	t.Helper()
 	sshtest.Require(t)
-	gid := ensureGroup(t, privilege.GroupName)
 	dir := sshtest.PublicTempDir(t)
 	h := &host{dir: dir, config: filepath.Join(dir, name), state: filepath.Join(dir, "state")}
-	bin := filepath.Join(dir, "bin", "logingate")
-	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
-	data, err := os.ReadFile(gateBin)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
-	must(t, os.Chown(bin, 0, gid))
-	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+	bin, gid := installSetgid(t, dir)
 	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	ca := fake.WriteCAFile(t, dir)
 	must(t, os.Chmod(ca, 0o644))
@@ -46,9 +38,7 @@ func duoHost(t *testing.T, fake *duotest.Server, name, body string, flags ...str
 		keys = fmt.Sprintf("ikey = %s\nskey = %s\nhost = %s\ncafile = %s\n", fake.IKey, fake.SKey, fake.Host, ca)
 		cfg = strings.ReplaceAll(body, "{duo}", keys)
 	} else {
-		must(t, os.Mkdir(h.state, 0o770))
-		must(t, os.Chown(h.state, 0, gid))
-		must(t, os.Chmod(h.state, 0o770))
+		protectedDir(t, h.state, gid)
 		keys = fmt.Sprintf("duo: {host: %q, ikey: %s, skey: %s, cafile: %s}\n", fake.Host, fake.IKey, fake.SKey, ca)
 		noverify := fmt.Sprintf("duo: {host: %q, ikey: %s, skey: %s, noverify: true}\n", fake.Host, fake.IKey, fake.SKey)
 		cfg = fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\n", h.state, h.audit.Path) +

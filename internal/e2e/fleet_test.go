@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
@@ -40,16 +39,10 @@ func newFleet(t *testing.T, failmodeA, failmodeB string) *fleet {
 	t.Helper()
 	sshtest.Require(t)
 	db := pgtest.Start(t)
-	gid := ensureGroup(t, privilege.GroupName)
 	dir := sshtest.PublicTempDir(t)
-	f := &fleet{db: db, dsn: db.NewDB(t), bin: filepath.Join(dir, "bin", "logingate"), hostOf: map[*host]string{}}
-
-	must(t, os.Mkdir(filepath.Dir(f.bin), 0o755))
-	data, err := os.ReadFile(gateBin)
-	must(t, err)
-	must(t, os.WriteFile(f.bin, data, 0o755))
-	must(t, os.Chown(f.bin, 0, gid))
-	must(t, os.Chmod(f.bin, 0o755|os.ModeSetgid))
+	f := &fleet{db: db, dsn: db.NewDB(t), hostOf: map[*host]string{}}
+	var gid int
+	f.bin, gid = installSetgid(t, dir)
 
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
@@ -64,9 +57,7 @@ func newFleet(t *testing.T, failmodeA, failmodeB string) *fleet {
 		hdir := filepath.Join(dir, name)
 		must(t, os.Mkdir(hdir, 0o755))
 		h := &host{dir: hdir, config: filepath.Join(hdir, "logingate.yaml"), state: filepath.Join(hdir, "state")}
-		must(t, os.Mkdir(h.state, 0o770))
-		must(t, os.Chown(h.state, 0, gid))
-		must(t, os.Chmod(h.state, 0o770))
+		protectedDir(t, h.state, gid)
 		h.audit = auditsink.Listen(t, filepath.Join(hdir, "audit.sock"))
 		cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\nfailmode: %s\n"+
 			"store: {backend: postgres, dsn_file: %s, key_file: %s, host: %s}\n",

@@ -26,19 +26,10 @@ import (
 func privilegedHost(t *testing.T) (*host, string, int) {
 	t.Helper()
 	sshtest.Require(t)
-	gid := ensureGroup(t, privilege.GroupName)
 	dir := sshtest.PublicTempDir(t)
 	h := &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
-	bin := filepath.Join(dir, "bin", "logingate")
-	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
-	data, err := os.ReadFile(gateBin)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
-	must(t, os.Chown(bin, 0, gid))
-	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
-	must(t, os.Mkdir(h.state, 0o770))
-	must(t, os.Chown(h.state, 0, gid))
-	must(t, os.Chmod(h.state, 0o770))
+	bin, gid := installSetgid(t, dir)
+	protectedDir(t, h.state, gid)
 	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
 	cfg := fmt.Sprintf("state_dir: %s\nsyslog: {socket: %s}\naccept_env_factor: true\n", h.state, h.audit.Path)
 	must(t, os.WriteFile(h.config, []byte(cfg), 0o644))
@@ -47,6 +38,30 @@ func privilegedHost(t *testing.T) (*host, string, int) {
 		ExtraConfig:  []string{"AcceptEnv LOGINGATE_PASSCODE"},
 	})
 	return h, bin, gid
+}
+
+// installSetgid installs the gate binary as `make install` does, at
+// dir/bin/logingate, root:logingate mode 2755 (creating the group when the
+// machine has none), and returns its path and the group's id.
+func installSetgid(t *testing.T, dir string) (bin string, gid int) {
+	t.Helper()
+	gid = ensureGroup(t, privilege.GroupName)
+	bin = filepath.Join(dir, "bin", "logingate")
+	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
+	data, err := os.ReadFile(gateBin)
+	must(t, err)
+	must(t, os.WriteFile(bin, data, 0o755))
+	must(t, os.Chown(bin, 0, gid))
+	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+	return bin, gid
+}
+
+// protectedDir makes path a protected state directory: root:logingate 0770.
+func protectedDir(t *testing.T, path string, gid int) {
+	t.Helper()
+	must(t, os.Mkdir(path, 0o770))
+	must(t, os.Chown(path, 0, gid))
+	must(t, os.Chmod(path, 0o770))
 }
 
 // ensureGroup returns the group's id, creating it (and removing it after

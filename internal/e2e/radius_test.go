@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/radiustest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
@@ -24,20 +23,11 @@ func radiusHost(t *testing.T, body string) (h *host, alice, bob *sshtest.User) {
 	t.Helper()
 	sshtest.Require(t)
 	radiustest.Require(t)
-	gid := ensureGroup(t, privilege.GroupName)
 	dir := sshtest.PublicTempDir(t)
 	h = &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
-	bin := filepath.Join(dir, "bin", "logingate")
-	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
-	data, err := os.ReadFile(gateBin)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
-	must(t, os.Chown(bin, 0, gid))
-	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
+	bin, gid := installSetgid(t, dir)
 	h.audit = auditsink.Listen(t, filepath.Join(dir, "audit.sock"))
-	must(t, os.Mkdir(h.state, 0o770))
-	must(t, os.Chown(h.state, 0, gid))
-	must(t, os.Chmod(h.state, 0o770))
+	protectedDir(t, h.state, gid)
 	secret := filepath.Join(dir, "radius.secret")
 	must(t, os.WriteFile(secret, []byte(radiustest.Secret+"\n"), 0o640))
 	must(t, os.Chown(secret, 0, gid))

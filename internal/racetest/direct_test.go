@@ -16,8 +16,17 @@ import (
 // state directory is its own to write.
 func (r *rig) enrollDirect(t *testing.T) (secret string, codes []string) {
 	t.Helper()
+	s := filestore.New(r.state, func(string) (int, int, error) { return os.Getuid(), os.Getgid(), nil })
+	return enrollIn(t, s, r.user)
+}
+
+// enrollIn gives user a fresh secret and backup codes in s, replacing any
+// enrollment and clearing failures and trusted windows, as `enroll --force`
+// does.
+func enrollIn(t *testing.T, s store.Store, user string) (secret string, codes []string) {
+	t.Helper()
 	now := time.Now()
-	totp, _, err := factors.NewTOTPEnrollment("racetest", r.user, "SHA1", 6, period*time.Second, now)
+	totp, _, err := factors.NewTOTPEnrollment("racetest", user, "SHA1", 6, period*time.Second, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +34,8 @@ func (r *rig) enrollDirect(t *testing.T) (secret string, codes []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := filestore.New(r.state, func(string) (int, int, error) { return os.Getuid(), os.Getgid(), nil })
-	err = s.Update(context.Background(), r.user, func(st *store.UserState) error {
-		st.TOTP, st.Backup, st.Failures = totp, backup, nil
+	err = s.Update(context.Background(), user, func(st *store.UserState) error {
+		st.SetFactors(totp, backup)
 		return nil
 	})
 	if err != nil {

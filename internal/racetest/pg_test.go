@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/pgstore"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
@@ -78,23 +77,7 @@ store: {backend: postgres, dsn_file: %s, key_file: %s, timeout: %s, host: host%0
 // enroll gives the user a fresh secret and backup codes in the database.
 func (r *pgRig) enroll(t *testing.T) (secret string, codes []string) {
 	t.Helper()
-	now := time.Now()
-	totp, _, err := factors.NewTOTPEnrollment("racetest", r.user, "SHA1", 6, period*time.Second, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes, backup, err := factors.GenerateBackupCodes(backupCount, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = r.pg.Update(context.Background(), r.user, func(st *store.UserState) error {
-		st.SetFactors(totp, backup)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(totp.Secret), codes
+	return enrollIn(t, r.pg, r.user)
 }
 
 func (r *pgRig) load(t *testing.T) *store.UserState {

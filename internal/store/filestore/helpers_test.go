@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -182,20 +181,7 @@ func tempFiles(t testing.TB, userDir string) []string {
 	return names
 }
 
-// wantErr fails unless err is non-nil and holds every fragment.
-func wantErr(t testing.TB, err error, fragments ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want one mentioning %q", fragments)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not mention %q", err, f)
-		}
-	}
-	if strings.Contains(err.Error(), testSecret[:16]) {
-		t.Errorf("error quotes the secret: %q", err)
-	}
-}
+// wantErr: see storetest.WantErr.
+var wantErr = storetest.WantErr
 
 var errTest = errors.New("test callback failed")

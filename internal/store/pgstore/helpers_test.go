@@ -139,18 +139,5 @@ func encoded(t testing.TB, st *store.UserState) string {
 	return string(b)
 }
 
-// wantErr fails unless err holds every fragment, and never the secret.
-func wantErr(t testing.TB, err error, fragments ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want one mentioning %q", fragments)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not mention %q", err, f)
-		}
-	}
-	if strings.Contains(err.Error(), testSecret[:16]) {
-		t.Errorf("error quotes the secret: %q", err)
-	}
-}
+// wantErr: see storetest.WantErr.
+var wantErr = storetest.WantErr

@@ -1,9 +1,12 @@
 // Package storetest holds the fixtures the store backends' tests share: a
-// complete, valid UserState and the secret in it.
+// complete, valid UserState, the secret in it, and the check that an error
+// says what it should without quoting that secret.
 package storetest
 
 import (
 	"bytes"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
@@ -40,5 +43,22 @@ func Sample() *store.UserState {
 			{ID: "c0ffee0012345678", KeyFingerprint: "SHA256:nWgIBsNIWuy/RssExNgZ4J5iW4lW9vf/X1MjFtzjI9M",
 				From: "2001:db8::7", Created: later.Add(time.Hour), Until: later.Add(time.Hour + store.MaxGrace)},
 		},
+	}
+}
+
+// WantErr fails t unless err is non-nil and mentions every fragment, and
+// fails it too if err quotes Secret.
+func WantErr(t testing.TB, err error, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one mentioning %q", fragments)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Errorf("error %q does not mention %q", err, f)
+		}
+	}
+	if strings.Contains(err.Error(), Secret[:16]) {
+		t.Errorf("error quotes the secret: %q", err)
 	}
 }
