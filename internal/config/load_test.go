@@ -266,6 +266,10 @@ func TestErrorsDoNotQuoteValues(t *testing.T) {
 		"radius: {secret: " + v + "}",
 		"totp:\n  issuer: " + v + "\n  digits: [\n",
 		"prompts: 3\nprompts: " + v,
+		// A secret written without the space after its colon is one key.
+		"duo: {host: api-x.duosecurity.com, ikey: DIXXXXXXXXXXXXXXXXXX, skey:" + v + "}",
+		"store: {backend: postgres, dsn:postgres://lg:" + v + "@db/x}",
+		"skey:" + v + ": 1",
 	} {
 		_, err := Load(writeConfig(t, y), testHost)
 		if err == nil {

@@ -307,6 +307,13 @@ func (p *problems) walk(m *yaml.Node, prefix string, fields []field) {
 			p.add("", k.Line, "a key must be a plain name")
 			continue
 		}
+		if !keyLike(k.Value) && k.Value != "<<" {
+			// Not printed, to the log or to the user at the prompt: a
+			// key that is no key name is most often a secret written
+			// without the space after its colon ("skey:SECRET").
+			p.add("", k.Line, `unknown key (not shown: it is not a key name, and may be a secret; write "key: value", with a space after the colon)`)
+			continue
+		}
 		key := prefix + k.Value
 		if first, dup := seen[k.Value]; dup {
 			p.add(key, k.Line, "set twice (lines %d and %d); keep one", first, k.Line)

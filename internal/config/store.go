@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,13 +54,17 @@ func (s Store) String() string {
 // GoString is String, for %#v.
 func (s Store) GoString() string { return "config.Store" + s.String() }
 
-// RedactDSN returns a DSN fit to print: a URL with its password replaced,
-// a key=value string with every password= value replaced; "" stays "".
+// dsnSecret names the connection settings that hold a secret.
+var dsnSecret = map[string]bool{"password": true, "sslpassword": true}
+
+// RedactDSN returns a DSN fit to print: every password and sslpassword
+// replaced, in a URL's user info and query as in key=value settings; ""
+// stays "". A DSN it cannot read is all redacted.
 func RedactDSN(dsn string) string {
 	if dsn == "" {
 		return ""
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if isDSNURL(dsn) {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "REDACTED"
@@ -68,28 +73,96 @@ func RedactDSN(dsn string) string {
 			u.User = url.UserPassword(u.User.Username(), "REDACTED")
 		}
 		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "REDACTED")
+		changed := false
+		for k := range q {
+			if dsnSecret[k] {
+				q.Set(k, "REDACTED")
+				changed = true
+			}
+		}
+		if changed {
 			u.RawQuery = q.Encode()
 		}
 		return u.String()
 	}
-	f := strings.Fields(dsn)
-	for i, kv := range f {
-		if strings.HasPrefix(kv, "password=") {
-			f[i] = "password=REDACTED"
+	settings, ok := dsnSettings(dsn)
+	if !ok {
+		return "REDACTED"
+	}
+	out := make([]string, len(settings))
+	for i, kv := range settings {
+		if dsnSecret[kv[0]] {
+			kv[1] = "REDACTED"
 		}
+		out[i] = kv[0] + "=" + kv[1]
 	}
-	out := strings.Join(f, " ")
-	if strings.Contains(out, "'") {
-		return "REDACTED" // quoted values: too ambiguous to redact piecewise
-	}
-	return out
+	return strings.Join(out, " ")
 }
 
-// dsnHasPassword reports a DSN that carries a password.
+// dsnHasPassword reports a DSN that carries a password (or one it cannot
+// read, which may).
 func dsnHasPassword(dsn string) bool {
-	return RedactDSN(dsn) != dsn
+	if dsn == "" {
+		return false
+	}
+	if isDSNURL(dsn) {
+		return RedactDSN(dsn) != dsn
+	}
+	settings, ok := dsnSettings(dsn)
+	if !ok {
+		return true
+	}
+	return slices.ContainsFunc(settings, func(kv [2]string) bool { return dsnSecret[kv[0]] })
+}
+
+func isDSNURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// dsnSettings splits a key=value connection string as libpq reads it:
+// spaces around "=" allowed, a value in single quotes or bare, a backslash
+// escaping the next character. Each value is returned as written.
+func dsnSettings(dsn string) (settings [][2]string, ok bool) {
+	s := dsn
+	skip := func() { s = strings.TrimLeft(s, " \t\n\r\v\f") }
+	for skip(); s != ""; skip() {
+		eq := strings.IndexAny(s, "= \t\n\r\v\f")
+		if eq <= 0 {
+			return nil, false
+		}
+		key := s[:eq]
+		s = s[eq:]
+		skip()
+		if !strings.HasPrefix(s, "=") {
+			return nil, false
+		}
+		s = s[1:]
+		skip()
+		i, quoted := 0, strings.HasPrefix(s, "'")
+		if quoted {
+			i = 1
+		}
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c == '\\' {
+				i++
+				continue
+			}
+			if quoted && c == '\'' && i > 0 {
+				i++
+				break
+			}
+			if !quoted && strings.IndexByte(" \t\n\r\v\f", c) >= 0 {
+				break
+			}
+		}
+		if i > len(s) || quoted && (i < 2 || s[i-1] != '\'') {
+			return nil, false
+		}
+		settings = append(settings, [2]string{key, s[:i]})
+		s = s[i:]
+	}
+	return settings, true
 }
 
 // resolve reads DSNFile into DSN and KeyFile into Keys for the postgres

@@ -76,10 +76,28 @@ func TestRedactDSN(t *testing.T) {
 		"host=db user=lg":                      "host=db user=lg",
 		"postgres://lg:pw@db/x":                "postgres://lg:REDACTED@db/x",
 		"postgres://lg@db/x?password=pw":       "postgres://lg@db/x?password=REDACTED",
-		"host=db password='p w'":               "REDACTED",
+		"host=db password='p w'":               "host=db password=REDACTED",
+		// Every spelling libpq (and pgx) reads as a password.
+		"host=db password = hunter2":             "host=db password=REDACTED",
+		"host=db password= hunter2 user=lg":      "host=db password=REDACTED user=lg",
+		`host=db password=hun\ ter2 user=lg`:     "host=db password=REDACTED user=lg",
+		`password='it\'s x' host=db`:             "password=REDACTED host=db",
+		"host=db sslpassword=hunter2":            "host=db sslpassword=REDACTED",
+		"postgres://lg@db/x?sslpassword=hunter2": "postgres://lg@db/x?sslpassword=REDACTED",
+		"host='my db' user=lg":                   "host='my db' user=lg",
+		"host=db password='unterminated hunter2": "REDACTED",
+		"hunter2":                                "REDACTED",
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(want, "REDACTED") != dsnHasPassword(in) {
+			t.Errorf("dsnHasPassword(%q) = %v", in, dsnHasPassword(in))
+		}
+	}
+	for _, in := range []string{"host=db user=lg", "host = db  user=lg", "postgres://lg@db/x", ""} {
+		if dsnHasPassword(in) {
+			t.Errorf("dsnHasPassword(%q) = true for a DSN without a password", in)
 		}
 	}
 }
