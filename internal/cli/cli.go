@@ -105,6 +105,9 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		}
 		return doctor.Main(rest, stdout, stderr)
 	}
+	// environ is the caller's environment, taken at start, for the
+	// session; the process's own is emptied while it holds the group.
+	privilege.ScrubEnv()
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
 	var run func([]string) error
 	switch sub {

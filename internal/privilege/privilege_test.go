@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 func helper(groupOnly string) int {
 	r, e, s := unix.Getresgid()
 	fmt.Printf("privileged=%v start=%d,%d,%d\n", Privileged(), r, e, s)
+	ScrubEnv()
+	fmt.Printf("env-left=%d\n", len(os.Environ()))
 	if _, err := os.ReadFile(groupOnly); err == nil {
 		fmt.Println("gate-read=ok")
 	}
@@ -96,7 +98,7 @@ func TestDropInSetgidBinary(t *testing.T) {
 	os.WriteFile(groupOnly, []byte("x"), 0o640) // root:root: group 0 may read, nobody may not
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), helperEnv+"="+groupOnly)
+	cmd.Env = append(os.Environ(), helperEnv+"="+groupOnly, "PGHOST=/caller/chose/this", "PGPASSFILE=/caller/chose/this")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -105,6 +107,7 @@ func TestDropInSetgidBinary(t *testing.T) {
 	got := string(out)
 	for _, want := range []string{
 		"privileged=true start=65534,0,0",
+		"env-left=0",
 		"gate-read=ok",
 		"caller-read=false",
 		"after-ascaller=65534,0,0",
