@@ -136,12 +136,21 @@ func quote(v string) string {
 
 // Log writes one event at the given severity.
 func (l *Logger) Log(sev Severity, e Event) {
-	msg := e.Line()
-	if l.loginDuo && e.Action == "login" {
-		msg = e.loginDuoLine()
-	}
+	l.log(sev, e, e.Reason)
+}
+
+// LogPrivate writes one event whose reason the caller must not see: syslog
+// gets e, and the -d copy on stderr says shown instead of e.Reason.
+func (l *Logger) LogPrivate(sev Severity, e Event, shown string) {
+	l.log(sev, e, shown)
+}
+
+func (l *Logger) log(sev Severity, e Event, shown string) {
+	msg := l.format(e)
 	if l.debug {
-		fmt.Fprintf(l.stderr, "%s: %s\n", l.ident, msg)
+		c := e
+		c.Reason = shown
+		fmt.Fprintf(l.stderr, "%s: %s\n", l.ident, l.format(c))
 	}
 	if err := l.send(sev, msg); err != nil {
 		l.mu.Lock()
@@ -152,6 +161,13 @@ func (l *Logger) Log(sev Severity, e Event) {
 			fmt.Fprintf(l.stderr, "logingate: warning: audit log unreachable (%s): %v\n", l.socket, err)
 		}
 	}
+}
+
+func (l *Logger) format(e Event) string {
+	if l.loginDuo && e.Action == "login" {
+		return e.loginDuoLine()
+	}
+	return e.Line()
 }
 
 func (l *Logger) send(sev Severity, msg string) error {

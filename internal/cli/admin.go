@@ -10,6 +10,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -264,6 +265,10 @@ func (a *app) checkConfig(args []string) error {
 		return err
 	}
 	cfg, err := loadConfig(a.g)
+	var hidden hiddenError
+	if errors.As(err, &hidden) {
+		a.auditHidden("check-config", hidden)
+	}
 	if err != nil {
 		return err
 	}
@@ -274,6 +279,29 @@ func (a *app) checkConfig(args []string) error {
 	for _, l := range policy.OnlyNegated() {
 		fmt.Fprintf(a.stderr, "logingate: warning: %s: groups: %q has only negated patterns and matches no one\n", cfg.Path, l)
 	}
+	for _, w := range namedPathWarnings(cfg.Path) {
+		fmt.Fprintf(a.stderr, "logingate: warning: %s\n", w)
+	}
 	fmt.Fprintf(a.stdout, "logingate: %s: configuration ok\n", cfg.Path)
 	return nil
+}
+
+// namedPathWarnings says, to root, why a privileged gate run by a user
+// would refuse the config at path if sshd's ForceCommand (or the user)
+// named it with -c: the path-trust rule for a caller's -c follows no link
+// and no "..", where root's own paths may be links that config management
+// made. Said before an upgrade, it locks nobody out unannounced.
+func namedPathWarnings(path string) []string {
+	if os.Getuid() != 0 {
+		return nil
+	}
+	probs, err := privilege.Check(path, privilege.Rule{})
+	if err != nil {
+		probs = append(probs, &privilege.Unsafe{Problem: err.Error()})
+	}
+	var out []string
+	for _, p := range probs {
+		out = append(out, fmt.Sprintf("%s: a privileged gate refuses this path when a user's ForceCommand names it with -c: %s; name the file by its real path, with no link and no \"..\", in a directory chain only root can change", path, p.Error()))
+	}
+	return out
 }

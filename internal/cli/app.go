@@ -37,23 +37,44 @@ type app struct {
 const PersonalConfig = ".config/logingate/logingate.yaml"
 
 // loadConfig reads the config. A privileged (setgid) gate first checks its
-// own installation, and takes a config from a non-root caller only when
-// root owns it along its whole path: nothing the caller controls may steer
-// a process that holds the logingate group. An unprivileged gate may run in
-// personal mode: its config below the caller's home, and state_dir "~/..."
-// (home from NSS, never $HOME).
+// own installation. Whatever the caller names with -c is trusted under
+// privilege.For(true): from a non-root caller of a privileged gate, only a
+// file root owns along a path with no link and no "..", so that nothing the
+// caller controls steers a process that holds the logingate group. Such a
+// caller learns nothing of why a config or secret file failed (hiddenError).
+// An unprivileged gate may run in personal mode: its config below the
+// caller's home, and state_dir "~/..." (home from NSS, never $HOME).
 func loadConfig(g globals) (*config.Config, error) {
-	path := g.config
 	if privilege.Privileged() {
 		if err := privilege.CheckBinary(); err != nil {
 			return nil, err
 		}
-		if os.Getuid() != 0 {
-			if err := privilege.CheckRootFile(path); err != nil {
-				return nil, err
-			}
-		}
-	} else if !g.explicit {
+	}
+	cfg, err := loadTrusted(g)
+	if err != nil && hideConfigErrors() {
+		return nil, hiddenError{err}
+	}
+	return cfg, err
+}
+
+// hideConfigErrors says the caller may not see why the config or a secret
+// file failed: a non-root caller of a privileged gate, who can name with -c
+// a file only the logingate group may read.
+func hideConfigErrors() bool { return privilege.Privileged() && os.Getuid() != 0 }
+
+// hiddenError is a config or secret-file error as a caller who may not see
+// it is told: one fixed line, whatever the files hold, so that no message
+// tells anything about a file the caller cannot read. The cause goes to the
+// audit log, and root's check-config shows it.
+type hiddenError struct{ cause error }
+
+const hiddenText = "the second-factor configuration cannot be used; access denied (root can see why: logingate check-config, or the system log)"
+
+func (hiddenError) Error() string { return hiddenText }
+
+func loadTrusted(g globals) (*config.Config, error) {
+	path := g.config
+	if !privilege.Privileged() && !g.explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if home := callerHome(); home != "" {
 				if p := filepath.Join(home, PersonalConfig); fileExists(p) {
@@ -63,7 +84,11 @@ func loadConfig(g globals) (*config.Config, error) {
 		}
 	}
 	host, _ := os.Hostname()
-	cfg, err := config.Load(path, host)
+	load := config.Load
+	if g.explicit {
+		load = config.LoadNamed
+	}
+	cfg, err := load(path, host)
 	if err != nil {
 		return nil, err
 	}
@@ -154,10 +179,25 @@ func localFactors(cfg *config.Config, st store.Store) gate.FactorSource {
 
 func (a *app) config() (*config.Config, error) {
 	cfg, err := loadConfig(a.g)
-	if err != nil {
+	var hidden hiddenError
+	switch {
+	case errors.As(err, &hidden):
+		a.auditHidden("config", hidden)
+		return nil, err
+	case err != nil:
 		return nil, withHint(err, "validate it with: logingate check-config -c "+a.g.config)
 	}
 	return cfg, nil
+}
+
+// auditHidden sends a hidden config error's cause to the audit log, with
+// the defaults a broken file leaves, and with -d shows the fixed text.
+func (a *app) auditHidden(action string, h hiddenError) {
+	d := config.ForLoadError(a.g.config)
+	lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, a.g.debug, a.stderr)
+	defer lg.Close()
+	lg.LogPrivate(audit.Warning, audit.Event{Action: action, Result: "error", User: callerName(),
+		Reason: "config error: " + h.cause.Error()}, "config error: "+hiddenText)
 }
 
 func (a *app) audit(cfg *config.Config) *audit.Logger {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -24,6 +25,14 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, g.debug, stderr)
 		if d.DropIn {
 			lg.LoginDuoWording()
+		}
+		var hidden hiddenError
+		if errors.As(err, &hidden) {
+			// One fixed line, whatever the files hold: see hiddenError.
+			lg.LogPrivate(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(),
+				Reason: "config error: " + hidden.cause.Error()}, "config error: "+hiddenText)
+			printError(stderr, err)
+			return 1
 		}
 		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
 		printError(stderr, err)

@@ -28,7 +28,7 @@ func (d *Duo) resolve(p *problems) {
 	case d.SKey != "" && d.SKeyFile != "":
 		p.add("duo.skey_file", 0, "set together with duo.skey; keep one (skey_file keeps the key out of this file)")
 	case d.SKeyFile != "" && filepath.IsAbs(d.SKeyFile):
-		data, meta, err := readChecked(d.SKeyFile, true)
+		data, meta, err := readChecked(d.SKeyFile, true, rootNamed())
 		if err != nil {
 			p.add("duo.skey_file", 0, "%s", fileProblem(err))
 			break
@@ -50,7 +50,7 @@ func (d *Duo) resolve(p *problems) {
 		}
 	}
 	if d.CAFile != "" && filepath.IsAbs(d.CAFile) {
-		data, _, err := readChecked(d.CAFile, false)
+		data, _, err := readChecked(d.CAFile, false, rootNamed())
 		if err != nil {
 			p.add("duo.cafile", 0, "%s", fileProblem(err))
 			return

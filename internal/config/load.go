@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -109,8 +110,28 @@ func (p *problems) err() error {
 // readable by them either; keys left out keep their defaults; anything
 // unknown, mistyped or out of range is an error, and the caller must then
 // deny every login.
+//
+// The path is trusted under privilege.For: Load's path is root's choice
+// (the default, or root's own -c); LoadNamed is for a path the caller
+// named. The files the config names are root's choice too (rootNamed).
 func Load(path, hostname string) (*Config, error) {
-	data, meta, err := readChecked(path, loginDuoName(path))
+	return load(path, hostname, privilege.For(false))
+}
+
+// LoadNamed is Load of a path the caller named with -c: under a privileged
+// gate run by a non-root user, it must be absolute, root's along its whole
+// length, and hold no symbolic link and no "..".
+func LoadNamed(path, hostname string) (*Config, error) {
+	return load(path, hostname, privilege.For(true))
+}
+
+// rootNamed is the rule for a file the config names (a secret file, a CA
+// file): root's config chose it, so a link that config management made is
+// followed through the same checks.
+func rootNamed() privilege.Rule { return privilege.For(false) }
+
+func load(path, hostname string, r privilege.Rule) (*Config, error) {
+	data, meta, err := readChecked(path, loginDuoName(path), r)
 	if err != nil {
 		return nil, err
 	}

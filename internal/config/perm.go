@@ -7,91 +7,33 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"golang.org/x/sys/unix"
 )
 
 // MaxSize bounds the config file; a real one is a few kilobytes.
 const MaxSize = 1 << 20
 
-// maxLinks bounds symbolic links followed on the way to the file (as Linux).
-const maxLinks = 40
-
-// readChecked reads the config at path after checking that nobody but root
-// and the running user can change it: the file itself, and every directory
-// on the way to it, symbolic links included, as sshd's StrictModes does.
-//
-//   - The file is a regular file owned by root or the running uid and not
-//     writable by group or others.
-//   - Its directory is owned by root or the running uid and not writable by
-//     group or others.
-//   - Every other directory on the way is owned likewise and not writable by
-//     group or others unless it has the sticky bit (as /tmp), where others
-//     can add entries but not replace ours.
-//
-// The file is opened without following a final symbolic link (the walk has
-// already resolved it) and checked through the open descriptor, so what is
-// read is what was checked.
+// readChecked reads the file at path after walking to it under the one
+// path-trust rule, privilege.Open: the file and every directory on the way
+// to it are safe from everyone but root (and, in an unprivileged run, the
+// running user), and what is read is what was checked. r is the rule for
+// this path (privilege.For).
 //
 // secret says the file is known to hold a secret (a login_duo file, an
 // skey_file): an owner other than root is then told to hand the file to
 // root and the logingate group in one command. The caller checks who may
 // read it (checkSecretMode), once it knows what the file holds.
-func readChecked(path string, secret bool) ([]byte, *fileMeta, error) {
-	uid := os.Geteuid()
-	file, dir, lfi, err := walkPath(path, uid)
+func readChecked(path string, secret bool, r privilege.Rule) ([]byte, *fileMeta, error) {
+	f, st, err := privilege.Open(path, r)
 	if err != nil {
-		return nil, nil, err
-	}
-	// Never open a FIFO or a device: that could block or have effects.
-	switch {
-	case lfi.IsDir():
-		return nil, nil, &Error{Path: path, Msg: "is a directory; name the config file"}
-	case !lfi.Mode().IsRegular():
-		return nil, nil, &Error{Path: path, Msg: "not a regular file"}
-	}
-	dfi, err := os.Lstat(dir)
-	if err != nil {
-		return nil, nil, &Error{Path: path, Msg: "cannot check directory " + dir + ": " + errnoText(err)}
-	}
-	if err := checkDir(path, dir, dfi, uid, false); err != nil {
-		return nil, nil, err
-	}
-
-	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		msg := "cannot open: " + errnoText(err)
-		if errors.Is(err, fs.ErrPermission) {
-			// The usual case: login_duo's file, mode 600 for its
-			// privilege-separation user. The gate reads it as the
-			// logging-in user with the logingate group.
-			msg += "; logingate reads it with the " + privilege.GroupName + " group's rights; fix: " + handOver(file, owner(lfi) != 0)
-		}
-		return nil, nil, &Error{Path: path, Msg: msg}
+		return nil, nil, &Error{Path: path, Msg: trustText(path, err, secret)}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, &Error{Path: path, Msg: "cannot stat: " + errnoText(err)}
-	}
-	if !os.SameFile(fi, lfi) || !fi.Mode().IsRegular() {
-		return nil, nil, &Error{Path: path, Msg: "changed while it was being checked; try again"}
-	}
-	if err := checkOwner(path, file, "", fi, uid); err != nil {
-		var e *Error
-		if secret && errors.As(err, &e) {
-			e.Msg = fmt.Sprintf("owned by uid %d, not root; fix: %s", owner(fi), handOver(file, true))
-		}
-		return nil, nil, err
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("writable by group or others (mode %04o); fix: chmod go-w %s",
-			fi.Mode().Perm(), shellQuote(file))}
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, nil, &Error{Path: path, Msg: "cannot read: " + errnoText(err)}
@@ -99,13 +41,45 @@ func readChecked(path string, secret bool) ([]byte, *fileMeta, error) {
 	if len(data) > MaxSize {
 		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", MaxSize>>10)}
 	}
-	return data, &fileMeta{file: file, fi: fi}, nil
+	return data, &fileMeta{file: f.Name(), st: st}, nil
+}
+
+// trustText is privilege.Open's refusal of path in config's words.
+func trustText(path string, err error, secret bool) string {
+	var u *privilege.Unsafe
+	if errors.As(err, &u) {
+		if u.File && secret && strings.Contains(u.Problem, " is owned by uid ") {
+			u.Fix = handOver(u.Path, true)
+		}
+		return u.Error()
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	at := ""
+	if pe.Path != path {
+		at = " " + pe.Path
+	}
+	msg := "cannot open" + at + ": " + pe.Err.Error()
+	if errors.Is(err, fs.ErrPermission) && pe.Op == "open" {
+		// The usual case: login_duo's file, mode 600 for its
+		// privilege-separation user. The gate reads it as the
+		// logging-in user with the logingate group.
+		// The owner only words the fix; nothing is trusted on it.
+		chown := true
+		if fi, err := os.Lstat(pe.Path); err == nil {
+			chown = fi.Sys().(*syscall.Stat_t).Uid != 0
+		}
+		msg += "; logingate reads it with the " + privilege.GroupName + " group's rights; fix: " + handOver(pe.Path, chown)
+	}
+	return msg
 }
 
 // fileMeta is what readChecked saw of the file it read.
 type fileMeta struct {
-	file string      // the real path, links resolved
-	fi   fs.FileInfo // from the open descriptor
+	file string       // the real path, links resolved
+	st   *unix.Stat_t // from the open descriptor
 }
 
 // handOver is the command that gives file to root and the logingate group,
@@ -123,13 +97,14 @@ func handOver(file string, chown bool) string {
 // "duo.skey") that others can read, or a group other than root's,
 // logingate's or the running process's own.
 func checkSecretMode(m *fileMeta, what string) string {
-	perm := m.fi.Mode().Perm()
+	perm := m.st.Mode & 0o777
+	chown := m.st.Uid != 0
 	switch {
 	case perm&0o004 != 0:
-		return fmt.Sprintf("readable by others (mode %04o) and holds %s; fix: %s", perm, what, handOver(m.file, owner(m.fi) != 0))
-	case perm&0o040 != 0 && !groupMayRead(group(m.fi)):
+		return fmt.Sprintf("readable by others (mode %04o) and holds %s; fix: %s", perm, what, handOver(m.file, chown))
+	case perm&0o040 != 0 && !groupMayRead(int(m.st.Gid)):
 		return fmt.Sprintf("readable by group %d (mode %04o) and holds %s; only root's or the %s group may read it; fix: %s",
-			group(m.fi), perm, what, privilege.GroupName, handOver(m.file, owner(m.fi) != 0))
+			m.st.Gid, perm, what, privilege.GroupName, handOver(m.file, chown))
 	}
 	return ""
 }
@@ -149,142 +124,6 @@ func groupMayRead(gid int) bool {
 	return err == nil && n == gid
 }
 
-func owner(fi fs.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
-	}
-	return -1
-}
-
-func group(fi fs.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Gid)
-	}
-	return -1
-}
-
-// walkPath resolves path one component at a time from the root, checking
-// each directory it passes through, and returns the file's real path, the
-// directory that holds it and its Lstat.
-func walkPath(path string, uid int) (file, dir string, fi fs.FileInfo, err error) {
-	// Not filepath.Abs: it would clean "link/.." lexically, where the
-	// kernel follows the link first.
-	abs := path
-	if !filepath.IsAbs(path) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", "", nil, &Error{Path: path, Msg: "cannot resolve a relative path: " + errnoText(err)}
-		}
-		abs = wd + "/" + path
-	}
-	rfi, err := os.Lstat("/")
-	if err != nil {
-		return "", "", nil, &Error{Path: path, Msg: "cannot check directory /: " + errnoText(err)}
-	}
-	if err := checkDir(path, "/", rfi, uid, true); err != nil {
-		return "", "", nil, err
-	}
-	cur := "/"
-	pending := splitPath(abs)
-	links := 0
-	for len(pending) > 0 {
-		name := pending[0]
-		pending = pending[1:]
-		switch name {
-		case ".":
-			continue
-		case "..":
-			// cur was entered from its parent, which was checked.
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, name)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return "", "", nil, &Error{Path: path, Msg: "cannot open: " + errnoText(err)}
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			// The link sits in cur, already checked, so only a trusted
-			// user can have put it there; follow it.
-			if links++; links > maxLinks {
-				return "", "", nil, &Error{Path: path, Msg: "too many levels of symbolic links"}
-			}
-			target, err := os.Readlink(next)
-			if err != nil {
-				return "", "", nil, &Error{Path: path, Msg: "cannot read link " + next + ": " + errnoText(err)}
-			}
-			if filepath.IsAbs(target) {
-				cur = "/"
-			}
-			pending = append(splitPath(target), pending...)
-			continue
-		}
-		if len(pending) == 0 {
-			return next, cur, fi, nil
-		}
-		if !fi.IsDir() {
-			return "", "", nil, &Error{Path: path, Msg: next + ": not a directory"}
-		}
-		if err := checkDir(path, next, fi, uid, true); err != nil {
-			return "", "", nil, err
-		}
-		cur = next
-	}
-	return "", "", nil, &Error{Path: path, Msg: "is a directory; name the config file"}
-}
-
-// checkDir checks one directory: owned by root or uid, not writable by group
-// or others unless it is an ancestor with the sticky bit.
-func checkDir(path, dir string, fi fs.FileInfo, uid int, ancestor bool) error {
-	if !fi.IsDir() {
-		return &Error{Path: path, Msg: dir + ": not a directory"}
-	}
-	if err := checkOwner(path, dir, "directory "+dir, fi, uid); err != nil {
-		return err
-	}
-	mode := fi.Mode()
-	if mode.Perm()&0o022 == 0 || (ancestor && mode&fs.ModeSticky != 0) {
-		return nil
-	}
-	bits := uint32(mode.Perm())
-	if mode&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return &Error{Path: path, Msg: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could swap the config; fix: chmod go-w %s",
-		dir, bits, shellQuote(dir))}
-}
-
-// checkOwner requires root or uid to own fi, the file or directory at name;
-// what says which it is ("" for the config file itself).
-func checkOwner(path, name, what string, fi fs.FileInfo, uid int) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return &Error{Path: path, Msg: "cannot read the owner"}
-	}
-	owner := int(st.Uid)
-	if owner == 0 || owner == uid {
-		return nil
-	}
-	allowed := "root"
-	if uid != 0 {
-		allowed = fmt.Sprintf("root or uid %d (the running user)", uid)
-	}
-	if what != "" {
-		what += " is "
-	}
-	return &Error{Path: path, Msg: fmt.Sprintf("%sowned by uid %d, not %s; fix: chown root %s", what, owner, allowed, shellQuote(name))}
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, s := range strings.Split(p, "/") {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // errnoText is the system's reason without the path, which the caller names.
 func errnoText(err error) string {
 	var pe *fs.PathError
@@ -295,16 +134,4 @@ func errnoText(err error) string {
 }
 
 // shellQuote quotes s for a copy-and-paste fix command when it needs it.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%=", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+func shellQuote(s string) string { return privilege.ShellQuote(s) }

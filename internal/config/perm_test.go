@@ -163,7 +163,7 @@ func TestOwnedByAnotherUserRefused(t *testing.T) {
 	if err := os.Chown(path, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	wantRefused(t, path, "owned by uid 65534", "chown root "+path)
+	wantRefused(t, path, "owned by uid 65534", "chown root:root "+path)
 
 	d := secureDir(t)
 	path = filepath.Join(d, "logingate.yaml")
@@ -171,7 +171,7 @@ func TestOwnedByAnotherUserRefused(t *testing.T) {
 	if err := os.Chown(d, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	wantRefused(t, path, "directory "+d, "owned by uid 65534", "chown root "+d)
+	wantRefused(t, path, "directory "+d, "owned by uid 65534", "chown root:root "+d)
 }
 
 func TestNotARegularFileRefused(t *testing.T) {

@@ -142,7 +142,7 @@ func (r *Radius) resolve(p *problems) {
 			continue
 		}
 		key := serverKey(i, "secret_file")
-		data, meta, err := readChecked(s.SecretFile, true)
+		data, meta, err := readChecked(s.SecretFile, true, rootNamed())
 		if err != nil {
 			p.add(key, 0, "%s", fileProblem(err))
 			continue

@@ -196,7 +196,7 @@ func (s *Store) resolve(p *problems) {
 // readSecretFile reads a file that holds a secret: checked along its path,
 // not readable by others, bounded in size.
 func readSecretFile(p *problems, key, path, what string, max int) ([]byte, bool) {
-	data, meta, err := readChecked(path, true)
+	data, meta, err := readChecked(path, true, rootNamed())
 	if err != nil {
 		p.add(key, 0, "%s", fileProblem(err))
 		return nil, false

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/logingate/logingate/internal/config"
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // checkPAM looks for pam_env reading ~/.pam_environment.
@@ -160,88 +161,25 @@ func (a *auditor) gateGroup(bins []string) int {
 	return -1
 }
 
-// pathFindings reports unsafe ownership of path as one finding and returns
-// how many problems it found.
+// pathFindings reports what makes path untrusted under the one path-trust
+// rule (privilege.Check: root's along the whole path, links followed
+// through the same checks) as one finding, and returns how many problems
+// it found.
 func (a *auditor) pathFindings(id, setting, path, attack string) int {
-	probs, err := unsafeOwnership(path)
+	probs, err := privilege.Check(path, privilege.Rule{Links: true})
 	if err != nil || len(probs) == 0 {
 		return 0
 	}
 	var ps, fixes []string
 	for _, p := range probs {
 		ps = append(ps, p.Problem)
-		fixes = append(fixes, p.Fix)
+		if p.Fix != "" {
+			fixes = append(fixes, p.Fix)
+		}
 	}
 	a.hostFinding(Finding{ID: id, Severity: High, Setting: setting,
 		Problem: strings.Join(ps, "; "), Attack: attack, Fix: strings.Join(fixes, "; ")})
 	return len(probs)
-}
-
-// pathProblem is one reason a root-trusted file is not safe.
-type pathProblem struct {
-	Path    string // the file or directory at fault
-	Problem string
-	Fix     string // a command
-}
-
-// unsafeOwnership checks that only root can change the file at path: the
-// file (after symbolic links) and every directory on the way to it, the
-// link's and the target's, are owned by root and not writable by group or
-// others; a directory above may be world-writable only with the sticky bit
-// (as /tmp), where nobody else can replace what is in it.
-func unsafeOwnership(path string) ([]pathProblem, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, err
-	}
-	var out []pathProblem
-	fi, err := os.Lstat(real)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, checkNode(real, fi, false)...)
-	seen := map[string]bool{}
-	for _, start := range []string{filepath.Dir(abs), filepath.Dir(real)} {
-		for d := start; ; d = filepath.Dir(d) {
-			if !seen[d] {
-				seen[d] = true
-				if dfi, err := os.Lstat(d); err == nil && dfi.Mode()&fs.ModeSymlink == 0 {
-					out = append(out, checkNode(d, dfi, d != filepath.Dir(real))...)
-				}
-			}
-			if d == "/" || d == "." {
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-// checkNode checks one file or directory: root-owned, not writable by
-// group or others (an ancestor directory may be, with the sticky bit).
-func checkNode(path string, fi fs.FileInfo, ancestor bool) []pathProblem {
-	var out []pathProblem
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
-		out = append(out, pathProblem{Path: path,
-			Problem: fmt.Sprintf("%s is owned by uid %d, not root", path, st.Uid),
-			Fix:     "chown root:root " + shellQuote(path)})
-	}
-	perm := fi.Mode().Perm()
-	sticky := fi.Mode()&fs.ModeSticky != 0
-	if perm&0o022 != 0 && !(ancestor && sticky && fi.IsDir()) {
-		bits := uint32(perm)
-		if sticky {
-			bits |= 0o1000
-		}
-		out = append(out, pathProblem{Path: path,
-			Problem: fmt.Sprintf("%s is writable by group or others (mode %04o)", path, bits),
-			Fix:     "chmod go-w " + shellQuote(path)})
-	}
-	return out
 }
 
 // stateDirVerdict judges the state directory of the per-user layout (see

@@ -1,0 +1,395 @@
+package privilege
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The path-trust rule, the one home of it: which files logingate may trust
+// (its binary, its config, the secret files and CA file the config names),
+// checked on the objects that are opened, never on a string that is opened
+// afterwards.
+//
+// A trusted path is walked from / one component at a time with descriptors
+// (openat with O_PATH|O_NOFOLLOW), and each step is checked with fstat:
+//
+//   - every directory is owned by root (or Rule.Owner) and not writable by
+//     group or others; one above the directory holding the file may be, with
+//     the sticky bit (as /tmp), where nobody can rename what root put there;
+//   - the file is a regular file owned by root (or Rule.Owner) and not
+//     writable by group or others;
+//   - nothing is on procfs: /proc/self/fd/N, /proc/self/root, /proc/self/cwd
+//     and /dev/fd/N (a link into /proc) are refused, links or not;
+//   - without Rule.Links, a path holds no symbolic link and no ".." and is
+//     absolute: the rule for a -c path a non-root caller names to a
+//     privileged gate. With it, a link is followed (through the same checks,
+//     at most 40) and ".." goes to the real parent, as the kernel does: the
+//     rule for paths root's own config names, which config management may
+//     have made links.
+//
+// The file is then opened for reading relative to the checked directory
+// with O_NOFOLLOW, and must be the very inode that was checked: what is
+// read is what was checked. Proven by the tests in trust_test.go.
+
+// Rule says whose files a trusted path may hold and whether it may follow
+// links. The zero Rule is the strictest: root alone, no links, no "..".
+type Rule struct {
+	// Owner is a uid that qualifies besides root: an unprivileged
+	// process's own (its personal config). Zero: root alone. A privileged
+	// gate never sets it to its caller's uid.
+	Owner int
+	// Links follows symbolic links whose target passes the same checks,
+	// and allows ".." and a relative path.
+	Links bool
+}
+
+// For returns the rule for a file this process trusts. callerNamed says the
+// caller, not root's config or the built-in default, named the path (-c).
+//
+//   - A privileged gate run by a non-root user trusts root's files alone,
+//     and follows no link in a path the caller names.
+//   - Otherwise (root, or an unprivileged run, which holds nothing the
+//     caller lacks) the running user's own files qualify too, and links are
+//     followed through the same checks.
+func For(callerNamed bool) Rule {
+	if Privileged() && os.Getuid() != 0 {
+		return Rule{Links: !callerNamed}
+	}
+	return Rule{Owner: os.Geteuid(), Links: true}
+}
+
+// Unsafe is a part of a trusted path that someone other than root (or the
+// rule's owner) could change or steer, with the command that fixes it when
+// there is one.
+type Unsafe struct {
+	Path    string // the file or directory at fault, as walked (links resolved)
+	Problem string // names Path
+	Fix     string // a shell command, or ""
+	File    bool   // Path is the file itself, not a directory on its way
+}
+
+func (u *Unsafe) Error() string {
+	if u.Fix == "" {
+		return u.Problem
+	}
+	return u.Problem + "; fix: " + u.Fix
+}
+
+// maxLinks bounds the symbolic links one walk follows, as Linux does.
+const maxLinks = 40
+
+// Open opens the regular file at path for reading after walking to it
+// under rule r, and returns it with its status as checked. The caller reads
+// from the returned file and nothing else. An error is an *Unsafe for a
+// file or directory the rule does not trust, or an *fs.PathError with the
+// system's reason (fs.ErrNotExist, fs.ErrPermission, ...).
+func Open(path string, r Rule) (*os.File, *unix.Stat_t, error) {
+	w := &walker{rule: r}
+	return w.open(path)
+}
+
+// Check walks path under rule r as Open does, without reading the file,
+// and reports every problem it finds rather than the first: for doctor and
+// check-config, which tell an administrator everything to fix at once. An
+// error means the walk could not finish (a missing file, a link refused).
+func Check(path string, r Rule) ([]*Unsafe, error) {
+	w := &walker{rule: r, collect: true}
+	f, _, err := w.open(path)
+	if f != nil {
+		f.Close()
+	}
+	var u *Unsafe
+	if errors.As(err, &u) {
+		return append(w.found, u), nil
+	}
+	return w.found, err
+}
+
+type walker struct {
+	rule    Rule
+	collect bool      // report owner and mode problems and go on
+	found   []*Unsafe // with collect
+	links   int
+}
+
+// dir is a directory on the walk, open with O_PATH.
+type dir struct {
+	fd   int
+	path string
+	st   unix.Stat_t
+}
+
+// problem records u; it returns u when the walk must stop.
+func (w *walker) problem(u *Unsafe) error {
+	if w.collect {
+		w.found = append(w.found, u)
+		return nil
+	}
+	return u
+}
+
+func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
+	if path == "" {
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: unix.ENOENT}
+	}
+	if !strings.HasPrefix(path, "/") {
+		if !w.rule.Links {
+			return nil, nil, &Unsafe{Path: path, Problem: path + " is not an absolute path", File: true}
+		}
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot resolve a relative path: %w", err)
+		}
+		path = wd + "/" + path
+	}
+	root, err := w.enter(unix.AT_FDCWD, "/", "/")
+	if err != nil {
+		return nil, nil, err
+	}
+	stack := []dir{root}
+	defer func() {
+		for _, d := range stack {
+			unix.Close(d.fd)
+		}
+	}()
+	pending := split(path)
+	for {
+		cur := &stack[len(stack)-1]
+		if len(pending) == 0 {
+			// The path names a directory.
+			return nil, nil, &Unsafe{Path: cur.path, Problem: cur.path + " is a directory", File: true}
+		}
+		name := pending[0]
+		pending = pending[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			if !w.rule.Links {
+				return nil, nil, &Unsafe{Path: path, Problem: path + ` has a ".." component; name the file by its real path`, File: true}
+			}
+			// The real parent, which the walk entered and checked.
+			if len(stack) > 1 {
+				unix.Close(cur.fd)
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		full := join(cur.path, name)
+		fd, err := unix.Openat(cur.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: "open", Path: full, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, nil, &fs.PathError{Op: "stat", Path: full, Err: err}
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			target, err := w.follow(fd, full)
+			unix.Close(fd)
+			if err != nil {
+				return nil, nil, err
+			}
+			if strings.HasPrefix(target, "/") {
+				for _, d := range stack[1:] {
+					unix.Close(d.fd)
+				}
+				stack = stack[:1]
+			}
+			pending = append(split(target), pending...)
+			continue
+		case unix.S_IFDIR:
+			unix.Close(fd)
+			d, err := w.enter(cur.fd, name, full)
+			if err != nil {
+				return nil, nil, err
+			}
+			stack = append(stack, d)
+			continue
+		}
+		unix.Close(fd)
+		if len(pending) > 0 {
+			return nil, nil, &fs.PathError{Op: "open", Path: full, Err: unix.ENOTDIR}
+		}
+		return w.file(cur, name, full, &st)
+	}
+}
+
+// enter opens the directory name in at (a descriptor, or AT_FDCWD for /)
+// and checks it as an ancestor; the directory that turns out to hold the
+// file is checked again, without the sticky exemption, by file.
+func (w *walker) enter(at int, name, full string) (dir, error) {
+	fd, err := unix.Openat(at, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return dir{}, &fs.PathError{Op: "open", Path: full, Err: err}
+	}
+	d := dir{fd: fd, path: full}
+	if err := unix.Fstat(fd, &d.st); err != nil {
+		unix.Close(fd)
+		return dir{}, &fs.PathError{Op: "stat", Path: full, Err: err}
+	}
+	if err := w.notProc(fd, full); err != nil {
+		unix.Close(fd)
+		return dir{}, err
+	}
+	if err := w.checkDir(&d, true); err != nil {
+		unix.Close(fd)
+		return dir{}, err
+	}
+	return d, nil
+}
+
+// follow returns the target of the link open at fd, when the rule lets the
+// walk follow it.
+func (w *walker) follow(fd int, full string) (string, error) {
+	if !w.rule.Links {
+		return "", &Unsafe{Path: full, Problem: full + " is a symbolic link; name the file by its real path, with no link on the way"}
+	}
+	if w.links++; w.links > maxLinks {
+		return "", &fs.PathError{Op: "open", Path: full, Err: unix.ELOOP}
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: full, Err: err}
+	}
+	if n == len(buf) {
+		return "", &fs.PathError{Op: "readlink", Path: full, Err: unix.ENAMETOOLONG}
+	}
+	return string(buf[:n]), nil
+}
+
+// notProc refuses anything on procfs, whose links are not links to a
+// name but to whatever object a process holds.
+func (w *walker) notProc(fd int, full string) error {
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil {
+		return &fs.PathError{Op: "statfs", Path: full, Err: err}
+	}
+	if sfs.Type == unix.PROC_SUPER_MAGIC {
+		return &Unsafe{Path: full, Problem: full + " is on /proc, which logingate never trusts (no /proc/self/..., no /dev/fd/N)"}
+	}
+	return nil
+}
+
+// checkDir checks a directory: owned by root or the rule's owner, and not
+// writable by group or others, unless ancestor and sticky.
+func (w *walker) checkDir(d *dir, ancestor bool) error {
+	if err := w.checkOwner(d.path, &d.st, false); err != nil {
+		return err
+	}
+	perm := d.st.Mode & 0o7777
+	if perm&0o022 == 0 || (ancestor && perm&unix.S_ISVTX != 0) {
+		return nil
+	}
+	return w.problem(&Unsafe{Path: d.path,
+		Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could replace what it holds", d.path, perm),
+		Fix:     "chmod go-w " + ShellQuote(d.path)})
+}
+
+func (w *walker) checkOwner(path string, st *unix.Stat_t, file bool) error {
+	uid := int(st.Uid)
+	if uid == 0 || uid == w.rule.Owner {
+		return nil
+	}
+	want := "root"
+	if w.rule.Owner != 0 {
+		want = fmt.Sprintf("root or uid %d (the running user)", w.rule.Owner)
+	}
+	what := "directory "
+	if file {
+		what = ""
+	}
+	return w.problem(&Unsafe{Path: path, File: file,
+		Problem: fmt.Sprintf("%s%s is owned by uid %d, not %s", what, path, uid, want),
+		Fix:     "chown root:root " + ShellQuote(path)})
+}
+
+// file checks and opens the last component: the directory holding it gets
+// no sticky exemption, the file must be a regular file (never opened
+// otherwise: a fifo would block, a device could act), and the descriptor
+// read from must be the inode checked.
+func (w *walker) file(holder *dir, name, full string, lst *unix.Stat_t) (*os.File, *unix.Stat_t, error) {
+	if perm := holder.st.Mode & 0o7777; perm&0o022 != 0 && perm&unix.S_ISVTX != 0 {
+		// enter let it pass as an ancestor (and reported any other
+		// problem): others may add names here, and so choose the file.
+		if err := w.problem(&Unsafe{Path: holder.path,
+			Problem: fmt.Sprintf("directory %s holds the file and is writable by group or others (mode %04o), who could put another file by that name", holder.path, perm),
+			Fix:     "chmod go-w " + ShellQuote(holder.path)}); err != nil {
+			return nil, nil, err
+		}
+	}
+	if lst.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, nil, &Unsafe{Path: full, Problem: full + " is not a regular file", File: true}
+	}
+	fd, err := unix.Openat(holder.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: full, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), full)
+	st := new(unix.Stat_t)
+	if err := unix.Fstat(fd, st); err != nil {
+		f.Close()
+		return nil, nil, &fs.PathError{Op: "stat", Path: full, Err: err}
+	}
+	if st.Dev != lst.Dev || st.Ino != lst.Ino || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, nil, &Unsafe{Path: full, Problem: full + " changed while it was being checked; try again", File: true}
+	}
+	if err := w.notProc(fd, full); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if err := w.checkOwner(full, st, true); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if perm := st.Mode & 0o7777; perm&0o022 != 0 {
+		if err := w.problem(&Unsafe{Path: full, File: true,
+			Problem: fmt.Sprintf("%s is writable by group or others (mode %04o)", full, perm),
+			Fix:     "chmod go-w " + ShellQuote(full)}); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+	}
+	return f, st, nil
+}
+
+func split(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// ShellQuote quotes s for a copy-and-paste fix command when it needs it.
+func ShellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%=", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
