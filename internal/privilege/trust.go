@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -137,6 +138,9 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 	if path == "" {
 		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: unix.ENOENT}
 	}
+	if !w.rule.Links && slices.Contains(strings.Split(path, "/"), "..") {
+		return nil, nil, &Unsafe{Path: path, Problem: path + ` has a ".." component; name the file by its real path`, File: true}
+	}
 	if !strings.HasPrefix(path, "/") {
 		if !w.rule.Links {
 			return nil, nil, &Unsafe{Path: path, Problem: path + " is not an absolute path", File: true}
@@ -170,10 +174,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		case ".":
 			continue
 		case "..":
-			if !w.rule.Links {
-				return nil, nil, &Unsafe{Path: path, Problem: path + ` has a ".." component; name the file by its real path`, File: true}
-			}
-			// The real parent, which the walk entered and checked.
+			// Only with Rule.Links (refused above otherwise): the real parent, which the walk entered and checked.
 			if len(stack) > 1 {
 				unix.Close(cur.fd)
 				stack = stack[:len(stack)-1]
