@@ -121,3 +121,19 @@ func TestLoginDuoWording(t *testing.T) {
 		}
 	}
 }
+
+// A private reason reaches syslog, and -d's copy on stderr carries only the
+// text the caller may see.
+func TestPrivateReasonStaysInSyslog(t *testing.T) {
+	path, c := listen(t)
+	var stderr bytes.Buffer
+	l := New("authpriv", "logingate", path, true, &stderr)
+	defer l.Close()
+	l.LogPrivate(Warning, Event{Action: "login", Result: "deny", User: "mallory", Reason: "config error: /etc/lg/duo.skey: is empty"}, "config error: fixed")
+	if got := read(t, c); !strings.Contains(got, `reason="config error: /etc/lg/duo.skey: is empty"`) {
+		t.Errorf("syslog line %q lacks the cause", got)
+	}
+	if got := stderr.String(); got != "logingate: action=login result=deny user=mallory reason=\"config error: fixed\"\n" {
+		t.Errorf("stderr %q, want only the fixed reason", got)
+	}
+}

@@ -183,7 +183,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 	if !strings.Contains(out, "import-rc=1") || !strings.Contains(errOut, "permission denied") {
 		t.Errorf("importing a protected state file was not refused with the caller's rights:\nstdout %s\nstderr %s", out, errOut)
 	}
-	if !strings.Contains(out, "own-config-rc=1") || !strings.Contains(errOut, "only a root-owned config may be named by a user") {
+	if !strings.Contains(out, "own-config-rc=1") || !strings.Contains(errOut, "logingate: error: the second-factor configuration cannot be used; access denied") {
 		t.Errorf("a user's own config was accepted by the privileged gate:\nstdout %s\nstderr %s", out, errOut)
 	}
 
