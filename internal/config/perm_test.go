@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -227,4 +228,60 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A host whose config names its secret files through links that config
+// management made (relative or absolute, in root's directories) keeps
+// working: root's paths follow links whose targets pass the same checks.
+// A link into /proc, or to a file in a directory others can write, does
+// not.
+func TestSecretFilesThroughConfigManagementLinks(t *testing.T) {
+	etc := secureDir(t)
+	chmod(t, etc, 0o755)
+	cm := filepath.Join(etc, "cm", "secrets")
+	if err := os.MkdirAll(cm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	skey := writeFile(t, cm, "duo.skey", testSKey+"\n", 0o640)
+	writeFile(t, cm, "radius.secret", "s3cret\n", 0o640)
+	ca := writeFile(t, cm, "ca.pem", testPEM, 0o644)
+	link := func(target, name string) string {
+		p := filepath.Join(etc, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	conf := func(skeyFile, caFile string) string {
+		return "duo: {host: api-3ff1e4c7.duosecurity.com, ikey: " + testIKey + ", skey_file: " + skeyFile + ", cafile: " + caFile + "}\n" +
+			"radius: {servers: [{address: \"127.0.0.1:1812\", secret_file: " + link("cm/secrets/radius.secret", "radius.secret") + "}]}\n"
+	}
+	cfg, err := Load(writeConfig(t, conf(link("cm/secrets/duo.skey", "duo.skey"), link(ca, "ca.pem"))), testHost)
+	if err != nil {
+		t.Fatalf("secret files through links: %v", err)
+	}
+	if cfg.Duo.SKey != testSKey || string(cfg.Radius.Servers[0].Secret) != "s3cret" || string(cfg.Duo.CAPEM) != testPEM {
+		t.Fatalf("not read through the links: %+v", cfg)
+	}
+
+	f, err := os.Open(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, target := range []string{"/proc/self/fd/" + strconv.Itoa(int(f.Fd())), "/dev/fd/" + strconv.Itoa(int(f.Fd())), "/proc/self/root" + skey} {
+		os.Remove(filepath.Join(etc, "magic.skey"))
+		os.Remove(filepath.Join(etc, "radius.secret"))
+		path := writeConfig(t, conf(link(target, "magic.skey"), ca))
+		wantRefused(t, path, "duo.skey_file", "is on /proc")
+	}
+
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	loose := writeFile(t, open, "duo.skey", testSKey+"\n", 0o640)
+	chmod(t, open, 0o777)
+	os.Remove(filepath.Join(etc, "radius.secret"))
+	wantRefused(t, writeConfig(t, conf(link(loose, "loose.skey"), ca)), "duo.skey_file", "directory "+open+" is writable by group or others")
 }
