@@ -12,16 +12,20 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	duoapi "github.com/duosecurity/duo_api_golang"
+	"github.com/logingate/logingate/internal/privilege"
 )
+
+// maxCAFile bounds a CA bundle, as config.MaxSize bounds a config file.
+const maxCAFile = 1 << 20
 
 // Options configures a Client.
 type Options struct {
@@ -159,8 +163,15 @@ func proxyFunc(p string) (func(*http.Request) (*url.URL, error), error) {
 	return http.ProxyURL(u), nil
 }
 
+// loadCAFile reads the CA bundle under the one path-trust rule, as config
+// reads cafile (privilege.Open): a file root's config names.
 func loadCAFile(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
+	f, _, err := privilege.Open(path, privilege.For(false))
+	if err != nil {
+		return nil, fmt.Errorf("duo: cafile: %w", err)
+	}
+	defer f.Close()
+	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile))
 	if err != nil {
 		return nil, fmt.Errorf("duo: cafile: %w", err)
 	}
