@@ -174,7 +174,8 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		case ".":
 			continue
 		case "..":
-			// Only with Rule.Links (refused above otherwise): the real parent, which the walk entered and checked.
+			// Only with Rule.Links (refused above otherwise): the real
+			// parent, which the walk entered and checked.
 			if len(stack) > 1 {
 				unix.Close(cur.fd)
 				stack = stack[:len(stack)-1]
