@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -294,6 +295,14 @@ func (a *app) checkConfig(args []string) error {
 func namedPathWarnings(path string) []string {
 	if os.Getuid() != 0 {
 		return nil
+	}
+	if !strings.HasPrefix(path, "/") {
+		// Root named it from here; a ForceCommand would name it whole.
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil
+		}
+		path = wd + "/" + path
 	}
 	probs, err := privilege.Check(path, privilege.Rule{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,10 +47,21 @@ func readChecked(path string, secret bool, r privilege.Rule) ([]byte, *fileMeta,
 
 // trustText is privilege.Open's refusal of path in config's words.
 func trustText(path string, err error, secret bool) string {
+	// The message starts with the path as given: name what is at fault
+	// again only when it is something else (a directory, a link's target).
+	abs := path
+	if !filepath.IsAbs(path) {
+		if wd, err := os.Getwd(); err == nil {
+			abs = wd + "/" + path
+		}
+	}
 	var u *privilege.Unsafe
 	if errors.As(err, &u) {
 		if u.File && secret && strings.Contains(u.Problem, " is owned by uid ") {
 			u.Fix = handOver(u.Path, true)
+		}
+		if u.Path == abs || u.Path == path {
+			return strings.TrimPrefix(u.Error(), u.Path+" ")
 		}
 		return u.Error()
 	}
@@ -58,7 +70,7 @@ func trustText(path string, err error, secret bool) string {
 		return err.Error()
 	}
 	at := ""
-	if pe.Path != path {
+	if pe.Path != abs && pe.Path != path {
 		at = " " + pe.Path
 	}
 	msg := "cannot open" + at + ": " + pe.Err.Error()
