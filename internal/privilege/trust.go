@@ -151,7 +151,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		}
 		path = wd + "/" + path
 	}
-	root, err := w.enter(unix.AT_FDCWD, "/", "/")
+	root, err := w.enterRoot()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -208,9 +208,10 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 			pending = append(split(target), pending...)
 			continue
 		case unix.S_IFDIR:
-			unix.Close(fd)
-			d, err := w.enter(cur.fd, name, full)
-			if err != nil {
+			// The O_PATH descriptor is the directory from here on.
+			d := dir{fd: fd, path: full, st: st}
+			if err := w.admit(&d); err != nil {
+				unix.Close(fd)
 				return nil, nil, err
 			}
 			stack = append(stack, d)
@@ -224,28 +225,32 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 	}
 }
 
-// enter opens the directory name in at (a descriptor, or AT_FDCWD for /)
-// and checks it as an ancestor; the directory that turns out to hold the
-// file is checked again, without the sticky exemption, by file.
-func (w *walker) enter(at int, name, full string) (dir, error) {
-	fd, err := unix.Openat(at, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// enterRoot opens / for the walk and checks it.
+func (w *walker) enterRoot() (dir, error) {
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return dir{}, &fs.PathError{Op: "open", Path: full, Err: err}
+		return dir{}, &fs.PathError{Op: "open", Path: "/", Err: err}
 	}
-	d := dir{fd: fd, path: full}
+	d := dir{fd: fd, path: "/"}
 	if err := unix.Fstat(fd, &d.st); err != nil {
 		unix.Close(fd)
-		return dir{}, &fs.PathError{Op: "stat", Path: full, Err: err}
+		return dir{}, &fs.PathError{Op: "stat", Path: "/", Err: err}
 	}
-	if err := w.notProc(fd, full); err != nil {
-		unix.Close(fd)
-		return dir{}, err
-	}
-	if err := w.checkDir(&d, true); err != nil {
+	if err := w.admit(&d); err != nil {
 		unix.Close(fd)
 		return dir{}, err
 	}
 	return d, nil
+}
+
+// admit checks a directory the walk enters, as an ancestor; the directory
+// that turns out to hold the file is checked again, without the sticky
+// exemption, by file.
+func (w *walker) admit(d *dir) error {
+	if err := w.notProc(d.fd, d.path); err != nil {
+		return err
+	}
+	return w.checkDir(d, true)
 }
 
 // follow returns the target of the link open at fd, when the rule lets the

@@ -393,3 +393,36 @@ func TestReplacedFileIsNotRead(t *testing.T) {
 		t.Errorf("the race never went both ways (%d ok, %d refused): the test proves nothing", ok, refused)
 	}
 }
+
+// BenchmarkOpen is the cost of the walk for a config at the default depth
+// (/etc/logingate/logingate.yaml has three components), against a plain
+// read of the same file.
+func BenchmarkOpen(b *testing.B) {
+	d := filepath.Join(b.TempDir(), "etc")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f := filepath.Join(d, "logingate.yaml")
+	if err := os.WriteFile(f, []byte("state_dir: /var/lib/logingate\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("walk", func(b *testing.B) {
+		for b.Loop() {
+			h, _, err := Open(f, Rule{Owner: os.Geteuid()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadAll(h); err != nil {
+				b.Fatal(err)
+			}
+			h.Close()
+		}
+	})
+	b.Run("readfile", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := os.ReadFile(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
