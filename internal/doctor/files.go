@@ -79,6 +79,9 @@ func (a *auditor) checkFiles(ref effective) {
 		}
 	}
 	setting := "config " + path + " (" + from + ")"
+	if from == "ForceCommand -c" && a.gateGroup(bins) >= 0 {
+		a.namedConfigFinding(setting, path)
+	}
 	if n := a.pathFindings("config-perms", setting, path,
 		"whoever can write the config, or swap a directory on its path, switches the second factor off for everyone (groups, unenrolled: allow) or points state_dir at their own files"); n > 0 {
 		return // Load would refuse it too; state_dir is checked once it is fixed
@@ -297,4 +300,37 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// namedConfigFinding reports a ForceCommand -c path that the setgid gate,
+// run by each user who logs in, refuses under the rule for a caller's -c
+// (privilege.For(true): no symbolic link, no "..", absolute), beyond what
+// config-perms reports: every gated login would be denied.
+func (a *auditor) namedConfigFinding(setting, path string) {
+	strict, err := privilege.Check(path, privilege.Rule{})
+	if err != nil {
+		return // config-perms or config says why it cannot be read
+	}
+	root, _ := privilege.Check(path, privilege.Rule{Links: true})
+	known := map[string]bool{}
+	for _, p := range root {
+		known[p.Problem] = true
+	}
+	var ps []string
+	for _, p := range strict {
+		if !known[p.Problem] {
+			ps = append(ps, p.Problem)
+		}
+	}
+	if len(ps) == 0 {
+		return
+	}
+	fix := "name the config by its real path in ForceCommand (-c), with no link and no \"..\""
+	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.IsAbs(path) {
+		fix = "ForceCommand ... -c " + shellQuote(real)
+	}
+	a.hostFinding(Finding{ID: "config-path-refused", Severity: High, Setting: setting,
+		Problem: "the setgid gate, run as each user who logs in, refuses this -c path: " + strings.Join(ps, "; "),
+		Attack:  "none: every gated login is denied (fail closed), which locks out everyone the gate guards",
+		Fix:     fix})
 }
