@@ -30,6 +30,7 @@ func helper(groupOnly string) int {
 	fmt.Printf("privileged=%v start=%d,%d,%d\n", Privileged(), r, e, s)
 	ScrubEnv()
 	fmt.Printf("env-left=%d\n", len(os.Environ()))
+	fmt.Printf("rule-named=%+v rule-root=%+v\n", For(true), For(false))
 	if _, err := os.ReadFile(groupOnly); err == nil {
 		fmt.Println("gate-read=ok")
 	}
@@ -55,6 +56,11 @@ func helper(groupOnly string) int {
 func TestUnprivilegedIsPlain(t *testing.T) {
 	if Privileged() {
 		t.Skip("the test binary itself runs setgid")
+	}
+	// Unprivileged, the running user's own files qualify (a personal
+	// config) and links are followed: it holds nothing the caller lacks.
+	if want := (Rule{Owner: os.Geteuid(), Links: true}); For(true) != want || For(false) != want {
+		t.Errorf("For: %+v, %+v; want %+v", For(true), For(false), want)
 	}
 	ran := false
 	if err := AsCaller(func() error { ran = true; return nil }); err != nil || !ran {
@@ -108,6 +114,9 @@ func TestDropInSetgidBinary(t *testing.T) {
 	for _, want := range []string{
 		"privileged=true start=65534,0,0",
 		"env-left=0",
+		// The caller's uid never qualifies, and a path the caller
+		// names follows no link.
+		"rule-named={Owner:0 Links:false} rule-root={Owner:0 Links:true}",
 		"gate-read=ok",
 		"caller-read=false",
 		"after-ascaller=65534,0,0",
