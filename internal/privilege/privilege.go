@@ -4,7 +4,9 @@
 // (root:logingate, mode 0770) that the users it protects cannot enter, not
 // even from the shell they get after login. This package says whether the
 // process holds the privilege, lends the caller's own rights for opening
-// files the caller names, and drops the privilege for good before exec.
+// files the caller names, and drops the privilege for good before exec. It
+// is also the one home of the path-trust rule (trust.go): which files the
+// gate may trust, opened by a checked walk of descriptors.
 //
 // Go cannot fork without exec, so there is no privilege-separated child as
 // in login_duo: the whole gate runs with the privilege and drops it, on every

@@ -35,7 +35,13 @@ import (
 //
 // The file is then opened for reading relative to the checked directory
 // with O_NOFOLLOW, and must be the very inode that was checked: what is
-// read is what was checked. Proven by the tests in trust_test.go.
+// read is what was checked.
+//
+// Must not change: the check on each descriptor as it is opened, the read
+// from the last one, no link or ".." for a caller's -c, nothing on /proc.
+// Proven by TestDotDotThroughALink, TestSymlinks, TestMagicLinksRefused,
+// TestReplacedFileIsNotRead (here) and, through the setgid binary run as a
+// user, cmd/logingate TestCallerConfigPathTricksRefused.
 
 // Rule says whose files a trusted path may hold and whether it may follow
 // links. The zero Rule is the strictest: root alone, no links, no "..".
