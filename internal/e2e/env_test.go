@@ -118,32 +118,56 @@ func TestCallerEnvironmentSteersNoDatabase(t *testing.T) {
 	must(t, os.Chmod(mine, 0o777))
 	fake := startFakePostgres(t, mine)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-c", cfg, "--", "true")
-	cmd.Dir = mine
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "PGHOST=" + mine, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=2"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}},
-		Setsid:     true,
+	gate := func(t *testing.T, env ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "-c", cfg, "--", "true")
+		cmd.Dir = mine
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "PGHOST=" + mine, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=2"}, env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}},
+			Setsid:     true,
+		}
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("the gate did not end: %s", stderr.String())
+		}
+		if strings.Contains(stderr.String(), password) {
+			t.Errorf("stderr shows the password: %s", stderr.String())
+		}
+		return stderr.String(), err
 	}
-	cmd.Stdin = nil
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("the gate did not end: %s", stderr.String())
+	const denied = "logingate: error: the second-factor state store cannot be reached; access denied\n"
+	for _, tt := range []struct {
+		name string
+		env  []string
+		want string // a line on stderr
+	}{
+		{"PGHOST", nil, denied},
+		// The variables the Go runtime reads before main change how the
+		// caller's own process runs, not what it trusts, reads or sends.
+		{"runtime variables", []string{"GOGC=off", "GOMEMLIMIT=1", "GOMAXPROCS=1", "GOTRACEBACK=crash",
+			"GODEBUG=tlsrsakex=1,x509negativeserial=1,http2client=0,netdns=cgo,panicnil=1,inittrace=1"}, denied},
+		{"GODEBUG fips140", []string{"GODEBUG=fips140=only"}, "logingate: error: GODEBUG sets fips140, which Go applies before logingate starts and cannot undo; " +
+			"logingate will not run with it while it holds the logingate group\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stderr, err := gate(t, tt.env...)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Errorf("gate: %v, want exit status 1; stderr: %s", err, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q, want the line %q", stderr, tt.want)
+			}
+			conns, got := fake.seen()
+			if conns != 0 {
+				t.Errorf("the gate connected to the caller's server %d times", conns)
+			}
+			if strings.Contains(got, password) {
+				t.Errorf("the caller's server got the fleet password")
+			}
+		})
 	}
-
-	conns, got := fake.seen()
-	if conns != 0 {
-		t.Errorf("the gate connected to the caller's server %d times (exit %v)", conns, err)
-	}
-	if strings.Contains(got, password) {
-		t.Errorf("the caller's server got the fleet password")
-	}
-	if strings.Contains(stderr.String(), password) {
-		t.Errorf("stderr shows the password: %s", stderr.String())
-	}
-	t.Logf("gate: %v; stderr: %s", err, stderr.String())
 }
