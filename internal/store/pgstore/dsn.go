@@ -89,8 +89,10 @@ func cutURLScheme(dsn string) (string, bool) {
 
 // quoteValue writes v as a quoted key=value value.
 func quoteValue(v string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return "'" + valueEscaper.Replace(v) + "'"
 }
+
+var valueEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // sealURL puts the sealed settings first in a URL's query, where the URL's
 // own query parameters, which come after them, still win. A query

@@ -164,3 +164,25 @@ func TestSealedDSNRefusesCallersService(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseSealed is what sealing costs a gate, against
+// BenchmarkParsePlain: one account lookup and a longer string to parse.
+func BenchmarkParseSealed(b *testing.B) {
+	for b.Loop() {
+		dsn, err := sealDSN("user=lg password=pw dbname=lg")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pgx.ParseConfig(dsn); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParsePlain(b *testing.B) {
+	for b.Loop() {
+		if _, err := pgx.ParseConfig("user=lg password=pw dbname=lg"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
