@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/logingate/logingate/internal/term"
 )
 
 // Severity is a syslog severity.
@@ -111,27 +113,17 @@ func (e Event) Line() string {
 // command that fixes it.
 const maxValue = 1024
 
-// quote makes v safe for one log line: control bytes become '?', and a value
-// with spaces, quotes or '=' is double-quoted with inner quotes escaped.
+// quote makes v safe for one log line: the project's one sanitiser
+// (term.SanitizeLine) turns line breaks into spaces and every other control
+// (C0, DEL, C1, bidirectional) and invalid UTF-8 into '?', and a value with
+// spaces, quotes or '=' is double-quoted with inner quotes escaped.
 func quote(v string) string {
-	if len(v) > maxValue {
-		v = v[:maxValue]
-	}
-	clean := []byte(v)
-	needQuote := false
-	for i, c := range clean {
-		switch {
-		case c < 0x20 || c == 0x7f:
-			clean[i] = '?'
-		case c == ' ' || c == '"' || c == '=' || c == '\\':
-			needQuote = true
-		}
-	}
-	if !needQuote {
-		return string(clean)
+	clean := term.SanitizeLine(v, maxValue)
+	if !strings.ContainsAny(clean, ` "=\`) {
+		return clean
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(string(clean)) + `"`
+	return `"` + r.Replace(clean) + `"`
 }
 
 // Log writes one event at the given severity.
@@ -224,17 +216,7 @@ func (e Event) loginDuoLine() string {
 	case strings.HasPrefix(e.Reason, "config error") || strings.HasPrefix(e.Reason, "internal error"):
 		what = "Error in"
 	}
-	clean := func(v string) string {
-		if len(v) > maxValue {
-			v = v[:maxValue]
-		}
-		return strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return '?'
-			}
-			return r
-		}, v)
-	}
+	clean := func(v string) string { return term.SanitizeLine(v, maxValue) }
 	from := e.From
 	if from == "" {
 		from = "unknown"

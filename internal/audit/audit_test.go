@@ -80,11 +80,29 @@ func TestValuesCannotForgeLines(t *testing.T) {
 	if strings.ContainsAny(got, "\n\r") {
 		t.Fatalf("control characters survived: %q", got)
 	}
-	if !strings.Contains(got, `user="eve?logingate[1]: result=allow"`) {
+	if !strings.Contains(got, `user="eve logingate[1]: result=allow"`) {
 		t.Fatalf("user not quoted as one value: %q", got)
 	}
 	if !strings.Contains(got, `reason="a \"quoted\" = thing"`) {
 		t.Fatalf("reason not escaped: %q", got)
+	}
+}
+
+// A value the user chose (a user name, an SSH_USER_AUTH path in a reason)
+// reaches syslog with no control character of any kind: not C0 or DEL, not
+// C1 (U+009B is CSI on an 8-bit terminal), not bidirectional overrides.
+func TestValuesCarryNoControls(t *testing.T) {
+	nasty := "a\u009b2J\u0085b\u202ec\x1b[31md\x7fe\xff"
+	e := Event{Action: "login", Result: "deny", User: "eve" + nasty, From: "192.0.2.1" + nasty, Reason: "cannot read /tmp/x" + nasty}
+	for _, line := range []string{e.Line(), e.loginDuoLine()} {
+		for _, bad := range []string{"\u009b", "\u0085", "\u202e", "\x1b", "\x7f", "\xff"} {
+			if strings.Contains(line, bad) {
+				t.Errorf("%q survived in %q", bad, line)
+			}
+		}
+		if !strings.Contains(line, "a?2J?b?c?[31md?e?") {
+			t.Errorf("controls not replaced one for one in %q", line)
+		}
 	}
 }
 
@@ -109,7 +127,7 @@ func TestLoginDuoWording(t *testing.T) {
 		{Event{Action: "login", Result: "deny", User: "alice", From: "203.0.113.9", Reason: "aborted (end of input)"},
 			"Aborted Duo login for 'alice' from 203.0.113.9: aborted (end of input)"},
 		{Event{Action: "login", Result: "skip", User: "al\nice", From: "203.0.113.9", Reason: "not in a gated group"},
-			"Skipped Duo login for 'al?ice' from 203.0.113.9: not in a gated group"},
+			"Skipped Duo login for 'al ice' from 203.0.113.9: not in a gated group"},
 		{Event{Action: "login", Result: "deny", User: "alice", Reason: "config error: x"},
 			"Error in Duo login for 'alice' from unknown: config error: x"},
 		{Event{Action: "reset", Result: "ok", User: "alice", By: "root"}, "action=reset result=ok user=alice by=root"},

@@ -158,11 +158,23 @@ func (a *app) adminChange(name string, args []string, change func(store.Store, s
 	}
 	if err != nil {
 		lg.Log(audit.Warning, audit.Event{Action: name, Result: "error", User: target.Name, By: caller.Name, Reason: err.Error()})
-		return err
+		return lockHint(err)
 	}
 	lg.Log(audit.Notice, audit.Event{Action: name, Result: "ok", User: target.Name, By: caller.Name})
 	fmt.Fprintf(a.stdout, "logingate: %s: done for %s\n", name, target.Name)
 	return nil
+}
+
+// lockHint adds to a wait for a user's lock that gave up the process that
+// holds it and how to end it: a login stopped while it held the lock keeps
+// it until it goes on or ends.
+func lockHint(err error) error {
+	var h interface{ Holder() int }
+	if !errors.Is(err, store.ErrLocked) || !errors.As(err, &h) || h.Holder() <= 0 {
+		return err
+	}
+	pid := h.Holder()
+	return withHint(err, fmt.Sprintf("if process %d is a stopped login, let it go on (kill -CONT %d) or end it (kill -KILL %d), then run this again", pid, pid, pid))
 }
 
 // updateExisting updates a user's state only if they have some.

@@ -88,7 +88,14 @@ subcommands:
   version        print the version`
 
 // Main runs logingate and returns the process exit status.
+//
+// environ is the environment the process started with. A privileged
+// process empties its own before anything else (privilege.EmptyEnv): only
+// the session gets environ.
 func Main(args, environ []string, stdout, stderr *os.File) int {
+	if err := privilege.EmptyEnv(environ); err != nil {
+		return report(stderr, err)
+	}
 	g, rest, sub, err := parseGlobals(args[1:])
 	if err != nil {
 		return report(stderr, err)
@@ -103,11 +110,12 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		if err := privilege.Drop(); err != nil {
 			return report(stderr, err)
 		}
+		if privilege.Privileged() {
+			// The environment is empty: find the programs on a fixed PATH.
+			os.Setenv("PATH", doctorPath)
+		}
 		return doctor.Main(rest, stdout, stderr)
 	}
-	// environ is the caller's environment, taken at start, for the
-	// session; the process's own is emptied while it holds the group.
-	privilege.ScrubEnv()
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
 	var run func([]string) error
 	switch sub {
@@ -138,6 +146,10 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 	}
 	return report(stderr, run(rest))
 }
+
+// doctorPath is the PATH doctor runs getent and ssh-keygen with when the
+// caller's environment was emptied.
+const doctorPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // subcommands are recognised only as the first non-flag argument, with no
 // "--" before it; anything else is the command to run after the gate.

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -130,14 +131,36 @@ func recopyDir(dir string) error {
 	return os.RemoveAll(old)
 }
 
+// copyFile copies the regular file src to dst with its owner, group and
+// mode. src lies in a directory its user owns and may change while root
+// copies it, so it is opened once, never through a link and never waiting
+// on a fifo, and what is checked and copied is that descriptor.
 func copyFile(src, dst string) error {
-	var st syscall.Stat_t
-	if err := syscall.Lstat(src, &st); err != nil {
-		return err
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is a symbolic link, which is no state file", src)
 	}
-	data, err := os.ReadFile(src)
 	if err != nil {
 		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", src)
+	}
+	if fi.Size() > filestore.MaxStateSize {
+		return fmt.Errorf("%s is larger than %d MiB, which is no state file", src, filestore.MaxStateSize>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(in, filestore.MaxStateSize+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > filestore.MaxStateSize {
+		return fmt.Errorf("%s is larger than %d MiB, which is no state file", src, filestore.MaxStateSize>>20)
 	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(st.Mode&0o777))
 	if err != nil {

@@ -103,7 +103,7 @@ func (a *app) sessions(args []string) (err error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return lockHint(err)
 	}
 	if len(removed) == 0 && *revoke != "all" {
 		return withHint(fmt.Errorf("%s has no trusted session %s", target.Name, *revoke), "list them with: logingate sessions")

@@ -96,7 +96,15 @@ func (s *duoService) Plan(ctx context.Context) (Plan, error) {
 	return p, nil
 }
 
+// maxDeviceLabel bounds a device's name in a menu line.
+const maxDeviceLabel = 80
+
+// deviceName is how the menu names a device: one line, whatever Duo sent.
 func deviceName(d duo.Device) string {
+	return term.SanitizeLine(rawDeviceName(d), maxDeviceLabel)
+}
+
+func rawDeviceName(d duo.Device) string {
 	switch {
 	case d.DisplayName != "":
 		return d.DisplayName
@@ -112,7 +120,7 @@ func deviceName(d duo.Device) string {
 
 func deviceNumber(d duo.Device) string {
 	if d.Number != "" {
-		return d.Number
+		return term.SanitizeLine(d.Number, maxDeviceLabel)
 	}
 	return deviceName(d)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,32 @@ func TestDuoPlanMenu(t *testing.T) {
 	last := p.Factors[len(p.Factors)-1]
 	if factors.Listed(last) || !last.Accepts("123456") || !last.Accepts("1234567") || last.Accepts("abc") {
 		t.Errorf("the passcode taker should be hidden and take 6 to 12 digits")
+	}
+}
+
+// A device name from Duo is one line in the menu: a line break in it
+// cannot start a line of the device owner's choosing.
+func TestDuoDeviceLabelsAreOneLine(t *testing.T) {
+	s := duotest.New(t)
+	forged := "iPad\n 9. Phone call to 555-0100\r\tx\u009b"
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{
+		{Device: "DPNAME", Type: "phone", Name: forged, Capabilities: []string{"push"}},
+		{Device: "DPDISPLAY", Type: "phone", DisplayName: forged, Capabilities: []string{"push"}},
+		{Device: "DPNUMBER", Type: "phone", Number: "555\n0100", Capabilities: []string{"phone", "sms"}},
+	}})
+	p := plan(t, duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion"}))
+	n := 0
+	for _, f := range p.Factors {
+		if !factors.Listed(f) {
+			continue
+		}
+		n++
+		if l := f.Label(); strings.ContainsAny(l, "\r\n\t\u009b") {
+			t.Errorf("menu label %q spans lines or holds a control", l)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d menu lines, want 4", n)
 	}
 }
 

@@ -17,7 +17,6 @@ package privilege
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -70,17 +69,6 @@ func AsCaller(fn func() error) error {
 		return fmt.Errorf("cannot restore logingate's group: %w", err)
 	}
 	return ferr
-}
-
-// ScrubEnv empties a privileged process's environment, so that nothing the
-// caller set steers it: the database driver's PG* variables and its
-// HOME-relative ~/.pgpass and certificates, proxies, resolver options, TZ.
-// Unprivileged, it does nothing. The session the gate hands over gets the
-// caller's environment as taken at start, not this one.
-func ScrubEnv() {
-	if Privileged() {
-		os.Clearenv()
-	}
 }
 
 // ErrNotDropped means the privilege is still held after Drop.

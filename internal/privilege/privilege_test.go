@@ -1,10 +1,14 @@
 package privilege
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,9 +32,13 @@ func TestMain(m *testing.M) {
 func helper(groupOnly string) int {
 	r, e, s := unix.Getresgid()
 	fmt.Printf("privileged=%v start=%d,%d,%d\n", Privileged(), r, e, s)
-	ScrubEnv()
+	if err := EmptyEnv(os.Environ()); err != nil {
+		fmt.Printf("empty-env-error=%v\n", err)
+		return 1
+	}
 	fmt.Printf("env-left=%d\n", len(os.Environ()))
 	fmt.Printf("rule-named=%+v rule-root=%+v\n", For(true), For(false))
+	fmt.Printf("rsa-kex-offered=%v\n", offersRSAKeyExchange())
 	if _, err := os.ReadFile(groupOnly); err == nil {
 		fmt.Println("gate-read=ok")
 	}
@@ -51,6 +59,24 @@ func helper(groupOnly string) int {
 		}
 	}
 	return 0
+}
+
+// offersRSAKeyExchange reports whether a default TLS client offers the RSA
+// key exchange that Go leaves out unless GODEBUG=tlsrsakex=1.
+func offersRSAKeyExchange() bool {
+	c, s := net.Pipe()
+	defer c.Close()
+	hello := make(chan []uint16, 1)
+	go func() {
+		defer s.Close()
+		srv := tls.Server(s, &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			hello <- h.CipherSuites
+			return nil, errors.New("enough")
+		}})
+		srv.Handshake()
+	}()
+	tls.Client(c, &tls.Config{ServerName: "example.org"}).Handshake()
+	return slices.Contains(<-hello, tls.TLS_RSA_WITH_AES_128_GCM_SHA256)
 }
 
 func TestUnprivilegedIsPlain(t *testing.T) {
@@ -103,9 +129,14 @@ func TestDropInSetgidBinary(t *testing.T) {
 	groupOnly := filepath.Join(dir, "group-only")
 	os.WriteFile(groupOnly, []byte("x"), 0o640) // root:root: group 0 may read, nobody may not
 
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), helperEnv+"="+groupOnly, "PGHOST=/caller/chose/this", "PGPASSFILE=/caller/chose/this")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	asNobody := func(env ...string) *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append([]string{helperEnv + "=" + groupOnly}, env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		return cmd
+	}
+	// A GODEBUG that would weaken TLS is undone with the environment.
+	cmd := asNobody("PGHOST=/caller/chose/this", "PGPASSFILE=/caller/chose/this", "GODEBUG=tlsrsakex=1,tls10server=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, out)
@@ -117,6 +148,7 @@ func TestDropInSetgidBinary(t *testing.T) {
 		// The caller's uid never qualifies, and a path the caller
 		// names follows no link.
 		"rule-named={Owner:0 Links:false} rule-root={Owner:0 Links:true}",
+		"rsa-kex-offered=false",
 		"gate-read=ok",
 		"caller-read=false",
 		"after-ascaller=65534,0,0",
@@ -128,5 +160,14 @@ func TestDropInSetgidBinary(t *testing.T) {
 	}
 	if strings.Contains(got, "regained") {
 		t.Errorf("the group could be regained after Drop:\n%s", got)
+	}
+
+	// The setting Go fixes before main is refused.
+	out, err = asNobody("GODEBUG=x509negativeserial=1,fips140=only").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "empty-env-error=GODEBUG sets fips140,") {
+		t.Errorf("helper with GODEBUG=fips140=only: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "gate-read") {
+		t.Errorf("the helper went on with fips140 set:\n%s", out)
 	}
 }

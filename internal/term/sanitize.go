@@ -75,10 +75,9 @@ func SanitizeLine(s string, max int) string {
 	if len(s) > max {
 		s = s[:max]
 	}
-	return Sanitize(strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == '\t' {
-			return ' '
-		}
-		return r
-	}, s))
+	// Byte for byte: strings.Map would turn invalid UTF-8 into U+FFFD
+	// before Sanitize could replace it.
+	return Sanitize(lineBreaks.Replace(s))
 }
+
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ", "\t", " ")

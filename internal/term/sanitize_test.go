@@ -91,3 +91,19 @@ func BenchmarkSanitize(b *testing.B) {
 		}
 	})
 }
+
+func TestSanitizeLine(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"two\r\nlines\tand a tab", 100, "two  lines and a tab"},
+		{"csi\u009b2J bad\xff\xfe", 100, "csi?2J bad??"}, // one '?' per invalid byte, no U+FFFD
+		{"12345678901", 10, "1234567890"},
+	} {
+		if got := SanitizeLine(tt.in, tt.max); got != tt.want {
+			t.Errorf("SanitizeLine(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+}

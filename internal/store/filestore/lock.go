@@ -32,12 +32,17 @@ func (u *userDir) lock(ctx context.Context, stall time.Duration) (unlock func(),
 		return nil, false, err
 	}
 	if err := waitFlock(ctx, fd, stall, u.progress); err != nil {
+		var holder int
+		var what string
+		if err == errStalled || ctx.Err() != nil {
+			holder, what = lockHolder(fd)
+		}
 		unix.Close(fd)
 		switch {
 		case err == errStalled:
-			return nil, false, &lockedError{user: u.user, path: u.join(lockName), stall: stall}
+			return nil, false, &lockedError{user: u.user, path: u.join(lockName), stall: stall, holder: holder, what: what}
 		case ctx.Err() != nil:
-			return nil, false, &lockedError{user: u.user, path: u.join(lockName), cause: err}
+			return nil, false, &lockedError{user: u.user, path: u.join(lockName), cause: err, holder: holder, what: what}
 		}
 		return nil, false, &os.PathError{Op: "lock", Path: u.join(lockName), Err: err}
 	}
@@ -59,15 +64,28 @@ type lockedError struct {
 	user, path string
 	stall      time.Duration // set when the store's own bound ended the wait
 	cause      error
+	holder     int    // the process holding the lock, 0 if unknown
+	what       string // its command name, and whether it is stopped
 }
 
 func (e *lockedError) Error() string {
+	held := e.path
+	switch {
+	case e.holder > 0 && e.what != "":
+		held = fmt.Sprintf("%s (process %d: %s)", e.path, e.holder, e.what)
+	case e.holder > 0:
+		held = fmt.Sprintf("%s (process %d)", e.path, e.holder)
+	}
 	if e.stall > 0 {
 		return fmt.Sprintf("another login for %s holds the lock %s; gave up waiting after %s in which no login for %s finished",
-			e.user, e.path, e.stall, e.user)
+			e.user, held, e.stall, e.user)
 	}
-	return fmt.Sprintf("another login for %s holds the lock %s; gave up waiting: %v", e.user, e.path, e.cause)
+	return fmt.Sprintf("another login for %s holds the lock %s; gave up waiting: %v", e.user, held, e.cause)
 }
+
+// Holder is the process that held the lock when the wait gave up; 0 if it
+// could not be found.
+func (e *lockedError) Holder() int { return e.holder }
 
 func (e *lockedError) Is(target error) bool { return target == store.ErrLocked }
 func (e *lockedError) Unwrap() error        { return e.cause }

@@ -94,9 +94,18 @@ func Open(o Options) (*Store, error) {
 	if o.LockWait <= 0 {
 		o.LockWait = DefaultLockWait
 	}
-	cc, err := pgx.ParseConfig(o.DSN)
+	dsn, err := sealDSN(o.DSN)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("store dsn: cannot parse it as a connection string (key=value ...) or a postgres:// URL")
+	}
+	for _, k := range sealedRuntimeParams {
+		if cc.RuntimeParams[k] == "" {
+			delete(cc.RuntimeParams, k)
+		}
 	}
 	cc.ConnectTimeout = o.Timeout
 	// One round trip a statement, no prepared statement cache: a gate
