@@ -20,6 +20,7 @@ import (
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/doctor"
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/store/filestore"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
@@ -108,6 +109,10 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 	// environ is the caller's environment, taken at start, for the
 	// session; the process's own is emptied while it holds the group.
 	privilege.ScrubEnv()
+	// Subcommands record attempts too (a step-up before enroll --force).
+	if _, err := privilege.HoldFileSize(filestore.MaxStateSize); err != nil {
+		return report(stderr, err)
+	}
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
 	var run func([]string) error
 	switch sub {
