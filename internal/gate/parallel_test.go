@@ -62,6 +62,17 @@ func (c countedRADIUS) Authenticate(_ context.Context, r radius.Request) (radius
 	return radius.Result{Code: radius.Reject}, nil
 }
 
+// countedPasscode is a Duo passcode taker that counts the codes sent to it.
+type countedPasscode struct {
+	*fakePasscode
+	n *atomic.Int32
+}
+
+func (p countedPasscode) Check(ctx context.Context, code string) (factors.Outcome, error) {
+	p.n.Add(1)
+	return p.fakePasscode.Check(ctx, code)
+}
+
 // parallelRig is one user's state in a real file store and a way to make
 // gates for it.
 type parallelRig struct {
@@ -94,9 +105,9 @@ func newParallelRig(t *testing.T, en *enrollment) *parallelRig {
 	return r
 }
 
-// gate makes a gate whose store is held, typing answers; with radius set,
-// the user also holds RADIUS.
-func (r *parallelRig) gate(held *heldStore, answers []answer, envCode string, withRADIUS bool) *Gate {
+// gate makes a gate whose store is held, typing answers; the user also
+// holds RADIUS or Duo when service says so.
+func (r *parallelRig) gate(held *heldStore, answers []answer, envCode string, service string) *Gate {
 	g := &Gate{
 		Config: &r.cfg, Policy: r.policy, Store: held, User: testUser, Remote: testRemote,
 		Stderr: io.Discard, EnvCode: envCode, Now: func() time.Time { return t0 },
@@ -111,8 +122,15 @@ func (r *parallelRig) gate(held *heldStore, answers []answer, envCode string, wi
 	if answers != nil {
 		g.UI = newUI(answers...)
 	}
-	if withRADIUS {
+	switch service {
+	case "radius":
 		g.Services = []factors.Service{factors.NewRADIUS(countedRADIUS{n: &r.checked}, factors.RADIUSLogin{User: testUser, Label: "Corp"})}
+	case "duo":
+		// Codes checked here are those Duo is sent: a TOTP-shaped code
+		// goes to both, and counts once.
+		passcode := countedPasscode{&fakePasscode{valid: map[string]bool{"7654321": true}}, &r.checked}
+		g.Services = []factors.Service{&fakeService{plan: factors.Plan{Verdict: factors.Offer, Factors: []factors.Factor{passcode}}}}
+		g.Factors = func(user string, st *store.UserState) []factors.Factor { return localFactors(&r.cfg, held)(user, st) }
 	}
 	return g
 }
@@ -158,8 +176,8 @@ func TestParallelGatesHoldTheRateLimit(t *testing.T) {
 	run := func(g *Gate) Decision { return g.Run(context.Background()) }
 	confirm := func(g *Gate) Decision { return g.Confirm(context.Background(), "enroll") }
 	for _, tc := range []struct {
-		name   string
-		radius bool
+		name    string
+		service string
 		// answers: what gate i types (or passes in the environment),
 		// given the right code and a wrong one.
 		answers func(i int, right, wrong string) (typed []answer, env string)
@@ -183,7 +201,13 @@ func TestParallelGatesHoldTheRateLimit(t *testing.T) {
 			}
 			return says(wrong), ""
 		}},
-		{name: "RADIUS codes", radius: true, decide: run, answers: func(i int, _, _ string) ([]answer, string) {
+		{name: "Duo passcodes", service: "duo", decide: run, answers: func(i int, _, wrong string) ([]answer, string) {
+			if i == n-1 {
+				return says("7654321"), ""
+			}
+			return says(wrong), ""
+		}},
+		{name: "RADIUS codes", service: "radius", decide: run, answers: func(i int, _, _ string) ([]answer, string) {
 			if i == n-1 {
 				return says("otp-good"), ""
 			}
@@ -199,7 +223,7 @@ func TestParallelGatesHoldTheRateLimit(t *testing.T) {
 			}
 			ds := rig.race(func(held *heldStore, i int) *Gate {
 				typed, env := tc.answers(i, right, wrong)
-				return rig.gate(held, typed, env, tc.radius)
+				return rig.gate(held, typed, env, tc.service)
 			}, n, tc.decide)
 
 			if got, max := rig.checked.Load(), int32(rig.cfg.RateLimit.Failures); got > max {
