@@ -87,3 +87,40 @@ func (e *env) loginCmd(t testing.TB, cmd *exec.Cmd) login {
 	o, er, code := run(t, cmd)
 	return login{stdout: o, stderr: er, code: code}
 }
+
+// The other limits a caller can set: each fails closed. A wrong code is
+// never let in, and is counted whenever the gate got as far as saying it
+// was wrong; no write is stopped half-way ("nothing was recorded"). Very
+// small limits stop the Go runtime or the dynamic loader before main.
+func TestOtherLimitsFailClosed(t *testing.T) {
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		unavailable(t, "prlimit missing (util-linux)")
+	}
+	e := newEnv(t, envOptions{yaml: "rate_limit: {failures: 100, per: 1h}\n"})
+	a := newAccount(t)
+	e.enroll(t, a)
+	prlimit, err := exec.LookPath("prlimit")
+	must(t, err)
+	for _, limit := range []string{
+		"--nofile=4:4", "--nofile=8:8", "--nofile=16:16", // ulimit -n
+		"--as=50000000:50000000", "--as=300000000:300000000", // ulimit -v
+		"--data=10000000:10000000", // ulimit -d
+		"--cpu=1:1",                // ulimit -t 1
+		"--stack=16384:16384",      // ulimit -s
+	} {
+		before := len(e.stateOf(t, a).Failures)
+		cmd := e.gateCmd(a, "000000")
+		cmd.Args = append([]string{"prlimit", limit, "--"}, cmd.Args...)
+		cmd.Path = prlimit
+		l := e.loginCmd(t, cmd)
+		after := len(e.stateOf(t, a).Failures)
+		mustDeny(t, "a wrong code under "+limit, l)
+		if strings.Contains(l.stderr, "logingate: wrong code") && after != before+1 {
+			t.Errorf("%s: a wrong code was refused but not counted (failures %d -> %d)", limit, before, after)
+		}
+		if strings.Contains(l.stderr, "nothing was recorded") {
+			t.Errorf("%s: a state write was stopped: %v", limit, l)
+		}
+		t.Logf("%s: exit %d, failures %d -> %d", limit, l.code, before, after)
+	}
+}
