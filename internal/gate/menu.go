@@ -238,8 +238,10 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 		reserved = len(remote) > 0
 		return nil
 	})
-	if !counted && errors.Is(err, store.ErrNoLocalState) {
-		err = nil // no local state (only Duo): nothing to count against
+	if !counted && (errors.Is(err, store.ErrNoLocalState) || errors.Is(err, store.ErrUnavailable)) {
+		// No local state (only Duo), or none to be had: Duo counts its
+		// passcodes itself, as before the store was asked.
+		err = nil
 	}
 	var lo *lockedOut
 	if errors.As(err, &lo) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,5 +249,31 @@ func TestParallelGatesHoldTheRateLimit(t *testing.T) {
 				t.Errorf("the right code was used: last success %+v, last step %d", st.LastSuccess, st.TOTP.LastStep)
 			}
 		})
+	}
+}
+
+// A store that cannot be reached mid-login: a code only Duo checks (Duo
+// counts its passcodes itself) still goes to Duo, as before the rate
+// limit was checked under the lock; a RADIUS code, whose refusal the gate
+// must count, is not sent uncounted, even under failmode safe.
+func TestStoreOutageAtTheAttempt(t *testing.T) {
+	unavailable := fmt.Errorf("db down: %w", store.ErrUnavailable)
+
+	h := newHarness(t, nil, newUI(say("7654321"))).withDuo(newDuoUser())
+	h.store.lockErr = unavailable
+	if d := h.run(); !d.Allow || d.Factor != "duo-passcode" {
+		t.Errorf("Duo passcode with the store down: %+v, want let in by Duo", d)
+	}
+
+	var warned []string
+	c := &fakeRADIUS{good: map[string]bool{"87654321": true}}
+	h = newHarness(t, nil, newUI(say("87654321"))).withRADIUS(c, &warned)
+	h.cfg.Failmode = "safe"
+	h.store.lockErr = unavailable
+	if d := h.run(); d.Allow || !strings.HasPrefix(d.Reason, "state update failed") {
+		t.Errorf("RADIUS code with the store down: %+v, want denied: state update failed", d)
+	}
+	if len(c.reqs) != 0 {
+		t.Errorf("%d RADIUS requests: a code was sent that could not be counted", len(c.reqs))
 	}
 }
