@@ -20,6 +20,7 @@ import (
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/doctor"
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/store/filestore"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
@@ -115,6 +116,10 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 			os.Setenv("PATH", doctorPath)
 		}
 		return doctor.Main(rest, stdout, stderr)
+	}
+	// Subcommands record attempts too (a step-up before enroll --force).
+	if _, err := privilege.HoldFileSize(filestore.MaxStateSize); err != nil {
+		return report(stderr, err)
 	}
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
 	var run func([]string) error

@@ -9,7 +9,9 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
+	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/term"
 )
 
@@ -48,6 +50,12 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
 		fmt.Fprintf(stderr, "logingate: error: %s\n", msg)
 		return 1
+	}
+	// A file size limit could stop a failure's write and not a success's:
+	// see privilege.HoldFileSize. Before anything reads a code.
+	restoreFileSize, err := privilege.HoldFileSize(filestore.MaxStateSize)
+	if err != nil {
+		return deny(callerName(), "resource limit: "+err.Error(), err.Error()+"; access denied")
 	}
 
 	caller, err := session.LookupUID(os.Getuid())
@@ -142,6 +150,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	closeStore(st)
 	stopSignals()
+	restoreFileSize()
 	key.apply(sess)
 	err = sess.Exec()
 	fmt.Fprintf(stderr, "logingate: error: cannot start the session: %v\n", err)

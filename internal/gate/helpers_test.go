@@ -142,6 +142,7 @@ type memStore struct {
 	writes  int
 
 	loadErr     error // Load fails with it
+	lockErr     error // Update fails with it before fn, as a store that cannot be reached
 	updateErr   error // Update runs fn, then fails with it, writing nothing
 	panicLoad   bool
 	panicUpdate bool // Update panics before fn
@@ -177,6 +178,9 @@ func (m *memStore) Update(ctx context.Context, user string, fn func(*store.UserS
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.updates++
+	if m.lockErr != nil {
+		return m.lockErr
+	}
 	if m.panicUpdate {
 		panic("store exploded")
 	}

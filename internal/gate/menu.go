@@ -176,13 +176,17 @@ func (g *Gate) inputFailed(err error) Decision {
 }
 
 // tryCode checks one code against its candidate factors as a single
-// attempt. Local factors are verified inside one store update, which also
-// records the failure (and any resulting lockout) or the success, so the
-// attempt costs one durable write. A code no local factor takes then goes
-// to the services' factors (a Duo passcode), with the failure recorded only
-// once they too have refused it. held are all the user's factors, for the
-// outage rule of a service without preauth (see service.go). done reports
-// a final decision.
+// attempt. One store update, under the user's lock, first applies the rate
+// limit (admit), then verifies the local factors, and records the success
+// or the failure (and any resulting lockout), so the attempt costs one
+// durable write. A code no local factor takes then goes to the services'
+// factors (a Duo passcode, RADIUS): where their refusal counts against the
+// rate limit, the failure is recorded in that same write, before the code
+// leaves the host, and taken back only when no service could answer. So no
+// lock is held across a network call, yet parallel logins cannot send more
+// codes than the rate limit allows. held are all the user's factors, for
+// the outage rule of a service without preauth (see service.go). done
+// reports a final decision.
 func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []factors.Factor) (d Decision, done bool) {
 	var local, remote []factors.Factor
 	for _, f := range candidates {
@@ -192,55 +196,81 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 			remote = append(remote, f)
 		}
 	}
+	// A refusal is counted unless only Duo passcodes saw the code: Duo
+	// keeps its own count of those.
+	counted := len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck)
 	now := g.now()
 	rl := g.Config.RateLimit
 	var (
-		won     factors.Outcome
-		by      string
-		reasons []string
-		locked  time.Time
+		won      factors.Outcome
+		by       string
+		reasons  []string
+		locked   time.Time
+		reserved bool // a failure is on record for the services' verdict
 	)
-	err := error(nil)
-	if len(local) > 0 {
-		err = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
-			// A backend may run fn again after a write conflict: only the
-			// run that is written may decide.
-			won, by, reasons, locked = factors.Outcome{}, "", nil, time.Time{}
-			g.opened = nil
-			for _, f := range local {
-				out, err := f.(factors.Local).Verify(st, code, now)
-				if err != nil {
-					return fmt.Errorf("%s: %w", f.Name(), err)
-				}
-				if out.OK {
-					won, by = out, f.Name()
-					st.Failures = nil
-					st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
-					g.openWindow(st, now) // headless: trusted; same write
-					return nil
-				}
-				reasons = append(reasons, out.Reason)
+	err := g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		// A backend may run fn again after a write conflict: only the
+		// run that is written may decide.
+		won, by, reasons, locked, reserved = factors.Outcome{}, "", nil, time.Time{}, false
+		g.opened = nil
+		if err := admit(st, rl, now); err != nil {
+			return err
+		}
+		for _, f := range local {
+			out, err := f.(factors.Local).Verify(st, code, now)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Name(), err)
 			}
-			if len(remote) > 0 {
-				return store.ErrUnchanged // the failure waits for the services' verdict
+			if out.OK {
+				won, by = out, f.Name()
+				st.Failures = nil
+				st.LastSuccess = &store.Event{Time: now, From: g.Remote, Factor: by}
+				g.openWindow(st, now) // headless: trusted; same write
+				return nil
 			}
-			st.Failures = PruneFailures(append(st.Failures, now), rl, now)
-			locked = LockedUntil(st, rl, now)
-			return nil
-		})
+			reasons = append(reasons, out.Reason)
+		}
+		if !counted {
+			return store.ErrUnchanged
+		}
+		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
+		locked = LockedUntil(st, rl, now)
+		reserved = len(remote) > 0
+		return nil
+	})
+	if !counted && (errors.Is(err, store.ErrNoLocalState) || errors.Is(err, store.ErrUnavailable)) {
+		// No local state (only Duo), or none to be had: Duo counts its
+		// passcodes itself, as before the store was asked.
+		err = nil
 	}
-	if d, ok := g.storeUnavailable(err, "update"); ok {
-		return d, true
+	var lo *lockedOut
+	if errors.As(err, &lo) {
+		// Locked by another login of the user since this one began.
+		g.sayLocked(lo.until)
+		return Decision{Factor: candidates[0].Name(), Reason: "rate limited"}, true
+	}
+	if len(local) > 0 {
+		// No code could be checked without the store: failmode. A code
+		// only a service checks is not sent uncounted, nor let in unchecked.
+		if d, ok := g.storeUnavailable(err, "update"); ok {
+			return d, true
+		}
 	}
 	if err != nil {
 		g.sayUpdateFailed(err)
-		return Decision{Reason: "state update failed: " + err.Error()}, true
+		return Decision{Factor: candidates[0].Name(), Reason: "state update failed: " + err.Error()}, true
 	}
 	note := ""
 	if by == "" && len(remote) > 0 {
 		var serr error
 		var failed factors.Factor
 		won, by, reasons, failed, serr = g.tryRemote(ctx, code, remote, reasons)
+		if serr != nil && !errors.Is(serr, errNoAnswer) && reserved {
+			// No service could give a verdict: the code was not checked.
+			// A failure that cannot be taken back stays counted.
+			g.unrecordFailure(ctx, now)
+			locked = time.Time{}
+		}
 		switch {
 		case errors.Is(serr, errNoAnswer):
 			return g.inputFailed(serr), true
@@ -248,19 +278,12 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 			return g.unreachableAtCheck(ctx, failed, serr, held)
 		case serr != nil:
 			return g.serviceFailed(ctx, failed, serr)
-		case by != "" && (len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck)):
-			// Where a refusal would have been recorded, so is the success:
-			// the failure count starts over, as after a local factor.
+		case by != "" && counted:
+			// The failure put on record is cleared with the others, as
+			// after a local factor's success.
 			note = g.recordSuccess(ctx, now, by)
 		case by != "":
 			note = g.openWindowAfter(ctx)
-		case len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck):
-			if locked, err = g.recordFailure(ctx, now); err != nil {
-				// Denied whatever the store's error: the code was refused,
-				// so an unreachable store is no reason to let in.
-				g.sayUpdateFailed(err)
-				return Decision{Factor: remote[0].Name(), Reason: "state update failed: " + err.Error()}, true
-			}
 		}
 	} else if by != "" {
 		note = g.windowNote()

@@ -33,6 +33,27 @@ func LockedUntil(st *store.UserState, rl config.RateLimit, now time.Time) time.T
 	return until
 }
 
+// lockedOut is admit's refusal: the user reached the rate limit. It ends
+// the store update it is returned from, so nothing is checked or written.
+type lockedOut struct{ until time.Time }
+
+func (e *lockedOut) Error() string { return "rate limited until " + e.until.Format(time.RFC3339) }
+
+// admit is the rate limit's one gate before a code is checked. It runs
+// inside the store update that verifies a local code or puts a code for a
+// service on record, under the user's lock, on the state as it is then, so
+// that logins of the same user racing at their prompts see each other's
+// failures: across all of them no more codes are checked per rl.Per than
+// rl.Failures, and once the user is locked the right code is refused too.
+// The snapshot checks before the menu (decide, confirm) only spare a
+// locked user the prompt; this is the check that holds.
+func admit(st *store.UserState, rl config.RateLimit, now time.Time) error {
+	if until := LockedUntil(st, rl, now); !until.IsZero() {
+		return &lockedOut{until: until}
+	}
+	return nil
+}
+
 // PruneFailures keeps the failures that still count at now, oldest first,
 // at most maxFailures of them.
 func PruneFailures(fails []time.Time, rl config.RateLimit, now time.Time) []time.Time {

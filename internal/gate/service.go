@@ -198,18 +198,19 @@ func (g *Gate) serviceFailed(ctx context.Context, f factors.Factor, err error) (
 	return Decision{Factor: f.Name(), Reason: "service error: " + err.Error()}, false
 }
 
-// recordFailure records a failed attempt that no store update of its own
-// recorded (a code the services refused), and returns when the user is
-// locked out, zero if not. A failure that cannot be recorded ends the
-// login, as a local factor's does: the rate limit must see every attempt.
-func (g *Gate) recordFailure(ctx context.Context, now time.Time) (locked time.Time, err error) {
-	rl := g.Config.RateLimit
-	err = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
-		st.Failures = PruneFailures(append(st.Failures, now), rl, now)
-		locked = LockedUntil(st, rl, now)
+// unrecordFailure takes back the failure tryCode put on record at now for
+// a code that no service could give a verdict on (none answered), so that
+// an outage alone locks nobody out. If the write fails the failure stays
+// counted: the safe side.
+func (g *Gate) unrecordFailure(ctx context.Context, now time.Time) {
+	_ = g.Store.Update(ctx, g.User, func(st *store.UserState) error {
+		i := slices.IndexFunc(st.Failures, now.Equal)
+		if i < 0 {
+			return store.ErrUnchanged // a success cleared it meanwhile
+		}
+		st.Failures = slices.Delete(st.Failures, i, i+1)
 		return nil
 	})
-	return locked, err
 }
 
 // recordSuccess records a service factor's success in the user's state,

@@ -248,8 +248,17 @@ func (s *Store) checkProtectedDir(st *unix.Stat_t) error {
 
 // checkOwned refuses a file or directory of the user's that belongs to
 // someone else or grants group or other access. recursive is "-R " when the
-// chown fix should recurse.
+// chown fix should recurse. Only what root owns may be handed over: what
+// another user made (a directory made under a mode 1733 state directory
+// before the user enrolled, with state inside) must never become the
+// user's, so the fix is to move it away.
 func (u *userDir) checkOwned(what, path string, st *unix.Stat_t, mode, recursive string) error {
+	if int(st.Uid) != u.uid && st.Uid != 0 {
+		return &CheckError{Path: path,
+			Problem: fmt.Sprintf("%s %s is owned by uid %d, want uid %d (%s): another user made it, so nothing in it can be trusted as %s's",
+				what, path, st.Uid, u.uid, u.user, u.user),
+			Fix: fmt.Sprintf("as root, move it away (mv %s %s.bad), then enroll %s again; do not chown it", path, path, u.user)}
+	}
 	if int(st.Uid) != u.uid {
 		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is owned by uid %d, want uid %d (%s)", what, path, st.Uid, u.uid, u.user),

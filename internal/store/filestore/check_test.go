@@ -99,7 +99,7 @@ func TestChecks(t *testing.T) {
 		{name: "user dir other-executable",
 			setup: chmod("state/alice", 0o701), at: rel("state/alice"), want: []string{"chmod 0700 "}},
 		{name: "user dir foreign owner", root: true,
-			setup: chown("state/alice", 4242), at: rel("state/alice"), want: []string{"owned by uid 4242", "chown -R "}},
+			setup: chown("state/alice", 4242), at: rel("state/alice"), want: []string{"owned by uid 4242", "another user made it", "mv ", "do not chown"}},
 		{name: "state file symlink",
 			setup: func(t *testing.T, dir string) {
 				rename(t, filepath.Join(dir, "state/alice/state.json"), filepath.Join(dir, "state/alice/real.json"))
@@ -125,7 +125,18 @@ func TestChecks(t *testing.T) {
 			want: []string{"mode 0640", "chmod 0600 "}},
 		{name: "state file foreign owner", root: true,
 			setup: chown("state/alice/state.json", 4242), at: rel("state/alice/state.json"),
-			want: []string{"owned by uid 4242", "want uid " + itoa(os.Getuid()) + " (alice)", "chown "}},
+			want: []string{"owned by uid 4242", "want uid " + itoa(os.Getuid()) + " (alice)", "mv ", "do not chown"}},
+		{name: "state file of another user",
+			setup: func(t *testing.T, dir string) {
+				// bob's own state, copied into alice's directory.
+				put(t, New(filepath.Join(dir, "state"), selfOwner), "bob", sampleState())
+				b, err := os.ReadFile(filepath.Join(dir, "state/bob/state.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(dir, "state/alice/state.json"), string(b), 0o600)
+			},
+			at: rel("state/alice/state.json"), want: []string{"the state of bob (uid " + itoa(os.Getuid()) + "), not of alice", "mv "}},
 		{name: "state file too big",
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, "state/alice/state.json"), strings.Repeat(" ", MaxStateSize+1), 0o600)

@@ -40,41 +40,74 @@ var backupSchemes = []string{"argon2id", "scrypt"}
 
 var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// Owner is whose state a record is. The file backend writes it into every
+// record and refuses a record found in another user's directory, so that
+// state moved, copied or planted there (a directory another user made
+// under a mode 1733 state directory) is not taken for that user's.
+// Records written before it existed have none, and get one at their next
+// write.
+type Owner struct {
+	User string `json:"user,omitempty"`
+	UID  *int   `json:"uid,omitempty"`
+}
+
+// record is a state file: the state and whose it is.
+type record struct {
+	store.UserState
+	Owner
+}
+
 // Decode parses one state record strictly: exactly one JSON object, no
 // unknown fields, the current format version, and sane field values. Its
-// errors never quote the input, which holds secrets.
+// errors never quote the input, which holds secrets. The record's owner is
+// checked for shape and dropped; see DecodeOwned.
 func Decode(b []byte) (*store.UserState, error) {
+	st, _, err := DecodeOwned(b)
+	return st, err
+}
+
+// DecodeOwned is Decode that also returns whose the record says it is.
+func DecodeOwned(b []byte) (*store.UserState, Owner, error) {
 	if len(b) > MaxStateSize {
-		return nil, fmt.Errorf("state is %d bytes, over the %d-byte limit", len(b), MaxStateSize)
+		return nil, Owner{}, fmt.Errorf("state is %d bytes, over the %d-byte limit", len(b), MaxStateSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var st store.UserState
-	if err := dec.Decode(&st); err != nil {
-		return nil, jsonError(err)
+	var r record
+	if err := dec.Decode(&r); err != nil {
+		return nil, Owner{}, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the state object")
+		return nil, Owner{}, errors.New("data after the state object")
 	}
-	if err := validate(&st); err != nil {
-		return nil, err
+	if err := validate(&r.UserState); err != nil {
+		return nil, Owner{}, err
 	}
-	return &st, nil
+	if err := validateOwner(r.Owner); err != nil {
+		return nil, Owner{}, err
+	}
+	return &r.UserState, r.Owner, nil
 }
 
 // Encode checks st and returns the record to write, with Version set to
 // store.FormatVersion. It refuses what Decode would refuse, so that logingate
 // never writes state it cannot read back. st itself is not changed.
-func Encode(st *store.UserState) ([]byte, error) {
+func Encode(st *store.UserState) ([]byte, error) { return EncodeOwned(st, Owner{}) }
+
+// EncodeOwned is Encode for a record that says whose it is.
+func EncodeOwned(st *store.UserState, o Owner) ([]byte, error) {
 	if st == nil {
 		return nil, errors.New("refusing to write invalid state: no state")
 	}
-	c := *st
-	c.Version = store.FormatVersion
-	if err := validate(&c); err != nil {
+	r := record{UserState: *st, Owner: o}
+	r.Version = store.FormatVersion
+	if err := validate(&r.UserState); err != nil {
 		return nil, fmt.Errorf("refusing to write invalid state: %w", err)
 	}
-	b, err := json.MarshalIndent(&c, "", "  ")
+	if err := validateOwner(o); err != nil {
+		return nil, fmt.Errorf("refusing to write invalid state: %w", err)
+	}
+	b, err := json.MarshalIndent(&r, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("refusing to write invalid state: %w", jsonError(err))
 	}
@@ -83,6 +116,16 @@ func Encode(st *store.UserState) ([]byte, error) {
 		return nil, fmt.Errorf("refusing to write state of %d bytes, over the %d-byte limit", len(b), MaxStateSize)
 	}
 	return b, nil
+}
+
+func validateOwner(o Owner) error {
+	if o.User != "" && ValidateUser(o.User) != nil {
+		return errors.New("user is not a valid user name")
+	}
+	if o.UID != nil && *o.UID < 0 {
+		return errors.New("uid must not be negative")
+	}
+	return nil
 }
 
 // schemaName matches the field names this format uses. An unknown field is
@@ -129,7 +172,9 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return fmt.Errorf("not a JSON object of state (found a JSON %s)", jsonKind(typ.Value))
 		}
-		return fmt.Errorf("field %s has the wrong type (a JSON %s)", typ.Field, jsonKind(typ.Value))
+		// The state's fields are a record's embedded UserState's.
+		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "UserState."), "Owner.")
+		return fmt.Errorf("field %s has the wrong type (a JSON %s)", field, jsonKind(typ.Value))
 	case errors.As(err, &timeErr):
 		return errors.New("a time is not in RFC 3339 format")
 	case errors.As(err, &base64Er):

@@ -154,7 +154,7 @@ func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserStat
 	}
 	// Every write drops the trusted windows that have ended.
 	st.Trusted = store.PruneTrusted(st.Trusted, time.Now())
-	b, err := Encode(st)
+	b, err := EncodeOwned(st, u.owner())
 	if err != nil {
 		return fmt.Errorf("state for %s not written: %w", user, err)
 	}

@@ -38,7 +38,7 @@ func (u *userDir) read() (*store.UserState, error) {
 	if len(b) > MaxStateSize {
 		return nil, tooBig
 	}
-	s, err := Decode(b)
+	s, o, err := DecodeOwned(b)
 	if err != nil {
 		fix := "restore it from a backup, or reset the user (logingate reset --user " + u.user + ") and enroll again"
 		if errors.Is(err, ErrNewerFormat) {
@@ -47,7 +47,22 @@ func (u *userDir) read() (*store.UserState, error) {
 		return nil, &CheckError{Path: path, Err: err,
 			Problem: fmt.Sprintf("state file %s is not valid logingate state: %v", path, err), Fix: fix}
 	}
+	if (o.User != "" && o.User != u.user) || (o.UID != nil && *o.UID != u.uid) {
+		whose := o.User
+		if o.UID != nil {
+			whose = fmt.Sprintf("%s (uid %d)", o.User, *o.UID)
+		}
+		return nil, &CheckError{Path: path,
+			Problem: fmt.Sprintf("state file %s is the state of %s, not of %s (uid %d): it was moved, copied or planted here", path, whose, u.user, u.uid),
+			Fix:     "move it away (mv " + path + " " + path + ".bad) and enroll " + u.user + " again"}
+	}
 	return s, nil
+}
+
+// owner is what u's records say about whose they are.
+func (u *userDir) owner() Owner {
+	uid := u.uid
+	return Owner{User: u.user, UID: &uid}
 }
 
 // write replaces the state file with b: a new temp file (never an existing
