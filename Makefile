@@ -36,7 +36,7 @@ FUZZ_TARGETS = \
 	./internal/doctor:FuzzParse:50000 \
 	./internal/doctor:FuzzMatchPattern:120000 \
 
-.PHONY: all build deps test bench demo install clean
+.PHONY: all build deps demo-deps test bench demo install clean
 
 all: build
 
@@ -45,6 +45,10 @@ build:
 
 deps:
 	scripts/deps.sh
+
+# The demo needs only sshd, ssh, oathtool and the build (scripts/deps.sh).
+demo-deps:
+	scripts/deps.sh demo
 
 # Each step stops the run on failure and names itself; the go test output
 # stays as it is. PKGS narrows the run: make test PKGS=./internal/gate/...
@@ -72,7 +76,7 @@ bench:
 # A throwaway sshd on 127.0.0.1 with logingate as ForceCommand and a demo
 # account; Ctrl-C stops it. DEMO_FLAGS=-check logs in once and stops.
 DEMO_PORT ?= 2222
-demo: deps build
+demo: demo-deps build
 	$(GO) run ./scripts/demo -port $(DEMO_PORT) -bin bin/logingate $(DEMO_FLAGS)
 
 # The privileged install: the binary setgid to the logingate group, the state
