@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh installs what logingate's build and tests need: the Debian packages
 # below and staticcheck; `deps.sh demo` only what `make demo` uses. It is
-# idempotent and returns at once when everything is present. As root it installs what is missing (apt, no service started);
-# otherwise it lists what is missing, and fails when CI=true.
+# idempotent and returns at once when everything is present. As root it
+# installs what is missing (apt, no service started); otherwise it lists what
+# is missing, and fails when CI=true.
 set -euo pipefail
 
 # Debian packages the tests use. Keep this the only list.
