@@ -370,3 +370,31 @@ func TestDangerousMatches(t *testing.T) {
 		t.Errorf("pattern-list with negations lets in %q", got)
 	}
 }
+
+func TestShellControl(t *testing.T) {
+	cases := []struct{ in, op string }{
+		{`/usr/local/bin/logingate`, ""},
+		{`/usr/local/bin/logingate -c /etc/x.yaml`, ""},
+		{`logingate || exec /bin/bash -l`, "||"},
+		{`logingate && bash`, "&&"},
+		{`logingate; bash`, ";"},
+		{`logingate & bash`, "&"},
+		{`logingate | tee x`, "|"},
+		{`logingate |& tee x`, "|&"},
+		{"logingate\nbash", "a newline"},
+		{`logingate -c $(cat /x)`, "$("},
+		{"logingate -c `cat /x`", "`"},
+		{`logingate -c "$(cat /x)"`, "$("},
+		{"logingate -c \"`cat /x`\"", "`"},
+		{`(logingate)`, "("},
+		{`logingate -c '/a;b|c&d$(e)'`, ""},
+		{`logingate -c "/a;b|c"`, ""},
+		{`logingate -c /a\;b`, ""},
+		{`logingate -c "\$(x)"`, ""},
+	}
+	for _, tc := range cases {
+		if op, _ := shellControl(tc.in); op != tc.op {
+			t.Errorf("shellControl(%q) = %q, want %q", tc.in, op, tc.op)
+		}
+	}
+}
