@@ -5,7 +5,10 @@
 // sshd decides what applies, not doctor: it runs `sshd -T` and `sshd -T -C`
 // for root, an ordinary user, the users and addresses the caller names, and
 // one connection per Match block (a member of each Match Group, an address
-// in each Match Address, ...), and judges each effective config. It reads the
+// in each Match Address, ...), found by solving the block's pattern-lists,
+// "!" patterns included (solve.go); it also asks about a user and an
+// address inside each "!" pattern, which the block leaves out. It judges
+// each effective config. It reads the
 // config files itself only to find those Match blocks and to name the line a
 // fix must change. Each finding says what is open, for which connections,
 // what an attacker does with it, and the line that closes it.
@@ -125,7 +128,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			lport = p
 		}
 	}
-	list, truncated := probes(a.cfg, a.o.dir, o.Users, o.Addrs, lport)
+	list, truncated, unsolved := probes(a.cfg, a.o.dir, o.Users, o.Addrs, lport)
+	for _, u := range unsolved {
+		a.hostFinding(unsolvedFinding(u))
+	}
 	if truncated {
 		a.hostFinding(Finding{ID: "probes-truncated", Severity: Info, Setting: fmt.Sprintf("%d connections", maxProbes),
 			Problem: "the Match blocks name more users and addresses than doctor asks sshd about; the rest were not checked",

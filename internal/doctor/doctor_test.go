@@ -342,6 +342,39 @@ func TestSSHDConfigs(t *testing.T) {
 			exit:     1,
 		},
 		{
+			// The first address of 10/8 is the one refused: doctor
+			// probes another.
+			name:     "match address whose negation refuses the first address",
+			spec:     withTail("Match Address 10.0.0.0/8,!10.0.0.1\n\tForceCommand none\n"),
+			wantHigh: []string{"forcecommand-missing"},
+			want:     []check{{id: "forcecommand-missing", context: "addr=10.0.0.2", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			name:     "match address whose negation refuses half the block",
+			spec:     withTail("Match Address 192.0.2.0/24,!192.0.2.0/25\n\tPermitTunnel yes\n"),
+			wantHigh: []string{"tunnel"},
+			want:     []check{{id: "tunnel", context: "addr=192.0.2.128", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			// No account matches svc-*, and the name doctor used to make
+			// up (svc-x) is the one refused.
+			name:     "match user whose negation refuses the made-up name",
+			spec:     withTail("Match User svc-*,!svc-x\n\tForceCommand none\n"),
+			wantHigh: []string{"forcecommand-missing"},
+			want:     []check{{id: "forcecommand-missing", context: "user=svc-", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			// sshd matches a list of negations alone for nobody: the
+			// probes of root and the ordinary user show it.
+			name: "match user of negations alone",
+			spec: withTail("Match User !root\n\tForceCommand none\n"),
+			want: []check{{id: "match-never", contains: "Match User !root"}},
+			only: true,
+		},
+		{
 			name:     "match group without members",
 			spec:     withTail("Match Group logingate-doctor-nosuchgroup\n\tForceCommand none\n"),
 			wantHigh: []string{"forcecommand-missing"},
