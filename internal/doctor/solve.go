@@ -14,9 +14,8 @@ import (
 //   - a Group list matches when one of the user's groups matches it and none
 //     of them matches a "!" pattern;
 //   - an address list (Address, LocalAddress) reads each entry as a CIDR
-//     block or address when it parses as one (host bits clear), else as a
-//     wildcard pattern on the address as text; the first "!" entry that
-//     matches refuses.
+//     block or address when it parses as one, else as a wildcard pattern
+//     on the address as text; the first "!" entry that matches refuses.
 
 // negated reports whether a "!" pattern of list matches s.
 func negated(s, list string) bool {
@@ -219,7 +218,8 @@ func globStep(p string, set []bool, c byte) []bool {
 }
 
 // addrEntry reads one address-list entry as sshd does: a CIDR block or an
-// address (host bits must be clear, else it is only a wildcard pattern).
+// address. (sshd refuses a config with a block whose host bits are set, so
+// sshd -T fails before doctor reads one.)
 func addrEntry(e string) (netip.Prefix, bool) {
 	if pfx, err := netip.ParsePrefix(e); err == nil {
 		return pfx, pfx == pfx.Masked()
