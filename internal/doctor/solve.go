@@ -60,8 +60,9 @@ func solveName(list string, prefer []string) (name string, none bool) {
 		}
 	}
 	none = true
+	budget := maxWitnessStates
 	for _, p := range positives(list) {
-		w, exhausted := globWitness(p, negatives(list))
+		w, exhausted := globWitness(p, negatives(list), &budget)
 		if w != "" {
 			return w, false
 		}
@@ -78,23 +79,31 @@ func witnessFor(p string, prefer []string) string {
 			return n
 		}
 	}
-	w, _ := globWitness(p, nil)
+	budget := maxWitnessStates
+	w, _ := globWitness(p, nil, &budget)
 	return w
 }
 
-// Bounds of the search in globWitness, far above any real Match line.
+// Bounds of the search in globWitness, far above any real Match line: the
+// patterns' total length and count, the states visited, the name's length.
 const (
-	maxWitnessStates = 20000
-	maxWitnessLen    = 64
+	maxWitnessPatternBytes = 512
+	maxWitnessPatterns     = 32
+	maxWitnessStates       = 5000
+	maxWitnessLen          = 64
 )
 
 // globWitness finds a shortest valid name that pattern pos matches and no
 // pattern in negs does, by a breadth-first search over the product of the
 // patterns' automata. Bytes that no pattern names behave alike, so one of
-// them stands for all. exhausted reports that the search ended without
-// hitting its bounds: then no such name exists.
-func globWitness(pos string, negs []string) (w string, exhausted bool) {
+// them stands for all. Each state visited costs one of *budget. exhausted
+// reports that the search ended without hitting its bounds: then no such
+// name exists.
+func globWitness(pos string, negs []string, budget *int) (w string, exhausted bool) {
 	pats := append([]string{pos}, negs...)
+	if len(pats) > maxWitnessPatterns || len(strings.Join(pats, "")) > maxWitnessPatternBytes {
+		return "", false
+	}
 	seenByte := map[byte]bool{}
 	var alphabet []byte
 	for _, p := range pats {
@@ -179,9 +188,10 @@ func globWitness(pos string, negs []string) (w string, exhausted bool) {
 			if seen[k] {
 				continue
 			}
-			if len(nodes) >= maxWitnessStates {
+			if *budget <= 0 {
 				return "", false
 			}
+			*budget--
 			seen[k] = true
 			nodes = append(nodes, node{sets: next, parent: head, c: c, depth: n.depth + 1})
 		}
