@@ -301,8 +301,23 @@ func (a *auditor) checkAcceptEnv(e effective) (issue, bool) {
 		if len(bad) > 6 {
 			names = fmt.Sprintf("%s and %d more", strings.Join(bad[:6], ", "), len(bad)-6)
 		}
-		is.Problem = fmt.Sprintf("sshd accepts %s from the client, which lets in %s", strings.Join(extra, " "), names)
-		is.Attack = "the client sends SHELLOPTS=xtrace with PS4='$(cmd)' (or BASH_ENV, LD_PRELOAD of a file on this host) and the shell that starts logingate runs cmd before the prompt; it can also fake SSH_ORIGINAL_COMMAND, SSH_TTY or SSH_USER_AUTH for the gate"
+		is.Problem = fmt.Sprintf("sshd accepts %s from the client, which lets in %s (sshd does not set these itself after the client's)", strings.Join(extra, " "), names)
+		var code, spoof []string
+		for _, n := range bad {
+			if strings.HasPrefix(n, "SSH_") {
+				spoof = append(spoof, n)
+			} else {
+				code = append(code, n)
+			}
+		}
+		var attacks []string
+		if len(code) > 0 {
+			attacks = append(attacks, "the client sends SHELLOPTS=xtrace with PS4='$(cmd)' (or BASH_ENV, LD_PRELOAD of a file on this host) and the shell that starts logingate runs cmd before the prompt")
+		}
+		if len(spoof) > 0 {
+			attacks = append(attacks, "the client fakes "+strings.Join(spoof, ", ")+" for the gate, which trusts sshd to set them")
+		}
+		is.Attack = strings.Join(attacks, "; ")
 	} else {
 		is.Severity = Low
 		is.Problem = fmt.Sprintf("sshd accepts %s from the client, beyond LANG LC_* LOGINGATE_PASSCODE DUO_PASSCODE", strings.Join(extra, " "))

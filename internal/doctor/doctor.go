@@ -336,19 +336,23 @@ func (a *auditor) matchFix(is issue, p *probe) string {
 		if s == nil {
 			continue
 		}
-		alt := "change it to " + quoteCmd(is.Want)
-		if k != is.Keys[0] {
-			alt = "add " + quoteCmd(is.Want) + " to that block"
+		alt := ", or change it to " + quoteCmd(is.Want)
+		switch {
+		case is.Want == "": // nothing to keep
+			alt = ""
+		case k != is.Keys[0]:
+			alt = ", or add " + quoteCmd(is.Want) + " to that block"
 		}
-		return fmt.Sprintf("delete %s (%s) from the Match block at %s (%s), so that the global setting applies, or %s",
+		return fmt.Sprintf("delete %s (%s) from the Match block at %s (%s), so that the global setting applies%s",
 			quoteCmd(s.At.Text), s.At, b.At, quoteCmd(b.At.Text), alt)
 	}
 	return ""
 }
 
 // overlay lays a Match block's lines over ref, as sshd would for a
-// connection the block matches: a block's first value for a keyword wins,
-// and AcceptEnv lines in a block replace the global list.
+// connection the block matches: a block's first value for a keyword wins
+// (its first SetEnv line, whole), and AcceptEnv lines in a block replace
+// the global list.
 func overlay(ref effective, b *matchBlock) effective {
 	e := effective{}
 	for k, v := range ref {
@@ -366,6 +370,8 @@ func overlay(ref effective, b *matchBlock) effective {
 				e[s.Key] = nil
 			}
 			e[s.Key] = append(e[s.Key], s.Args...)
+		case s.Key == "setenv" && !set[s.Key]:
+			e[s.Key] = append([]string(nil), s.Args...) // one value a variable, as sshd -T prints them
 		case !set[s.Key]:
 			e[s.Key] = []string{val}
 		}

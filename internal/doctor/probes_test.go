@@ -240,3 +240,12 @@ func TestStateDirVerdict(t *testing.T) {
 		}
 	}
 }
+
+// A block's SetEnv line is one value a variable, as sshd -T prints it.
+func TestOverlaySetEnv(t *testing.T) {
+	cfg := parseSSHDConfigData("c", []byte("Match Group g\n\tSetEnv A=1 \"B=x y\"\n\tSetEnv C=3\n"))
+	e := overlay(effective{"setenv": {"Z=9"}}, cfg.Blocks[0])
+	if !slices.Equal(e["setenv"], []string{"A=1", "B=x y"}) {
+		t.Errorf("setenv %q, want the block's first line, one value a variable", e["setenv"])
+	}
+}

@@ -94,8 +94,8 @@ func (a *auditor) checkSetEnv(e effective) []issue {
 	return out
 }
 
-// setEnvWithout is the SetEnv line without name, or a comment saying to
-// delete it when nothing else is left.
+// setEnvWithout is the SetEnv line without name, or "" when nothing else
+// is left.
 func setEnvWithout(kvs []string, name string) string {
 	var keep []string
 	for _, kv := range kvs {
@@ -104,7 +104,7 @@ func setEnvWithout(kvs []string, name string) string {
 		}
 	}
 	if len(keep) == 0 {
-		return "no SetEnv line"
+		return ""
 	}
 	return "SetEnv " + strings.Join(keep, " ")
 }
@@ -124,7 +124,7 @@ func (a *auditor) setEnvFix(name, want string) string {
 		return "remove " + name + " from sshd's SetEnv, or point it at a file in directories only root can write"
 	}
 	verb := "change " + quoteCmd(s.At.Text) + " (" + s.At.String() + ") to " + quoteCmd(want)
-	if want == "no SetEnv line" {
+	if want == "" {
 		verb = "delete " + quoteCmd(s.At.Text) + " (" + s.At.String() + ")"
 	}
 	return verb + ", or point " + name + " at a file in directories only root can write"
