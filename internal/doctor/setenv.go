@@ -5,21 +5,22 @@ import (
 	"strings"
 )
 
-// envUse is how a variable set for the shell that starts the gate names
-// files that run code before the gate asks anything.
+// envUse is how a variable sshd sets for the shell that starts the gate,
+// and for the session after it, names files that run code.
 type envUse int
 
 const (
-	envLibs      envUse = iota // LD_PRELOAD: files the loader maps into every program
+	envLibs      envUse = iota // LD_PRELOAD: files the loader maps into every program, the shell before the gate first
 	envLibDirs                 // LD_LIBRARY_PATH: directories searched for libraries first
-	envStartFile               // BASH_ENV, ENV: a file the shell sources, after expanding the value
-	envStartDir                // ZDOTDIR: zsh reads .zshenv from it
-	envTrace                   // PS4: expanded for every command once SHELLOPTS has xtrace
+	envStartFile               // BASH_ENV, ENV: a file shells of the session source, after expanding the value
+	envStartDir                // ZDOTDIR: zsh reads .zshenv from it, before it runs the gate
+	envTrace                   // PS4: expanded before each command (the gate first) once SHELLOPTS has xtrace
 )
 
 // codeEnv are the variables SetEnv can point at code. The shell sshd runs
-// the ForceCommand with ($SHELL -c) loads or sources these before the gate
-// starts.
+// the ForceCommand with ($SHELL -c) loads or expands most of them before
+// the gate starts; BASH_ENV and ENV run later, in the session
+// (TestSSHDSetEnvPlantedFiles shows which on the real sshd).
 var codeEnv = map[string]envUse{
 	"LD_PRELOAD": envLibs, "LD_AUDIT": envLibs,
 	"LD_LIBRARY_PATH": envLibDirs, "GCONV_PATH": envLibDirs, "LOCPATH": envLibDirs,
@@ -28,9 +29,9 @@ var codeEnv = map[string]envUse{
 	"PS4":     envTrace,
 }
 
-// checkSetEnv: sshd's SetEnv lines reach the shell that runs the gate, and
-// no client or user can override them; a value that names a file others can
-// plant runs their code as every user who logs in, before the gate asks.
+// checkSetEnv: sshd's SetEnv lines reach the shell that runs the gate and
+// the session, and no client or user can override them; a value that names
+// a file others can plant runs their code as every user who logs in.
 func (a *auditor) checkSetEnv(e effective) []issue {
 	vars := map[string]string{}
 	var order []string
@@ -85,9 +86,13 @@ func (a *auditor) checkSetEnv(e effective) []issue {
 			continue
 		}
 		setting := "setenv " + name + "=" + val
+		when := "before the second factor is asked, and the key alone logs in from then on"
+		if use == envStartFile { // TestSSHDSetEnvPlantedFiles
+			when = "after the second factor: every bash script a session runs sources BASH_ENV, an interactive sh reads ENV (the shell sshd starts reads ~/.bashrc instead)"
+		}
 		out = append(out, issue{ID: "setenv", Severity: High, Setting: setting,
-			Problem: fmt.Sprintf("sshd sets %s for the shell that starts logingate, and %s", name, strings.Join(why, "; ")),
-			Attack:  fmt.Sprintf("whoever puts a file there (a local user, or anyone once past one login) runs code through %s as every user who logs in, before the second factor is asked, and the key alone logs in from then on", name),
+			Problem: fmt.Sprintf("sshd sets %s for the shell that starts logingate and for the session, and %s", name, strings.Join(why, "; ")),
+			Attack:  fmt.Sprintf("whoever puts a file there (another local user, or anyone once past one login) runs code through %s as every user who logs in, %s", name, when),
 			Want:    setEnvWithout(e["setenv"], name), Keys: []string{"setenv"},
 			Fix: a.setEnvFix(name, setEnvWithout(e["setenv"], name))})
 	}

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -81,6 +83,10 @@ func TestSSHDOverridesClientEnv(t *testing.T) {
 			if !strings.Contains(out.String(), "SSH_CONNECTION=") {
 				t.Fatalf("no environment printed: %q", out.String())
 			}
+			// SetEnv reaches the shell that runs the ForceCommand.
+			if !strings.Contains(out.String(), "\nZDOTDIR=/nonexistent\n") {
+				t.Errorf("SetEnv ZDOTDIR=/nonexistent did not reach the ForceCommand: %q", out.String())
+			}
 			for _, line := range strings.Split(out.String(), "\n") {
 				name, val, _ := strings.Cut(line, "=")
 				if val == "lgdoctor-client-"+name {
@@ -119,5 +125,86 @@ func copyExecutable(t *testing.T, path string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSSHDRunsForceCommandWithTheShell: sshd hands the whole ForceCommand
+// line to the user's shell, so what follows a failing gate runs. This is
+// the bypass forcecommand-chained reports, shown on the real sshd.
+func TestSSHDRunsForceCommandWithTheShell(t *testing.T) {
+	sshtest.Require(t)
+	line := "/bin/false || echo logingate-doctor-bypassed"
+	if op, _ := shellControl(line); op != "||" {
+		t.Fatalf("shellControl(%q) = %q, want ||", line, op)
+	}
+	srv := sshtest.Start(t, sshtest.Options{ForceCommand: line})
+	u := srv.AddUser(t, "chain")
+	c := srv.SSH(u, "-T", "true")
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		t.Fatalf("ssh: %v\nstderr: %s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "logingate-doctor-bypassed") {
+		t.Errorf("the rest of the ForceCommand did not run after the failing command: %q", out.String())
+	}
+}
+
+// TestSSHDSetEnvPlantedFiles shows on the real sshd what a file SetEnv
+// names does, and that doctor reports it when another user owns the file:
+//   - PS4 under SHELLOPTS=xtrace is expanded by the shell sshd starts, as
+//     it traces the ForceCommand: before the gate (here /bin/false) runs;
+//   - BASH_ENV is not read by that shell (Debian's bash, started by sshd,
+//     reads ~/.bashrc instead), nor by the `bash -c` the gate execs, but by
+//     every bash script the session runs: after the second factor, as
+//     every user who logs in.
+func TestSSHDSetEnvPlantedFiles(t *testing.T) {
+	sshtest.Require(t)
+	dir := filepath.Join(sshtest.PublicTempDir(t), "nobody")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(dir, "env")
+	if err := os.WriteFile(planted, []byte("echo logingate-doctor-planted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, planted} {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join(filepath.Dir(dir), "script")
+	if err := os.WriteFile(script, []byte("#!/bin/bash\ntrue\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, forceCommand, setEnv string
+		ran                        bool
+	}{
+		{"ps4 before the gate", "/bin/false", `SHELLOPTS=xtrace "PS4=$(. ` + planted + `)"`, true},
+		{"bash_env not before the gate", "/bin/false", "BASH_ENV=" + planted, false},
+		{"bash_env in a bash script of the session", script, "BASH_ENV=" + planted, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := sshtest.Start(t, sshtest.Options{ForceCommand: tc.forceCommand, ExtraConfig: []string{"SetEnv " + tc.setEnv}})
+			u := srv.AddUser(t, "senv")
+			c := srv.SSH(u, "-T", "some-command")
+			var out bytes.Buffer
+			c.Stdout, c.Stderr = &out, &out
+			_ = c.Run()
+			if ran := strings.Contains(out.String(), "logingate-doctor-planted"); ran != tc.ran {
+				t.Errorf("the planted file ran: %v, want %v; output %q", ran, tc.ran, out.String())
+			}
+			cfg := srv.ConfigPath
+			e, err := (&sshdT{sshd: sshtest.SSHDPath, config: cfg, timeout: 30 * time.Second}).run(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &auditor{cfg: &sshdConfig{}}
+			if is := a.checkSetEnv(e); len(is) != 1 || is[0].Severity != High {
+				t.Errorf("doctor on %q: %+v, want one high finding", e["setenv"], is)
+			}
+		})
 	}
 }
