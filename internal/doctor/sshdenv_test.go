@@ -64,9 +64,7 @@ func TestSSHDOverridesClientEnv(t *testing.T) {
 	}
 	for _, label := range []string{"shown", "hidden"} {
 		u := srv.AddUser(t, label)
-		if out, err := exec.Command("usermod", "-s", shell, u.Name).CombinedOutput(); err != nil {
-			t.Fatalf("usermod: %v: %s", err, out)
-		}
+		setShell(t, u.Name, shell)
 		e := effective{"exposeauthinfo": {"yes"}, "setenv": {"ZDOTDIR=/nonexistent"}}
 		if label == "hidden" {
 			e["exposeauthinfo"] = []string{"no"}
@@ -206,5 +204,22 @@ func TestSSHDSetEnvPlantedFiles(t *testing.T) {
 				t.Errorf("doctor on %q: %+v, want one high finding", e["setenv"], is)
 			}
 		})
+	}
+}
+
+// setShell makes shell the user's login shell, waiting while another test
+// process holds the lock on /etc/passwd (as sshtest's useradd does).
+func setShell(t *testing.T, name, shell string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := exec.Command("usermod", "-s", shell, name).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(string(out), "cannot lock") || time.Now().After(deadline) {
+			t.Fatalf("usermod -s %s %s: %v: %s", shell, name, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
