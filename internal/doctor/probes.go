@@ -459,6 +459,11 @@ func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string)
 				usable = false
 			}
 		}
+		for _, l := range groupLists {
+			if len(positives(l)) == 0 { // "!" patterns alone: no group matches
+				usable, none = false, true
+			}
+		}
 		if usable && (len(userLists) > 0 || len(groupLists) > 0) {
 			u, empty := userForBlock(userLists, groupLists, dir)
 			switch {

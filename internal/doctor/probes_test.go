@@ -249,3 +249,18 @@ func TestOverlaySetEnv(t *testing.T) {
 		t.Errorf("setenv %q, want the block's first line, one value a variable", e["setenv"])
 	}
 }
+
+// A Match Group of "!" patterns alone applies to nobody, as in sshd: no
+// connection is laid over the default for it.
+func TestProbesGroupNegationsAlone(t *testing.T) {
+	cfg := parseSSHDConfigData("c", []byte("Match Group !wheel\n\tForceCommand none\n"))
+	list, _, unsolved := probes(cfg, testDir, nil, nil, "22")
+	for _, p := range list {
+		if p.Synthetic || p.Origin != nil {
+			t.Errorf("probe %s made for a block that matches nobody", p.label())
+		}
+	}
+	if len(unsolved) != 1 || !unsolved[0].None {
+		t.Errorf("unsolved %+v, want the block, matching nothing", unsolved)
+	}
+}

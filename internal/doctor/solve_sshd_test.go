@@ -26,6 +26,7 @@ func TestSolvedProbesAgreeWithSSHD(t *testing.T) {
 		"Address 203.0.113.*,!203.0.113.1",
 		"Address 2001:db8::/32,!2001:db8::/33",
 		"Group *,!root",
+		"Group !root",
 		"User *,!root Address 10.0.0.0/8,!10.0.0.0/16",
 		"Host *.example.com,!bad.example.com",
 		"LocalAddress 198.51.100.0/24,!198.51.100.1",
