@@ -35,6 +35,7 @@ FUZZ_TARGETS = \
 	./internal/radius:FuzzVerify:300000 \
 	./internal/doctor:FuzzParse:50000 \
 	./internal/doctor:FuzzMatchPattern:120000 \
+	./internal/doctor:FuzzSolve:30000 \
 
 .PHONY: all build deps demo-deps test bench demo install clean
 

@@ -34,6 +34,33 @@ var dangerousEnv = []string{
 	"GODEBUG", "GOTRACEBACK",
 }
 
+// sshdSets are the variables sshd sets itself after it copies the
+// client's AcceptEnv variables (do_setup_env in OpenSSH's session.c), in
+// every session a client can ask for, so that a client's value never
+// arrives. SSH_TTY, SSH_ORIGINAL_COMMAND and SSH_AUTH_SOCK are not among
+// them: sshd sets those only with a pty, a command or agent forwarding, and
+// a client that asks for none keeps its own. TestSSHDOverridesClientEnv
+// checks this list against the real sshd.
+var sshdSets = map[string]bool{
+	"USER": true, "LOGNAME": true, "HOME": true, "PATH": true, "SHELL": true,
+	"SSH_CLIENT": true, "SSH_CONNECTION": true,
+}
+
+// sshdOverrides reports whether sshd replaces a client's value of name on
+// the connection e is the config of: always for sshdSets, SSH_USER_AUTH
+// with ExposeAuthInfo yes, and what SetEnv sets, which also comes after.
+func sshdOverrides(name string, e effective) bool {
+	if sshdSets[name] || name == "SSH_USER_AUTH" && e.get("exposeauthinfo") == "yes" {
+		return true
+	}
+	for _, kv := range e["setenv"] {
+		if n, _, _ := strings.Cut(kv, "="); n == name {
+			return true
+		}
+	}
+	return false
+}
+
 // dangerousMatches lists the dangerous variables a pattern-list lets in.
 func dangerousMatches(patterns []string) []string {
 	var out []string
@@ -69,6 +96,7 @@ func (a *auditor) checkSSHD(e effective) []issue {
 	var out []issue
 	out = append(out, a.checkForceCommand(e)...)
 	out = append(out, checkForwarding(e)...)
+	out = append(out, a.checkSetEnv(e)...)
 
 	if v := e.get("permittunnel"); v != "no" {
 		out = append(out, issue{ID: "tunnel", Severity: High, Setting: "permittunnel " + v,
@@ -118,7 +146,14 @@ func (a *auditor) checkForceCommand(e effective) []issue {
 			Attack:  "log in, run commands, scp, sftp with the key alone: no second factor is asked",
 			Want:    want, Keys: []string{"forcecommand"}}}
 	}
-	words := shellWords(fc)
+	// The command up to any shell control operator; the rest is judged
+	// below, once the first word is known to be the gate.
+	head := fc
+	op, at := shellControl(fc)
+	if op != "" {
+		head = fc[:at]
+	}
+	words := shellWords(head)
 	first := ""
 	if len(words) > 0 {
 		first = words[0]
@@ -132,6 +167,26 @@ func (a *auditor) checkForceCommand(e effective) []issue {
 			is.Problem, is.Fix = problem, fix
 		}
 		return []issue{is}
+	}
+	if op != "" {
+		want := strings.TrimSpace(head)
+		return []issue{{ID: "forcecommand-chained", Severity: High, Setting: "forcecommand " + fc,
+			Problem: "the ForceCommand is logingate and more: sshd runs the whole line with the user's shell, and " + quoteCmd(op) + " makes it run more than the gate, whatever the gate decides",
+			Attack:  "with the key alone, answer the prompt wrongly or press Ctrl-C: the gate says no, and the rest of the line (" + quoteCmd(fc) + ") still runs, or runs first",
+			Want:    "ForceCommand " + want, Keys: []string{"forcecommand"}}}
+	}
+	if filepath.IsAbs(first) {
+		switch kind := a.gateProgram(first); kind {
+		case progScript, progOther:
+			what := "a script"
+			if kind == progOther {
+				what = "a program that is not logingate (it has no logingate build info)"
+			}
+			return []issue{{ID: "forcecommand-wrapper", Severity: High, Setting: "forcecommand " + fc,
+				Problem: "the ForceCommand names " + first + ", which is " + what + ", not the logingate program: what it runs before, instead of, or after the gate decides, and doctor cannot tell",
+				Attack:  "if it runs a shell or the command when the gate fails (or never runs the gate), the key alone logs in",
+				Want:    "ForceCommand " + a.gatePath(), Keys: []string{"forcecommand"}}}
+		}
 	}
 	if !filepath.IsAbs(first) {
 		return []issue{{ID: "forcecommand-path", Severity: Low, Setting: "forcecommand " + fc,
@@ -223,7 +278,9 @@ func checkForwarding(e effective) []issue {
 func (a *auditor) checkAcceptEnv(e effective) (issue, bool) {
 	var extra []string
 	for _, p := range e["acceptenv"] {
-		if !allowedEnv[p] {
+		// A plain name sshd sets itself after the client's is accepted
+		// in vain: the client's value never arrives.
+		if !allowedEnv[p] && (hasWildcard(p) || strings.Contains(p, ",") || !sshdOverrides(p, e)) {
 			extra = append(extra, p)
 		}
 	}
@@ -232,14 +289,35 @@ func (a *auditor) checkAcceptEnv(e effective) (issue, bool) {
 	}
 	is := issue{ID: "acceptenv", Setting: "acceptenv " + strings.Join(e["acceptenv"], " "), Keys: []string{"acceptenv"},
 		Want: "AcceptEnv LANG LC_*"}
-	if bad := dangerousMatches(extra); len(bad) > 0 {
+	var bad []string
+	for _, name := range dangerousMatches(extra) {
+		if !sshdOverrides(name, e) {
+			bad = append(bad, name)
+		}
+	}
+	if len(bad) > 0 {
 		is.Severity = High
 		names := strings.Join(bad, ", ")
 		if len(bad) > 6 {
 			names = fmt.Sprintf("%s and %d more", strings.Join(bad[:6], ", "), len(bad)-6)
 		}
-		is.Problem = fmt.Sprintf("sshd accepts %s from the client, which lets in %s", strings.Join(extra, " "), names)
-		is.Attack = "the client sends SHELLOPTS=xtrace with PS4='$(cmd)' (or BASH_ENV, LD_PRELOAD of a file on this host) and the shell that starts logingate runs cmd before the prompt; it can also fake SSH_ORIGINAL_COMMAND, SSH_TTY or SSH_USER_AUTH for the gate"
+		is.Problem = fmt.Sprintf("sshd accepts %s from the client, which lets in %s (sshd does not set these itself after the client's)", strings.Join(extra, " "), names)
+		var code, spoof []string
+		for _, n := range bad {
+			if strings.HasPrefix(n, "SSH_") {
+				spoof = append(spoof, n)
+			} else {
+				code = append(code, n)
+			}
+		}
+		var attacks []string
+		if len(code) > 0 {
+			attacks = append(attacks, "the client sends SHELLOPTS=xtrace with PS4='$(cmd)' (or BASH_ENV, LD_PRELOAD of a file on this host) and the shell that starts logingate runs cmd before the prompt")
+		}
+		if len(spoof) > 0 {
+			attacks = append(attacks, "the client fakes "+strings.Join(spoof, ", ")+" for the gate, which trusts sshd to set them")
+		}
+		is.Attack = strings.Join(attacks, "; ")
 	} else {
 		is.Severity = Low
 		is.Problem = fmt.Sprintf("sshd accepts %s from the client, beyond LANG LC_* LOGINGATE_PASSCODE DUO_PASSCODE", strings.Join(extra, " "))

@@ -5,7 +5,10 @@
 // sshd decides what applies, not doctor: it runs `sshd -T` and `sshd -T -C`
 // for root, an ordinary user, the users and addresses the caller names, and
 // one connection per Match block (a member of each Match Group, an address
-// in each Match Address, ...), and judges each effective config. It reads the
+// in each Match Address, ...), found by solving the block's pattern-lists,
+// "!" patterns included (solve.go); it also asks about a user and an
+// address inside each "!" pattern, which the block leaves out. It judges
+// each effective config. It reads the
 // config files itself only to find those Match blocks and to name the line a
 // fix must change. Each finding says what is open, for which connections,
 // what an attacker does with it, and the line that closes it.
@@ -125,7 +128,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			lport = p
 		}
 	}
-	list, truncated := probes(a.cfg, a.o.dir, o.Users, o.Addrs, lport)
+	list, truncated, unsolved := probes(a.cfg, a.o.dir, o.Users, o.Addrs, lport)
+	for _, u := range unsolved {
+		a.hostFinding(unsolvedFinding(u))
+	}
 	if truncated {
 		a.hostFinding(Finding{ID: "probes-truncated", Severity: Info, Setting: fmt.Sprintf("%d connections", maxProbes),
 			Problem: "the Match blocks name more users and addresses than doctor asks sshd about; the rest were not checked",
@@ -330,19 +336,23 @@ func (a *auditor) matchFix(is issue, p *probe) string {
 		if s == nil {
 			continue
 		}
-		alt := "change it to " + quoteCmd(is.Want)
-		if k != is.Keys[0] {
-			alt = "add " + quoteCmd(is.Want) + " to that block"
+		alt := ", or change it to " + quoteCmd(is.Want)
+		switch {
+		case is.Want == "": // nothing to keep
+			alt = ""
+		case k != is.Keys[0]:
+			alt = ", or add " + quoteCmd(is.Want) + " to that block"
 		}
-		return fmt.Sprintf("delete %s (%s) from the Match block at %s (%s), so that the global setting applies, or %s",
+		return fmt.Sprintf("delete %s (%s) from the Match block at %s (%s), so that the global setting applies%s",
 			quoteCmd(s.At.Text), s.At, b.At, quoteCmd(b.At.Text), alt)
 	}
 	return ""
 }
 
 // overlay lays a Match block's lines over ref, as sshd would for a
-// connection the block matches: a block's first value for a keyword wins,
-// and AcceptEnv lines in a block replace the global list.
+// connection the block matches: a block's first value for a keyword wins
+// (its first SetEnv line, whole), and AcceptEnv lines in a block replace
+// the global list.
 func overlay(ref effective, b *matchBlock) effective {
 	e := effective{}
 	for k, v := range ref {
@@ -360,6 +370,8 @@ func overlay(ref effective, b *matchBlock) effective {
 				e[s.Key] = nil
 			}
 			e[s.Key] = append(e[s.Key], s.Args...)
+		case s.Key == "setenv" && !set[s.Key]:
+			e[s.Key] = append([]string(nil), s.Args...) // one value a variable, as sshd -T prints them
 		case !set[s.Key]:
 			e[s.Key] = []string{val}
 		}

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"os/user"
@@ -155,6 +156,77 @@ func TestSSHDConfigs(t *testing.T) {
 			only: true,
 		},
 		{
+			// sshd sets these after the client's environment: accepting
+			// them lets nothing in (TestSSHDOverridesClientEnv).
+			name: "acceptenv names sshd sets itself",
+			spec: dropin("AcceptEnv LANG LC_*", "AcceptEnv LANG LC_* PATH HOME SHELL USER LOGNAME SSH_CONNECTION SSH_CLIENT SSH_USER_AUTH"),
+			only: true,
+		},
+		{
+			// Without ExposeAuthInfo, sshd leaves a client's SSH_USER_AUTH.
+			name:     "acceptenv SSH_USER_AUTH without exposeauthinfo",
+			spec:     dropin("AcceptEnv LANG LC_*", "AcceptEnv LANG LC_* SSH_USER_AUTH", "ExposeAuthInfo yes", "ExposeAuthInfo no"),
+			wantHigh: []string{"acceptenv"},
+			want:     []check{{id: "acceptenv", contains: "SSH_USER_AUTH"}, {id: "exposeauthinfo"}},
+			exit:     1,
+		},
+		{
+			// sshd sets SSH_ORIGINAL_COMMAND only when there is a command.
+			name:     "acceptenv SSH_ORIGINAL_COMMAND",
+			spec:     dropin("AcceptEnv LANG LC_*", "AcceptEnv LANG LC_* PATH SSH_ORIGINAL_COMMAND"),
+			wantHigh: []string{"acceptenv"},
+			want:     []check{{id: "acceptenv", contains: "SSH_ORIGINAL_COMMAND"}},
+			exit:     1,
+		},
+		{
+			name:     "setenv LD_PRELOAD anyone can create",
+			spec:     dropin("PermitUserRC no", "PermitUserRC no\nSetEnv LD_PRELOAD=/tmp/logingate-doctor-nosuch.so LANG=C"),
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", contains: "/tmp is writable by group or others"}, {id: "setenv", contains: "to `SetEnv LANG=C`"}},
+			exit:     1,
+		},
+		{
+			name:     "setenv BASH_ENV in a user-writable directory",
+			spec:     hardenedSpec,
+			setup:    func(t *testing.T, h *testHost) { userDir(t, h, "SetEnv BASH_ENV=%s/env") },
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", contains: "owned by uid 65534"}},
+			exit:     1,
+		},
+		{
+			name:     "setenv BASH_ENV the shell expands",
+			spec:     dropin("PermitUserRC no", "PermitUserRC no\nSetEnv BASH_ENV=$HOME/.env"),
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", contains: "expands"}},
+			exit:     1,
+		},
+		{
+			name:     "setenv LD_LIBRARY_PATH with an empty entry",
+			spec:     dropin("PermitUserRC no", "PermitUserRC no\nSetEnv LD_LIBRARY_PATH=/usr/lib:"),
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", contains: "current directory"}},
+			exit:     1,
+		},
+		{
+			name:     "setenv PS4 with xtrace",
+			spec:     dropin("PermitUserRC no", "PermitUserRC no\nSetEnv SHELLOPTS=xtrace \"PS4=$(cat ~/.x)\""),
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", contains: "PS4"}},
+			exit:     1,
+		},
+		{
+			name: "setenv of files only root can write",
+			spec: dropin("PermitUserRC no", "PermitUserRC no\nSetEnv LD_LIBRARY_PATH=/usr/lib:/lib BASH_ENV=/etc/bash.bashrc ZDOTDIR=/etc/zsh PS4=+ TZ=UTC"),
+			only: true,
+		},
+		{
+			name:     "setenv in a match block",
+			spec:     withTail("Match User bob\n\tSetEnv ENV=/tmp/logingate-doctor-nosuch\n"),
+			wantHigh: []string{"setenv"},
+			want:     []check{{id: "setenv", context: "user=bob", notCtx: "every connection", contains: "Match User bob"}},
+			exit:     1,
+		},
+		{
 			name: "exposeauthinfo off",
 			spec: dropin("ExposeAuthInfo yes", "ExposeAuthInfo no"),
 			want: []check{{id: "exposeauthinfo"}},
@@ -177,6 +249,66 @@ func TestSSHDConfigs(t *testing.T) {
 			wantHigh: []string{"forcecommand-other"},
 			want:     []check{{id: "forcecommand-other", contains: "00-aaa.conf:1"}, {id: "forcecommand-other", contains: "shadowed"}},
 			exit:     1,
+		},
+		{
+			name:     "forcecommand runs a shell when the gate fails",
+			spec:     dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+" || exec /bin/bash -l"),
+			wantHigh: []string{"forcecommand-chained"},
+			want:     []check{{id: "forcecommand-chained", contains: "`||`"}, {id: "forcecommand-chained", contains: "to `ForceCommand /"}},
+			exit:     1,
+		},
+		{
+			name:     "forcecommand gate then a shell",
+			spec:     dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+"; /bin/bash"),
+			wantHigh: []string{"forcecommand-chained"},
+			exit:     1,
+		},
+		{
+			name:     "forcecommand gate with a command substitution",
+			spec:     dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+` -c "$(cat ~/.lg)"`),
+			wantHigh: []string{"forcecommand-chained"},
+			want:     []check{{id: "forcecommand-chained", contains: "`$(`"}},
+			exit:     1,
+		},
+		{
+			// (--config names the test's config, so -c is not read.)
+			name: "forcecommand with quoted operators is one command",
+			spec: dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+` -c '/etc/a;b|c' -- "x&&y"`),
+			only: true,
+		},
+		{
+			name: "forcecommand names a wrapper script",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				wrap := filepath.Join(h.dir, "sbin", "logingate")
+				mkdir(t, filepath.Dir(wrap), 0o755)
+				writeFile(t, wrap, "#!/bin/sh\n"+h.binary+" \"$@\" || exec /bin/bash -l\n", 0o755)
+				setForceCommand(t, h, "ForceCommand "+wrap)
+			},
+			wantHigh: []string{"forcecommand-wrapper"},
+			want:     []check{{id: "forcecommand-wrapper", contains: "a script"}},
+			exit:     1,
+		},
+		{
+			name: "forcecommand binary anyone can create",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				pub := filepath.Join(h.dir, "pub")
+				mkdir(t, pub, 0o1777)
+				setForceCommand(t, h, "ForceCommand "+filepath.Join(pub, "logingate"))
+			},
+			wantHigh: []string{"binary-plantable"},
+			want:     []check{{id: "binary-plantable", contains: "pub is writable by group or others (mode 1777)"}},
+			exit:     1,
+		},
+		{
+			name: "forcecommand binary missing where only root writes",
+			spec: hardenedSpec,
+			setup: func(t *testing.T, h *testHost) {
+				setForceCommand(t, h, "ForceCommand "+filepath.Join(h.dir, "nosuch", "logingate"))
+			},
+			want: []check{{id: "binary-missing"}, {id: "state-dir"}},
+			only: true,
 		},
 		{
 			name:     "match clears forcecommand",
@@ -208,6 +340,39 @@ func TestSSHDConfigs(t *testing.T) {
 			wantHigh: []string{"user-rc"},
 			want:     []check{{id: "user-rc", context: "addr=10.0.0.1", notCtx: "every connection"}},
 			exit:     1,
+		},
+		{
+			// The first address of 10/8 is the one refused: doctor
+			// probes another.
+			name:     "match address whose negation refuses the first address",
+			spec:     withTail("Match Address 10.0.0.0/8,!10.0.0.1\n\tForceCommand none\n"),
+			wantHigh: []string{"forcecommand-missing"},
+			want:     []check{{id: "forcecommand-missing", context: "addr=10.0.0.2", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			name:     "match address whose negation refuses half the block",
+			spec:     withTail("Match Address 192.0.2.0/24,!192.0.2.0/25\n\tPermitTunnel yes\n"),
+			wantHigh: []string{"tunnel"},
+			want:     []check{{id: "tunnel", context: "addr=192.0.2.128", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			// No account matches svc-*, and the name doctor used to make
+			// up (svc-x) is the one refused.
+			name:     "match user whose negation refuses the made-up name",
+			spec:     withTail("Match User svc-*,!svc-x\n\tForceCommand none\n"),
+			wantHigh: []string{"forcecommand-missing"},
+			want:     []check{{id: "forcecommand-missing", context: "user=svc-", notCtx: "every connection"}},
+			exit:     1,
+		},
+		{
+			// sshd matches a list of negations alone for nobody: the
+			// probes of root and the ordinary user show it.
+			name: "match user of negations alone",
+			spec: withTail("Match User !root\n\tForceCommand none\n"),
+			want: []check{{id: "match-never", contains: "Match User !root"}},
+			only: true,
 		},
 		{
 			name:     "match group without members",
@@ -393,6 +558,36 @@ func TestSSHDConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// setForceCommand replaces the drop-in's ForceCommand line.
+func setForceCommand(t *testing.T, h *testHost, line string) {
+	t.Helper()
+	dropin := filepath.Join(h.dropins, "00-logingate.conf")
+	b, err := os.ReadFile(dropin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := "ForceCommand " + h.binary + "\n"
+	if !strings.Contains(string(b), fc) {
+		t.Fatalf("drop-in has no %q", fc)
+	}
+	writeFile(t, dropin, strings.Replace(string(b), fc, line+"\n", 1), 0o644)
+}
+
+// userDir makes a directory an ordinary user (nobody) owns and appends
+// format, with %s the directory, to the drop-in.
+func userDir(t *testing.T, h *testHost, format string) {
+	t.Helper()
+	dir := filepath.Join(h.dir, "home-nobody")
+	mkdir(t, dir, 0o755)
+	chown(t, dir, 65534)
+	dropin := filepath.Join(h.dropins, "00-logingate.conf")
+	b, err := os.ReadFile(dropin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dropin, string(b)+fmt.Sprintf(format, dir)+"\n", 0o644)
 }
 
 func dropin(edits ...string) func(t *testing.T) hostSpec {

@@ -56,9 +56,7 @@ func (a *auditor) checkFiles(ref effective) {
 		}
 		real, err := filepath.EvalSymlinks(b)
 		if err != nil {
-			a.hostFinding(Finding{ID: "binary-missing", Severity: Medium, Setting: b,
-				Problem: "cannot check " + b + ": " + errnoText(err) + "; if sshd's ForceCommand names it, every login fails",
-				Attack:  "none: logins fail closed", Fix: "install logingate at " + b + " (make install), or fix the ForceCommand path"})
+			a.hostFinding(missingBinary(b, err))
 			continue
 		}
 		if seen[real] {

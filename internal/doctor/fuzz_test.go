@@ -64,6 +64,60 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = configFlag(shellWords(string(data)))
+		if op, at := shellControl(string(data)); (op == "") != (at < 0) || at >= len(data) {
+			t.Fatalf("shellControl(%q) = %q at %d", data, op, at)
+		}
+	})
+}
+
+// FuzzSolve checks the Match pattern solver: a name or address it returns
+// satisfies the list, and a list it calls unsatisfiable refuses every short
+// name over the list's own bytes.
+func FuzzSolve(f *testing.F) {
+	for _, s := range []string{"svc-*,!svc-x", "*,!root", "zz*,!zz,!zzx", "a?,!a*", "!root",
+		"10.0.0.0/8,!10.0.0.1", "192.0.2.0/24,!192.0.2.0/25", "203.0.113.*,!203.0.113.1", "2001:db8::/32,!2001:db8::/33"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		if len(list) > 256 {
+			return
+		}
+		name, none := solveName(list, []string{"root", "alice"})
+		if name != "" && (!validName(name) || !matchPatternList(name, list)) {
+			t.Fatalf("solveName(%q) = %q, which the list does not match", list, name)
+		}
+		if none {
+			if name != "" {
+				t.Fatalf("solveName(%q) = %q and no name can match", list, name)
+			}
+			var bytes []byte
+			for i := 0; i < len(list) && len(bytes) < 4; i++ {
+				if c := list[i]; c > ' ' && c != ',' && c != '!' && c != '*' && c != '?' && c != 0x7f {
+					bytes = append(bytes, c)
+				}
+			}
+			bytes = append(bytes, 'x')
+			var try func(prefix string)
+			try = func(prefix string) {
+				if prefix != "" && matchPatternList(prefix, list) {
+					t.Fatalf("solveName(%q) says no name matches, but %q does", list, prefix)
+				}
+				if len(prefix) < 3 {
+					for _, c := range bytes {
+						try(prefix + string(c))
+					}
+				}
+			}
+			try("")
+		}
+		if a := solveAddr(list); a != "" && !addrMatchList(a, list) {
+			t.Fatalf("solveAddr(%q) = %q, which the list does not match", list, a)
+		}
+		for _, a := range refusedAddrs(list) {
+			if addrMatchList(a, list) {
+				t.Fatalf("refusedAddrs(%q) has %q, which the list matches", list, a)
+			}
+		}
 	})
 }
 

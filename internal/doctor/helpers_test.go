@@ -108,6 +108,12 @@ func newTestHost(t *testing.T, spec hostSpec) *testHost {
 	h := &testHost{dir: t.TempDir()}
 	h.sshd = requireTool(t, "sshd", "/usr/sbin/sshd")
 	keygen := requireTool(t, "ssh-keygen", "/usr/bin/ssh-keygen")
+	// sshd -T refuses to print anything without its privilege separation
+	// directory; Debian creates it only when the service starts, which it
+	// never does on a test machine.
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
 	h.dropins = filepath.Join(h.dir, "sshd_config.d")
 	h.config = filepath.Join(h.dir, "sshd_config")
 	mkdir(t, h.dropins, 0o755)

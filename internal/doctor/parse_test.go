@@ -295,16 +295,79 @@ func TestMatchPattern(t *testing.T) {
 	}
 }
 
-func TestAddressFor(t *testing.T) {
+func TestAddrMatchList(t *testing.T) {
+	cases := []struct {
+		addr, list string
+		want       bool
+	}{
+		{"10.1.2.3", "10.0.0.0/8", true}, {"10.1.2.3", "10.0.0.0/8,!10.1.0.0/16", false},
+		{"10.2.0.1", "10.0.0.0/8,!10.1.0.0/16", true}, {"10.1.2.3", "!10.1.0.0/16,10.0.0.0/8", false},
+		{"192.0.2.7", "192.0.2.7", true}, {"192.0.2.7", "192.0.2.*", true}, {"192.0.2.7", "192.0.2.*,!192.0.2.7", false},
+		{"10.0.0.1", "!10.0.0.2", false}, // negations alone match nothing
+		{"2001:db8::1", "2001:db8::/32", true}, {"2001:db8::1", "10.0.0.0/8", false}, {"10.0.0.1", "::/0", false},
+		{"10.0.0.1", "10.0.0.0/8,", false}, // an empty entry: sshd refuses the list
+	}
+	for _, tc := range cases {
+		if got := addrMatchList(tc.addr, tc.list); got != tc.want {
+			t.Errorf("addrMatchList(%q, %q) = %v", tc.addr, tc.list, got)
+		}
+	}
+}
+
+func TestSolveAddr(t *testing.T) {
 	cases := map[string]string{
 		"10.0.0.0/8": "10.0.0.1", "192.0.2.7/32": "192.0.2.7", "192.0.2.7": "192.0.2.7",
 		"10.1.*": "10.1.1.1", "192.168.1.?": "192.168.1.1", "*": "1.1.1.1",
 		"2001:db8::/32": "2001:db8::1", "::1": "::1", "host.example": "", "1.2.3.4.5.*": "",
-		"10.0.0.0/33": "",
+		"10.0.0.0/33":                          "",
+		"10.0.0.0/8,!10.0.0.1":                 "10.0.0.2",
+		"10.0.0.0/8,!10.0.0.0/16":              "10.1.0.0",
+		"10.0.0.0/8,!10.0.0.0/9,!10.128.0.0/9": "",
+		"203.0.113.*,!203.0.113.1":             "203.0.113.2",
+		"*,!203.0.113.10":                      "1.1.1.1",
+		"192.0.2.0/30,!192.0.2.1,!192.0.2.2":   "192.0.2.0",
+		"!10.0.0.1":                            "",
 	}
 	for in, want := range cases {
-		if got := addressFor(in); got != want {
-			t.Errorf("addressFor(%q) = %q, want %q", in, got, want)
+		got := solveAddr(in)
+		if got != want {
+			t.Errorf("solveAddr(%q) = %q, want %q", in, got, want)
+		}
+		if got != "" && !addrMatchList(got, in) {
+			t.Errorf("solveAddr(%q) = %q, which the list does not match", in, got)
+		}
+	}
+	if got := refusedAddrs("10.0.0.0/8,!10.0.0.0/16,!10.9.9.9,!172.16.*"); !slices.Equal(got, []string{"10.0.0.1", "10.9.9.9", "172.16.1.1"}) {
+		t.Errorf("refusedAddrs = %q", got)
+	}
+}
+
+func TestSolveName(t *testing.T) {
+	cases := []struct {
+		list   string
+		prefer []string
+		want   string
+		none   bool
+	}{
+		{"bob", nil, "bob", false},
+		{"*,!root", []string{"root", "alice"}, "alice", false},
+		{"*,!root", nil, "x", false},
+		{"*,!x", nil, "q", false},
+		{"zz*,!zz,!zzx", nil, "zzq", false},
+		{"a?,!a*", nil, "", true},
+		{"svc-*,!svc-x", nil, "svc-", false},
+		{"!root", []string{"alice"}, "", true},
+		{"adm*,!admin?", []string{"admin7"}, "admx", false},
+		{"*-hidden,!*-*-*", nil, "x-hidden", false},
+		{"*-hidden,!x*", nil, "-hidden", false},
+	}
+	for _, tc := range cases {
+		got, none := solveName(tc.list, tc.prefer)
+		if got != tc.want || none != tc.none {
+			t.Errorf("solveName(%q, %q) = %q, %v; want %q, %v", tc.list, tc.prefer, got, none, tc.want, tc.none)
+		}
+		if got != "" && !matchPatternList(got, tc.list) {
+			t.Errorf("solveName(%q) = %q, which the list does not match", tc.list, got)
 		}
 	}
 }
@@ -368,5 +431,33 @@ func TestDangerousMatches(t *testing.T) {
 	}
 	if got := dangerousMatches([]string{"*,!LD_*,!SSH_*"}); !slices.Contains(got, "SHELLOPTS") || slices.Contains(got, "LD_PRELOAD") {
 		t.Errorf("pattern-list with negations lets in %q", got)
+	}
+}
+
+func TestShellControl(t *testing.T) {
+	cases := []struct{ in, op string }{
+		{`/usr/local/bin/logingate`, ""},
+		{`/usr/local/bin/logingate -c /etc/x.yaml`, ""},
+		{`logingate || exec /bin/bash -l`, "||"},
+		{`logingate && bash`, "&&"},
+		{`logingate; bash`, ";"},
+		{`logingate & bash`, "&"},
+		{`logingate | tee x`, "|"},
+		{`logingate |& tee x`, "|&"},
+		{"logingate\nbash", "a newline"},
+		{`logingate -c $(cat /x)`, "$("},
+		{"logingate -c `cat /x`", "`"},
+		{`logingate -c "$(cat /x)"`, "$("},
+		{"logingate -c \"`cat /x`\"", "`"},
+		{`(logingate)`, "("},
+		{`logingate -c '/a;b|c&d$(e)'`, ""},
+		{`logingate -c "/a;b|c"`, ""},
+		{`logingate -c /a\;b`, ""},
+		{`logingate -c "\$(x)"`, ""},
+	}
+	for _, tc := range cases {
+		if op, _ := shellControl(tc.in); op != tc.op {
+			t.Errorf("shellControl(%q) = %q, want %q", tc.in, op, tc.op)
+		}
 	}
 }

@@ -1,9 +1,6 @@
 package doctor
 
-import (
-	"net/netip"
-	"strings"
-)
+import "strings"
 
 // matchPattern is OpenSSH's match_pattern: '*' matches any run of bytes,
 // '?' exactly one; everything else matches itself.
@@ -72,46 +69,4 @@ func hasWildcard(p string) bool { return strings.ContainsAny(p, "*?") }
 func fillWildcards(p, fill string) string {
 	r := strings.NewReplacer("*", fill, "?", fill)
 	return r.Replace(p)
-}
-
-// addressFor returns one address that the sshd address pattern p (a CIDR
-// block, an address, or a wildcard pattern such as 10.1.*) matches, or "".
-func addressFor(p string) string {
-	if pfx, err := netip.ParsePrefix(p); err == nil {
-		a := pfx.Masked().Addr()
-		if pfx.Bits() < a.BitLen() {
-			a = a.Next() // the network address itself is rarely a client
-		}
-		if a.IsValid() && pfx.Contains(a) {
-			return a.String()
-		}
-		return pfx.Masked().Addr().String()
-	}
-	if a, err := netip.ParseAddr(p); err == nil {
-		return a.String()
-	}
-	if !hasWildcard(p) {
-		return ""
-	}
-	if strings.Contains(p, ":") {
-		if a, err := netip.ParseAddr(fillWildcards(p, "1")); err == nil && matchPattern(a.String(), p) {
-			return a.String()
-		}
-		return ""
-	}
-	octets := strings.Split(p, ".")
-	if len(octets) > 4 {
-		return ""
-	}
-	for i, o := range octets {
-		octets[i] = fillWildcards(o, "1")
-	}
-	for len(octets) < 4 {
-		octets = append(octets, "1")
-	}
-	s := strings.Join(octets, ".")
-	if a, err := netip.ParseAddr(s); err == nil && matchPattern(a.String(), p) {
-		return a.String()
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -200,26 +201,90 @@ func validName(s string) bool {
 	return true
 }
 
-// userFor picks a user name that the pattern-list matches: a plain name as
-// written, else an existing account, else the pattern with its wildcards
-// filled in.
-func userFor(list string, dir directory) string {
-	for _, p := range positives(list) {
-		if !hasWildcard(p) && matchPatternList(p, list) && validName(p) {
-			return p
-		}
-	}
+// accountNames are the login names that exist, in directory order.
+func accountNames(dir directory) []string {
+	var out []string
 	for _, u := range dir.Users() {
-		if matchPatternList(u.Name, list) && validName(u.Name) {
-			return u.Name
+		if validName(u.Name) {
+			out = append(out, u.Name)
 		}
 	}
-	for _, p := range positives(list) {
-		if s := fillWildcards(p, "x"); matchPatternList(s, list) && validName(s) {
-			return s
+	return out
+}
+
+// groupsOf returns the names of a user's groups: the primary one and
+// every group that lists the user as a member.
+func groupsOf(name string, dir directory) []string {
+	gid := -1
+	for _, u := range dir.Users() {
+		if u.Name == name {
+			gid = u.GID
+			break
 		}
 	}
-	return ""
+	var out []string
+	for _, g := range dir.Groups() {
+		member := g.GID == gid
+		for _, m := range g.Members {
+			member = member || m == name
+		}
+		if member {
+			out = append(out, g.Name)
+		}
+	}
+	return out
+}
+
+// inGroupList is sshd's Match Group for an existing user: one of the
+// user's groups matches list, and none matches a "!" pattern of it.
+func inGroupList(name, list string, dir directory) bool {
+	found := false
+	for _, g := range groupsOf(name, dir) {
+		if negated(g, list) {
+			return false
+		}
+		found = found || matchPatternList(g, list)
+	}
+	return found
+}
+
+// userForBlock picks a user name that satisfies every User and Group list
+// of a Match block. With a Group list the user must exist (sshd looks up
+// the groups); otherwise any name will do, and one is made from the
+// patterns when no account fits. none reports that no name can match.
+func userForBlock(userLists, groupLists []string, dir directory) (name string, none bool) {
+	fits := func(n string) bool {
+		for _, l := range userLists {
+			if !matchPatternList(n, l) {
+				return false
+			}
+		}
+		for _, l := range groupLists {
+			if !inGroupList(n, l, dir) {
+				return false
+			}
+		}
+		return true
+	}
+	cands := accountNames(dir)
+	for _, g := range dir.Groups() {
+		cands = append(cands, g.Members...)
+	}
+	if len(groupLists) == 0 {
+		for _, l := range userLists {
+			w, empty := solveName(l, nil)
+			if empty {
+				return "", true
+			}
+			cands = append([]string{w}, cands...)
+		}
+	}
+	for _, n := range cands {
+		if validName(n) && fits(n) {
+			return n, false
+		}
+	}
+	return "", false
 }
 
 // memberOf finds a user in a group the pattern-list matches: a listed
@@ -261,11 +326,34 @@ func memberOf(list string, dir directory) (user, grp string, ok bool) {
 	return "", grp, false
 }
 
+// unsolvedMatch is a Match block doctor found no connection for: None
+// when no connection can match it (a list of "!" patterns alone, say),
+// else doctor could not find one.
+type unsolvedMatch struct {
+	Block *matchBlock
+	None  bool
+}
+
+// unsolvedFinding says what doctor could not check about a Match block.
+func unsolvedFinding(u unsolvedMatch) Finding {
+	b := u.Block
+	if u.None {
+		return Finding{ID: "match-never", Severity: Info, Setting: b.At.Text,
+			Problem: fmt.Sprintf("the Match block at %s (%s) applies to no connection: sshd matches a pattern-list only when one of its patterns matches, and a list of \"!\" patterns alone never does", b.At, quoteCmd(b.At.Text)),
+			Attack:  "none through this block; if it was meant to apply to everyone but those named, it does not",
+			Fix:     "write the list as `*,!name`, or delete the block"}
+	}
+	return Finding{ID: "match-unprobed", Severity: Medium, Setting: b.At.Text,
+		Problem: fmt.Sprintf("doctor found no user and address that the Match block at %s (%s) applies to, so sshd was not asked about its settings", b.At, quoteCmd(b.At.Text)),
+		Attack:  "whatever that block opens (ForceCommand none, forwarding) stays unchecked",
+		Fix:     "check a connection it applies to with --user NAME --addr ADDRESS"}
+}
+
 // probes lists the connections to ask sshd about: root, an ordinary user
 // and the --user names, each from the default address and every --addr and
 // Match address; then one probe per Match block that meets all its
 // conditions.
-func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string) (out []probe, truncated bool) {
+func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string) (out []probe, truncated bool, unsolved []unsolvedMatch) {
 	seen := map[string]bool{}
 	add := func(p probe) {
 		key := p.spec()
@@ -286,19 +374,32 @@ func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string)
 
 	names := append([]string{"root", sampleUser(dir)}, users...)
 	addrList := append([]string{defaultAddr}, addrs...)
+	// Users and addresses each Match names: one it selects, and one
+	// inside each of its "!" patterns, which it leaves out.
+	accounts := accountNames(dir)
 	for _, b := range cfg.Blocks {
 		for _, c := range b.Criteria {
 			switch c.Attr {
 			case "user":
-				if u := userFor(c.Patterns, dir); u != "" {
+				if u, _ := solveName(c.Patterns, accounts); u != "" {
 					names = append(names, u)
 				}
-			case "address":
-				for _, p := range positives(c.Patterns) {
-					if a := addressFor(p); a != "" {
-						addrList = append(addrList, a)
+				for _, n := range negatives(c.Patterns) {
+					if u := witnessFor(n, accounts); u != "" {
+						names = append(names, u)
 					}
 				}
+			case "group":
+				for _, n := range negatives(c.Patterns) {
+					if u, _, ok := memberOf(n, dir); ok {
+						names = append(names, u)
+					}
+				}
+			case "address":
+				if a := solveAddr(c.Patterns); a != "" {
+					addrList = append(addrList, a)
+				}
+				addrList = append(addrList, refusedAddrs(c.Patterns)...)
 			}
 		}
 	}
@@ -308,45 +409,33 @@ func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string)
 		p := base
 		p.User = names[1]
 		p.Origin = b
-		usable := true
+		usable, none := true, false
+		var userLists, groupLists []string
 		for _, c := range b.Criteria {
 			switch c.Attr {
 			case "all":
 			case "user":
-				if p.User = userFor(c.Patterns, dir); p.User == "" {
-					usable = false
-				}
+				userLists = append(userLists, c.Patterns)
 			case "group":
-				u, g, ok := memberOf(c.Patterns, dir)
-				if !ok {
-					p.Synthetic, p.Group = true, g
-				} else {
-					p.User = u
-				}
+				groupLists = append(groupLists, c.Patterns)
 			case "address":
-				if a := firstAddress(c.Patterns); a != "" {
+				if a := solveAddr(c.Patterns); a != "" {
 					p.Addr = a
 					if p.Host == defaultAddr {
 						p.Host = a
 					}
 				} else {
-					usable = false
+					usable, none = false, none || len(positives(c.Patterns)) == 0
 				}
 			case "host":
-				h := ""
-				for _, pat := range positives(c.Patterns) {
-					if s := strings.ToLower(fillWildcards(pat, "x")); validName(s) {
-						h = s
-						break
-					}
-				}
+				h, empty := solveName(strings.ToLower(c.Patterns), nil)
 				if h == "" {
-					usable = false
+					usable, none = false, none || empty
 				}
 				p.Host = h
 			case "localaddress":
-				if p.LAddr = firstAddress(c.Patterns); p.LAddr == "" {
-					usable = false
+				if p.LAddr = solveAddr(c.Patterns); p.LAddr == "" {
+					usable, none = false, none || len(positives(c.Patterns)) == 0
 				}
 			case "localport":
 				port := ""
@@ -361,23 +450,37 @@ func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string)
 				}
 				p.LPort = port
 			case "rdomain":
-				rd := ""
-				for _, pat := range positives(c.Patterns) {
-					if s := fillWildcards(pat, "x"); validName(s) {
-						rd = s
-						break
-					}
-				}
+				rd, empty := solveName(c.Patterns, nil)
 				if rd == "" {
-					usable = false
+					usable, none = false, none || empty
 				}
 				p.RDomain = rd
 			default:
 				usable = false
 			}
 		}
+		for _, l := range groupLists {
+			if len(positives(l)) == 0 { // "!" patterns alone: no group matches
+				usable, none = false, true
+			}
+		}
+		if usable && (len(userLists) > 0 || len(groupLists) > 0) {
+			u, empty := userForBlock(userLists, groupLists, dir)
+			switch {
+			case u != "":
+				p.User = u
+			case len(groupLists) > 0 && !empty:
+				// No account fits now: lay the block over the default.
+				_, g, _ := memberOf(groupLists[0], dir)
+				p.Synthetic, p.Group = true, g
+			default:
+				usable, none = false, empty
+			}
+		}
 		if usable {
 			blockProbes = append(blockProbes, p)
+		} else {
+			unsolved = append(unsolved, unsolvedMatch{Block: b, None: none})
 		}
 	}
 
@@ -405,16 +508,5 @@ func probes(cfg *sshdConfig, dir directory, users, addrs []string, lport string)
 			add(p)
 		}
 	}
-	return out, truncated
-}
-
-// firstAddress returns an address the first usable positive pattern of an
-// address pattern-list matches.
-func firstAddress(list string) string {
-	for _, p := range positives(list) {
-		if a := addressFor(p); a != "" {
-			return a
-		}
-	}
-	return ""
+	return out, truncated, unsolved
 }

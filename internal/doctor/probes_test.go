@@ -60,8 +60,16 @@ Match User !root
 	PermitTunnel yes
 Match All
 	PermitTunnel yes
+Match User *,!carol
+	PermitTunnel yes
+Match Address 10.0.0.0/8,!10.0.0.0/16
+	PermitTunnel yes
+Match User zz*,!zz,!zzx
+	PermitTunnel yes
+Match Group *,!wheel
+	PermitTunnel yes
 `))
-	list, truncated := probes(cfg, testDir, []string{"erin"}, []string{"198.51.100.7"}, "22")
+	list, truncated, unsolved := probes(cfg, testDir, []string{"erin"}, []string{"198.51.100.7"}, "22")
 	if truncated {
 		t.Error("truncated")
 	}
@@ -84,6 +92,11 @@ Match All
 		"user=alice,host=x.example.com,addr=203.0.113.10,laddr=192.0.2.1,lport=2222,rdomain=vrfx",
 		"user=erin,host=198.51.100.7,addr=198.51.100.7,laddr=127.0.0.1,lport=22",
 		"user=root,host=10.0.0.1,addr=10.0.0.1,laddr=127.0.0.1,lport=22",
+		"user=carol,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22", // left out by *,!carol
+		"user=alice,host=10.1.0.0,addr=10.1.0.0,laddr=127.0.0.1,lport=22",         // in 10/8, not in 10.0/16
+		"user=root,host=10.0.0.1,addr=10.0.0.1,laddr=127.0.0.1,lport=22",          // left out by !10.0.0.0/16
+		"user=zzq,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22",   // made up: zz* but not zz or zzx
+		"user=dora,host=203.0.113.10,addr=203.0.113.10,laddr=127.0.0.1,lport=22",  // in staff, not in wheel
 	} {
 		if !slices.Contains(specs, want) {
 			t.Errorf("no probe %s", want)
@@ -91,6 +104,17 @@ Match All
 	}
 	if !slices.Equal(synthetic, []string{"members of group empty (none exist now; read from sshd_config:10)"}) {
 		t.Errorf("synthetic probes %q", synthetic)
+	}
+	if len(unsolved) != 1 || unsolved[0].Block.At.Line != 14 || !unsolved[0].None {
+		t.Errorf("unsolved %+v, want the Match User !root block (line 14), which matches no connection", unsolved)
+	}
+	for _, p := range list {
+		if p.Origin != nil && !p.Synthetic && p.Origin.At.Line == 18 && p.User == "carol" {
+			t.Errorf("the probe for Match User *,!carol is carol")
+		}
+		if p.Origin != nil && !p.Synthetic && p.Origin.At.Line == 24 && p.User == "alice" {
+			t.Errorf("the probe for Match Group *,!wheel is alice, a member of wheel")
+		}
 	}
 	seen := map[string]bool{}
 	for _, s := range specs {
@@ -109,7 +133,7 @@ func TestProbesCap(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		b.WriteString("Match User u" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + " Address 10.0." + string(rune('0'+i%10)) + ".0/24\n\tPermitTunnel yes\n")
 	}
-	list, truncated := probes(parseSSHDConfigData("c", []byte(b.String())), testDir, nil, nil, "22")
+	list, truncated, _ := probes(parseSSHDConfigData("c", []byte(b.String())), testDir, nil, nil, "22")
 	if !truncated || len(list) != maxProbes {
 		t.Errorf("%d probes, truncated %v; want %d and truncated", len(list), truncated, maxProbes)
 	}
@@ -214,5 +238,29 @@ func TestStateDirVerdict(t *testing.T) {
 		if f := stateDirVerdict(dir, gid); f.Severity != tc.sev {
 			t.Errorf("protected layout, mode %v uid %d gid %d: %s (%s), want %s", tc.mode, tc.uid, tc.gid, f.Severity, f.Problem, tc.sev)
 		}
+	}
+}
+
+// A block's SetEnv line is one value a variable, as sshd -T prints it.
+func TestOverlaySetEnv(t *testing.T) {
+	cfg := parseSSHDConfigData("c", []byte("Match Group g\n\tSetEnv A=1 \"B=x y\"\n\tSetEnv C=3\n"))
+	e := overlay(effective{"setenv": {"Z=9"}}, cfg.Blocks[0])
+	if !slices.Equal(e["setenv"], []string{"A=1", "B=x y"}) {
+		t.Errorf("setenv %q, want the block's first line, one value a variable", e["setenv"])
+	}
+}
+
+// A Match Group of "!" patterns alone applies to nobody, as in sshd: no
+// connection is laid over the default for it.
+func TestProbesGroupNegationsAlone(t *testing.T) {
+	cfg := parseSSHDConfigData("c", []byte("Match Group !wheel\n\tForceCommand none\n"))
+	list, _, unsolved := probes(cfg, testDir, nil, nil, "22")
+	for _, p := range list {
+		if p.Synthetic || p.Origin != nil {
+			t.Errorf("probe %s made for a block that matches nobody", p.label())
+		}
+	}
+	if len(unsolved) != 1 || !unsolved[0].None {
+		t.Errorf("unsolved %+v, want the block, matching nothing", unsolved)
 	}
 }

@@ -1,0 +1,90 @@
+package doctor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// othersCanPlant says why someone other than root can create or replace
+// the file at path, or returns nil when only root can. A path that exists
+// is judged by unsafeOwnership (the file, and every directory on the way
+// to it and to a link's target); a path that does not exist yet, by the
+// nearest directory that does, where anyone who may write can create it:
+// there the sticky bit does not help, since nothing is in place to protect.
+//
+// This is doctor's one question "can someone other than root put a file
+// here"; keep every caller going through it, so that the path-trust rule
+// behind it can be swapped in one place.
+func othersCanPlant(path string) []string {
+	if !filepath.IsAbs(path) {
+		return []string{path + " is not an absolute path, so the directory it is read from (the user's home, for the shell sshd starts) decides what it names"}
+	}
+	for hops := 0; hops < 40; hops++ {
+		if _, err := filepath.EvalSymlinks(path); err == nil {
+			return problemsOf(unsafeOwnership(path))
+		}
+		fi, err := os.Lstat(path)
+		if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			// A link to nothing yet: whoever may create its target plants
+			// the file, and whoever may replace the link redirects it.
+			target, err := os.Readlink(path)
+			if err != nil {
+				return []string{path + ": " + errnoText(err)}
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(path), target)
+			}
+			if probs := problemsOf(unsafeOwnership(filepath.Dir(path))); len(probs) > 0 {
+				return probs
+			}
+			path = filepath.Clean(target)
+			continue
+		}
+		// Missing: the nearest existing directory decides who may create it.
+		dir := filepath.Dir(path)
+		for {
+			if _, err := filepath.EvalSymlinks(dir); err == nil || dir == "/" {
+				break
+			}
+			dir = filepath.Dir(dir)
+		}
+		probs := problemsOf(unsafeOwnership(dir))
+		for i, p := range probs {
+			if strings.HasPrefix(p, dir+" is writable") {
+				probs[i] = path + " does not exist, and " + p + ", so others can create it"
+			}
+		}
+		return probs
+	}
+	return []string{path + ": too many symbolic links"}
+}
+
+// problemsOf lists the problems found; a path doctor cannot check (not
+// root, say) yields none rather than a guess.
+func problemsOf(probs []pathProblem, err error) []string {
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range probs {
+		out = append(out, p.Problem)
+	}
+	return out
+}
+
+// missingBinary judges a gate binary that cannot be found: every login
+// fails closed, unless someone other than root can put a program there,
+// which is then everyone's gate.
+func missingBinary(path string, err error) Finding {
+	f := Finding{ID: "binary-missing", Severity: Medium, Setting: path,
+		Problem: "cannot check " + path + ": " + errnoText(err) + "; if sshd's ForceCommand names it, every login fails",
+		Attack:  "none: logins fail closed", Fix: "install logingate at " + path + " (make install), or fix the ForceCommand path"}
+	if why := othersCanPlant(path); len(why) > 0 {
+		f.ID, f.Severity = "binary-plantable", High
+		f.Problem = path + " does not exist, and someone other than root can create it: " + strings.Join(why, "; ")
+		f.Attack = "whoever creates " + path + " writes the gate: a program that lets everyone in, and runs as every user who logs in"
+		f.Fix = "install logingate at " + path + " (make install) in root-owned directories that only root can write, or fix the ForceCommand path"
+	}
+	return f
+}
