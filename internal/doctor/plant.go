@@ -4,11 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // othersCanPlant says why someone other than root can create or replace
 // the file at path, or returns nil when only root can. A path that exists
-// is judged by unsafeOwnership (the file, and every directory on the way
+// is judged by the path-trust rule (privilege.Check: the file, and every directory on the way
 // to it and to a link's target); a path that does not exist yet, by the
 // nearest directory that does, where anyone who may write can create it:
 // there the sticky bit does not help, since nothing is in place to protect.
@@ -22,7 +24,7 @@ func othersCanPlant(path string) []string {
 	}
 	for hops := 0; hops < 40; hops++ {
 		if _, err := filepath.EvalSymlinks(path); err == nil {
-			return problemsOf(unsafeOwnership(path))
+			return problemsOf(trustProblems(path))
 		}
 		fi, err := os.Lstat(path)
 		if err == nil && fi.Mode()&os.ModeSymlink != 0 {
@@ -35,7 +37,7 @@ func othersCanPlant(path string) []string {
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(filepath.Dir(path), target)
 			}
-			if probs := problemsOf(unsafeOwnership(filepath.Dir(path))); len(probs) > 0 {
+			if probs := problemsOf(trustProblems(filepath.Dir(path))); len(probs) > 0 {
 				return probs
 			}
 			path = filepath.Clean(target)
@@ -49,10 +51,11 @@ func othersCanPlant(path string) []string {
 			}
 			dir = filepath.Dir(dir)
 		}
-		probs := problemsOf(unsafeOwnership(dir))
-		for i, p := range probs {
-			if strings.HasPrefix(p, dir+" is writable") {
-				probs[i] = path + " does not exist, and " + p + ", so others can create it"
+		found, err := trustProblems(dir)
+		probs := problemsOf(found, err)
+		for i, u := range found {
+			if err == nil && u.Path == dir {
+				probs[i] = path + " does not exist, and " + u.Problem + ", so others can create it"
 			}
 		}
 		return probs
@@ -60,9 +63,18 @@ func othersCanPlant(path string) []string {
 	return []string{path + ": too many symbolic links"}
 }
 
+// trustProblems judges an existing file or directory by the path-trust
+// rule root's own config paths follow (links through the same checks).
+func trustProblems(path string) ([]*privilege.Unsafe, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return privilege.CheckDir(path, privilege.Rule{Links: true})
+	}
+	return privilege.Check(path, privilege.Rule{Links: true})
+}
+
 // problemsOf lists the problems found; a path doctor cannot check (not
 // root, say) yields none rather than a guess.
-func problemsOf(probs []pathProblem, err error) []string {
+func problemsOf(probs []*privilege.Unsafe, err error) []string {
 	if err != nil {
 		return nil
 	}

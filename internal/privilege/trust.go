@@ -117,9 +117,24 @@ func Check(path string, r Rule) ([]*Unsafe, error) {
 	return w.found, err
 }
 
+// CheckDir is Check for a directory: every directory on the way to it is
+// checked as Check checks them, and the directory itself gets no sticky
+// exemption, since whoever may write it may create any name in it. For
+// doctor, which asks who can put a file somewhere.
+func CheckDir(path string, r Rule) ([]*Unsafe, error) {
+	w := &walker{rule: r, collect: true, dirs: true}
+	_, _, err := w.open(path)
+	var u *Unsafe
+	if errors.As(err, &u) {
+		return append(w.found, u), nil
+	}
+	return w.found, err
+}
+
 type walker struct {
 	rule    Rule
 	collect bool      // report owner and mode problems and go on
+	dirs    bool      // the path may name a directory (CheckDir)
 	found   []*Unsafe // with collect
 	links   int
 }
@@ -172,6 +187,9 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		cur := &stack[len(stack)-1]
 		if len(pending) == 0 {
 			// The path names a directory.
+			if w.dirs {
+				return nil, nil, w.heldDir(cur)
+			}
 			return nil, nil, &Unsafe{Path: cur.path, Problem: cur.path + " is a directory", File: true}
 		}
 		name := pending[0]
@@ -229,6 +247,17 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		}
 		return w.file(cur, name, full, &st)
 	}
+}
+
+// heldDir checks the directory a CheckDir walk ends on: admit let a sticky
+// one pass as an ancestor, but others may create names in it.
+func (w *walker) heldDir(d *dir) error {
+	if perm := d.st.Mode & 0o7777; perm&0o022 != 0 && perm&unix.S_ISVTX != 0 {
+		return w.problem(&Unsafe{Path: d.path,
+			Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who may create any name in it", d.path, perm),
+			Fix:     "chmod go-w " + ShellQuote(d.path)})
+	}
+	return nil
 }
 
 // enterRoot opens / for the walk and checks it.
