@@ -19,6 +19,7 @@ type duoBench struct {
 	fake     *duotest.Server
 	passcode string // config: Duo passcodes from LOGINGATE_PASSCODE
 	push     string // config: headless: push, approved at once
+	bare     string // duobare's config: the same host, keys and CA
 	codes    []string
 }
 
@@ -28,7 +29,7 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 		return nil, err
 	}
 	b := &duoBench{fake: fake}
-	for i := range runs {
+	for i := range 2 * runs { // enough for a -base binary's row too
 		b.codes = append(b.codes, fmt.Sprintf("%07d", 1000000+i))
 	}
 	fake.SetUser("root", duotest.User{
@@ -55,21 +56,29 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 			return nil, err
 		}
 	}
+	b.bare = filepath.Join(dir, "duo-bare.conf")
+	bare := fmt.Sprintf("host %s\nikey %s\nskey %s\ncafile %s\nuser root\n", fake.Host, fake.IKey, fake.SKey, ca)
+	if err := os.WriteFile(b.bare, []byte(bare), 0o600); err != nil {
+		fake.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
 func (b *duoBench) close() { b.fake.Close() }
 
-// cases are the Duo rows; shell is the login shell the gate execs.
-func (b *duoBench) cases(gate, shell string) []kase {
+// cases are the Duo rows; shell is the login shell the gate execs. bare,
+// when set, adds the row of the bare duo_api_golang program; idPre and
+// suffix mark the rows of a second gate binary.
+func (b *duoBench) cases(gate, bare, shell, idPre, suffix string) []kase {
 	allowed := func(status int, stderr string) error {
 		if status != 0 || strings.Contains(stderr, "error") {
 			return fmt.Errorf("want a Duo login, got exit %d: %q", status, stderr)
 		}
 		return nil
 	}
-	return []kase{
-		{id: "duo-passcode", label: "G: gate, Duo passcode (fake Duo on loopback, TLS), then `" + shell + " -c /bin/true`",
+	cases := []kase{
+		{id: idPre + "duo-passcode", label: "G: gate, Duo passcode (fake Duo on loopback, TLS), then `" + shell + " -c /bin/true`" + suffix,
 			prep: func() (*exec.Cmd, error) {
 				if len(b.codes) == 0 {
 					return nil, fmt.Errorf("out of Duo passcodes")
@@ -80,11 +89,20 @@ func (b *duoBench) cases(gate, shell string) []kase {
 				cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
 				return cmd, nil
 			}, check: allowed},
-		{id: "duo-push", label: "H: gate, `headless: push` approved at once (fake Duo), then `" + shell + " -c /bin/true`",
+		{id: idPre + "duo-push", label: "H: gate, `headless: push` approved at once (fake Duo), then `" + shell + " -c /bin/true`" + suffix,
 			prep: func() (*exec.Cmd, error) {
 				cmd := exec.Command(gate, "-c", b.push, "/bin/true")
 				cmd.Env = baseEnv()
 				return cmd, nil
 			}, check: allowed},
 	}
+	if bare != "" {
+		cases = append(cases, kase{id: "duo-bare", label: "H0: a bare duo_api_golang program: preauth, push (async), one auth_status, then `" + shell + " -c /bin/true`",
+			prep: func() (*exec.Cmd, error) {
+				cmd := exec.Command(bare, b.bare, shell)
+				cmd.Env = baseEnv()
+				return cmd, nil
+			}, check: ok})
+	}
+	return cases
 }
