@@ -39,8 +39,11 @@ func build(ctx context.Context, dir string) (binaries, error) {
 		nopStatic: filepath.Join(dir, "nop-static"),
 		nopCgo:    filepath.Join(dir, "nop-cgo"),
 	}
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.gate, "./cmd/logingate").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.gate+".built", "./cmd/logingate").CombinedOutput(); err != nil {
 		return b, fmt.Errorf("go build logingate: %v\n%s", err, out)
+	}
+	if err := installCopy(b.gate+".built", b.gate); err != nil {
+		return b, err
 	}
 	var err error
 	if b.launcher, err = buildLauncher(ctx, dir); err != nil {
