@@ -29,7 +29,7 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 		return nil, err
 	}
 	b := &duoBench{fake: fake}
-	for i := range 2 * runs { // enough for a -base binary's row too
+	for i := range runs {
 		b.codes = append(b.codes, fmt.Sprintf("%07d", 1000000+i))
 	}
 	fake.SetUser("root", duotest.User{
@@ -68,9 +68,10 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 func (b *duoBench) close() { b.fake.Close() }
 
 // cases are the Duo rows; shell is the login shell the gate execs. bare,
-// when set, adds the row of the bare duo_api_golang program; idPre and
-// suffix mark the rows of a second gate binary.
-func (b *duoBench) cases(gate, bare, shell, idPre, suffix string) []kase {
+// when set, adds the row of the bare duo_api_golang program. The rows use
+// the user's state of the gate under test, so a -base binary gets none
+// (it may not read that state's format).
+func (b *duoBench) cases(gate, bare, shell string) []kase {
 	allowed := func(status int, stderr string) error {
 		if status != 0 || strings.Contains(stderr, "error") {
 			return fmt.Errorf("want a Duo login, got exit %d: %q", status, stderr)
@@ -78,7 +79,7 @@ func (b *duoBench) cases(gate, bare, shell, idPre, suffix string) []kase {
 		return nil
 	}
 	cases := []kase{
-		{id: idPre + "duo-passcode", label: "G: gate, Duo passcode (fake Duo on loopback, TLS), then `" + shell + " -c /bin/true`" + suffix,
+		{id: "duo-passcode", label: "G: gate, Duo passcode (fake Duo on loopback, TLS), then `" + shell + " -c /bin/true`",
 			prep: func() (*exec.Cmd, error) {
 				if len(b.codes) == 0 {
 					return nil, fmt.Errorf("out of Duo passcodes")
@@ -89,7 +90,7 @@ func (b *duoBench) cases(gate, bare, shell, idPre, suffix string) []kase {
 				cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
 				return cmd, nil
 			}, check: allowed},
-		{id: idPre + "duo-push", label: "H: gate, `headless: push` approved at once (fake Duo), then `" + shell + " -c /bin/true`" + suffix,
+		{id: "duo-push", label: "H: gate, `headless: push` approved at once (fake Duo), then `" + shell + " -c /bin/true`",
 			prep: func() (*exec.Cmd, error) {
 				cmd := exec.Command(gate, "-c", b.push, "/bin/true")
 				cmd.Env = baseEnv()

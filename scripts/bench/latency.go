@@ -156,10 +156,7 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 		return nil, err
 	}
 	defer duo.close()
-	cases = append(cases, duo.cases(bins.gate, bins.duoBare, shell, "", "")...)
-	if bins.base != "" {
-		cases = append(cases, duo.cases(bins.base, "", shell, "base-", " (base)")...)
-	}
+	cases = append(cases, duo.cases(bins.gate, bins.duoBare, shell)...)
 	rad, why, err := newRADIUSBench(dir, bins.gate)
 	if err != nil {
 		return nil, fmt.Errorf("RADIUS row: %v", err)
