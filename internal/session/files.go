@@ -22,7 +22,8 @@ import (
 // path is taken only when the files are complete:
 //
 //   - the passwd and group lines name exactly `files`, or `files systemd`,
-//     with no [action] items;
+//     with no [action] items, each once, and no initgroups line (which
+//     getgrouplist would follow instead of group's);
 //   - with systemd: nss-systemd serves dynamic users (DynamicUser=, never in
 //     /etc/passwd, so they miss the fast path and go to NSS) and their
 //     groups, which list no members, and synthesises root and nobody when
@@ -67,6 +68,7 @@ func (db filesDB) complete() bool {
 		return false
 	}
 	var passwd, group []string
+	seen := map[string]bool{}
 	for _, line := range strings.Split(string(conf), "\n") {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
@@ -75,12 +77,21 @@ func (db filesDB) complete() bool {
 		if !ok {
 			continue
 		}
-		switch strings.TrimSpace(key) {
+		key = strings.TrimSpace(key)
+		switch key {
 		case "passwd":
 			passwd = strings.Fields(val)
 		case "group":
 			group = strings.Fields(val)
+		case "initgroups":
+			return false // getgrouplist asks these sources instead of group's
+		default:
+			continue
 		}
+		if seen[key] {
+			return false // which line glibc follows is not ours to guess
+		}
+		seen[key] = true
 	}
 	systemd := false
 	for _, srcs := range [][]string{passwd, group} {

@@ -54,6 +54,8 @@ func TestFilesFastPathComplete(t *testing.T) {
 		{"compat", "passwd: compat\ngroup: compat\n", nil, nil, false},
 		{"sss first", "passwd: sss files\ngroup: sss files\n", nil, nil, false},
 		{"no group line", "passwd: files\n", nil, nil, false},
+		{"initgroups from a directory", "passwd: files\ngroup: files\ninitgroups: files sss\n", nil, nil, false},
+		{"group named twice", "passwd: files\ngroup: files\ngroup: files ldap\n", nil, nil, false},
 		{"empty", "", nil, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
