@@ -152,7 +152,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	stopSignals()
 	restoreFileSize()
 	key.apply(sess)
-	err = sess.Exec()
+	err = sess.Exec(term.Caught()...)
 	fmt.Fprintf(stderr, "logingate: error: cannot start the session: %v\n", err)
 	return 1
 }

@@ -8,7 +8,7 @@ import (
 
 var (
 	secretRE = regexp.MustCompile(`secret=([A-Z2-7]+)`)
-	codeRE   = regexp.MustCompile(`(?m)^\s+([0-9a-z]{5}-[0-9a-z]{5})\r?$`)
+	codeRE   = regexp.MustCompile(`(?m)^\s+([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})\r?$`)
 )
 
 // With unenrolled: enroll, a new user sets up the app inside their first

@@ -260,7 +260,7 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	}
 }
 
-var codeListRE = regexp.MustCompile(`[0-9a-z]{5}-[0-9a-z]{5}`)
+var codeListRE = regexp.MustCompile(`[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}`)
 
 // egidProbeName: a copy of this test binary by that name, run as a program
 // by the gate, writes the group ids it runs with to "gids" beside itself,

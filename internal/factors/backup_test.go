@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/argon2"
+
 	"github.com/logingate/logingate/internal/store"
 )
 
-var displayCode = regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$`)
+var displayCode = regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$`)
 
 func TestGenerateBackupCodes(t *testing.T) {
 	now := time.Unix(1700000000, 0)
@@ -33,7 +35,7 @@ func TestGenerateBackupCodes(t *testing.T) {
 	stored, _ := json.Marshal(b)
 	for i, c := range codes {
 		if !displayCode.MatchString(c) {
-			t.Errorf("code %d %q is not xxxxx-xxxxx in Crockford base32, lower case", i, c)
+			t.Errorf("code %d %q is not xxxx-xxxx-xxxx in Crockford base32, lower case", i, c)
 		}
 		if seen[c] {
 			t.Errorf("code %q repeated", c)
@@ -46,9 +48,21 @@ func TestGenerateBackupCodes(t *testing.T) {
 			}
 		}
 		h := b.Codes[i]
-		if h.Kind != "base32" || len(h.Salt) != 16 || len(h.Hash) != 32 {
+		if h.Kind != "selector" || len(h.Salt) != 16 || len(h.Hash) != 32 {
 			t.Errorf("hash %d: kind %q, salt %d bytes, hash %d bytes", i, h.Kind, len(h.Salt), len(h.Hash))
 		}
+		// The selector is the code's first two characters and public;
+		// the other ten, 50 bits, are not stored anywhere in clear.
+		if h.Selector != strings.ToUpper(c[:2]) {
+			t.Errorf("hash %d: selector %q, want %q", i, h.Selector, strings.ToUpper(c[:2]))
+		}
+		if bytes.Contains(stored, []byte(strings.ToUpper(bare[2:]))) {
+			t.Errorf("stored state contains a code's secret part in clear")
+		}
+		if seen[h.Selector] {
+			t.Errorf("selector %q repeated in one set", h.Selector)
+		}
+		seen[h.Selector] = true
 		if salts[string(h.Salt)] {
 			t.Error("salt repeated")
 		}
@@ -74,12 +88,17 @@ func TestBackupNormalisation(t *testing.T) {
 		{"01234-56789", "base32", "0123456789"},
 		{"0123456789", "base32", "0123456789"},
 		{"vwxyz-mnpqr", "base32", "VWXYZMNPQR"},
+		{"abcd-efgh-jkmn", "selector", "ABCDEFGHJKMN"},
+		{"ABCDEFGHJKMN", "selector", "ABCDEFGHJKMN"},
+		{" oOiI LlQr sTvW ", "selector", "001111QRSTVW"},
 		{"12345678", "numeric", "12345678"},
 		{"01234567", "numeric", "01234567"},
 		// refused
-		{"abcde-fghju", "", ""},  // U is not in the alphabet
-		{"abcde-fghj", "", ""},   // 9
-		{"abcde-fghjkm", "", ""}, // 11
+		{"abcde-fghju", "", ""},     // U is not in the alphabet
+		{"abcde-fghj", "", ""},      // 9
+		{"abcde-fghjkm", "", ""},    // 11
+		{"abcd-efgh-jkmnp", "", ""}, // 13
+		{"abcd-efgh-jkmu", "", ""},  // U
 		{"abcde_fghjk", "", ""},
 		{"abcdé-fghjk", "", ""},
 		{"1234567", "", ""},
@@ -301,9 +320,98 @@ func TestBackupConcurrentSameCode(t *testing.T) {
 	}
 }
 
-// BenchmarkBackupCheck10 is the cost that DefaultBackupParams is sized by:
-// one login typing a backup code against a full set of 10 (a wrong code
-// costs the same: every stored code is hashed either way).
+// countHashes counts the argon2id hashes made until the returned function
+// is called, which restores the real one and returns the count.
+func countHashes(t *testing.T) func() int {
+	t.Helper()
+	n := 0
+	idKey = func(pw, salt []byte, time, mem uint32, threads uint8, keyLen uint32) []byte {
+		n++
+		return argon2.IDKey(pw, salt, time, mem, threads, keyLen)
+	}
+	t.Cleanup(func() { idKey = argon2.IDKey })
+	return func() int { idKey = argon2.IDKey; return n }
+}
+
+// A check of a code with a selector hashes once, right or wrong: the
+// selector names the slot, a wrong code costs what a right one does, and a
+// code whose selector names no slot still pays one hash.
+func TestBackupSelectorOneHash(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	codes, b, err := generateBackupCodes(10, time.Now(), cheapParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.put(t, "alice", &store.UserState{Version: store.FormatVersion, Backup: b})
+	f := NewBackup(st, "alice", 3, b)
+	used := map[string]bool{}
+	for _, c := range codes {
+		used[c[:2]] = true
+	}
+	free := ""
+	for _, c := range crockford {
+		if sel := strings.ToLower("0" + string(c)); !used[sel] {
+			free = sel
+			break
+		}
+	}
+	// The right code with its last character changed: its slot, wrong.
+	last := codes[3][len(codes[3])-1]
+	other := byte('0')
+	if last == '0' {
+		other = '1'
+	}
+	for _, c := range []struct {
+		name, code string
+		ok         bool
+	}{
+		{"a right code", codes[3], true},
+		{"a wrong code in a slot", codes[4][:len(codes[4])-1] + string(other), false},
+		{"a wrong code in no slot", free + codes[5][2:], false},
+		{"the used code again", codes[3], false},
+	} {
+		done := countHashes(t)
+		out, err := f.Check(ctx, c.code)
+		n := done()
+		if err != nil || out.OK != c.ok {
+			t.Errorf("%s: Check = %+v, %v; want OK %v", c.name, out, err, c.ok)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d argon2id hashes, want 1", c.name, n)
+		}
+	}
+	if n := len(st.get(t, "alice").Backup.Codes); n != 9 {
+		t.Errorf("%d codes left, want 9", n)
+	}
+}
+
+// Codes made before selectors, and imported scratch codes, keep the old
+// check: every stored code of the kind is hashed, so the time says nothing
+// about which one matched.
+func TestBackupOldCodesHashEveryCode(t *testing.T) {
+	st := newMemStore()
+	f := backupUser(t, st, 3, []string{"abcde-fghjk", "zzzzz-zzzzz", "00000-11111"}, []string{"12345678", "87654321"})
+	for _, c := range []struct {
+		code string
+		ok   bool
+		want int
+	}{
+		{"zzzzz-zzzzz", true, 3},
+		{"zzzzz-zzzzy", false, 2}, // one base32 code fewer now
+		{"87654321", true, 2},
+		{"87654321", false, 1},
+	} {
+		done := countHashes(t)
+		out, err := f.Check(context.Background(), c.code)
+		if n := done(); err != nil || out.OK != c.ok || n != c.want {
+			t.Errorf("%s: Check = %+v, %v after %d hashes; want OK %v after %d", c.code, out, err, n, c.ok, c.want)
+		}
+	}
+}
+
+// BenchmarkBackupCheck10 is one login typing a wrong backup code against a
+// full set of 10 with selectors: one hash, as for a right code.
 func BenchmarkBackupCheck10(b *testing.B) {
 	codes, set, err := GenerateBackupCodes(10, time.Now())
 	if err != nil {
@@ -312,7 +420,7 @@ func BenchmarkBackupCheck10(b *testing.B) {
 	st := newMemStore()
 	st.put(b, "alice", &store.UserState{Version: store.FormatVersion, Backup: set})
 	f := NewBackup(st, "alice", 3, set)
-	wrong := "zzzzz-zzzzz"
+	wrong := "zzzz-zzzz-zzzz"
 	for _, c := range codes {
 		if c == wrong {
 			b.Skip("generated the probe code")

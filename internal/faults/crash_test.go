@@ -29,9 +29,9 @@ const (
 	midWriteKill = 5 * time.Millisecond
 )
 
-// wrongBackupCode has the shape of a backup code (so it costs a full hash
-// pass under the lock and records a failure) but is none: 2^-50 odds.
-const wrongBackupCode = "zzzzz-zzzzz"
+// wrongBackupCode has the shape of a backup code (so it costs a hash under
+// the lock and records a failure) but is none: 2^-50 odds.
+const wrongBackupCode = "zzzz-zzzz-zzzz"
 
 // victim is one gate or enroll process started for a round.
 type victim struct {

@@ -113,11 +113,15 @@ func ScrubEnv(env []string) []string {
 //  2. Scrub the environment. LOGINGATE_PASSCODE and DUO_PASSCODE must never
 //     reach the session (a code in the environment is visible to every
 //     process the user starts). The test checks env in the session.
-//  3. Reset signal handling. signal.Reset undoes signal.Notify, and the kernel
-//     sets caught signals to default at exec. signal.Ignore, however, would
-//     survive the exec and signal.Reset does not undo it: logingate must never
-//     call signal.Ignore. The test checks SigIgn/SigBlk in the session and
-//     that a helper using Ignore is caught.
+//  3. Reset signal handling. signal.Reset undoes signal.Notify for the
+//     signals it is given (caught: every signal the process passed to
+//     signal.Notify; a signal ignored when the gate started is ignored again),
+//     and the kernel sets caught signals to default at exec. Only those are
+//     reset: signal.Reset() with no argument hands every one of the 65
+//     signals to the runtime's signal thread in turn, about 1 ms.
+//     signal.Ignore, however, would survive the exec and signal.Reset does
+//     not undo it: logingate must never call signal.Ignore. The test checks
+//     SigIgn/SigBlk in the session and that a helper using Ignore is caught.
 //  4. No logingate file descriptor leaks. Every fd logingate opens must carry
 //     O_CLOEXEC / SOCK_CLOEXEC: Go's os, net and syscall wrappers do; raw
 //     syscalls (unix.Open, unix.Socket, pipes, flock helpers) must pass it,
@@ -129,7 +133,7 @@ func ScrubEnv(env []string) []string {
 //     logingate group (real, effective and saved, every thread) before
 //     anything else here, and stops if that cannot be verified. Proven by
 //     internal/e2e TestPrivilegedSessionHoldsNothing.
-func (s *Session) Exec() error {
+func (s *Session) Exec(caught ...os.Signal) error {
 	if err := privilege.Drop(); err != nil {
 		return err
 	}
@@ -141,7 +145,9 @@ func (s *Session) Exec() error {
 	for fd := 0; fd <= 2; fd++ {
 		_ = syscall.SetNonblock(fd, false) // a closed fd is not our problem here
 	}
-	signal.Reset()
+	if len(caught) > 0 {
+		signal.Reset(caught...) // with no argument it would reset all 65
+	}
 	err = syscall.Exec(path, argv, env)
 	return fmt.Errorf("exec %s: %w", path, err)
 }

@@ -191,7 +191,11 @@ func execHelper(mode string) int {
 	// Duplicates and a malformed entry, which os/exec would not pass through.
 	s.Env = append(s.Env, "LOGINGATE_PASSCODE="+secretLogingate, "DUO_PASSCODE")
 	fmt.Fprintf(os.Stderr, "helper-pid=%d\n", os.Getpid())
-	return fail(s.Exec())
+	caught := make([]os.Signal, len(handled))
+	for i, sig := range handled {
+		caught[i] = sig
+	}
+	return fail(s.Exec(caught...))
 }
 
 // reportSnippet prints what a session inherited. `ls` lists the shell's fds

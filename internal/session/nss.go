@@ -57,11 +57,15 @@ const (
 	maxGroups = 65536
 )
 
-// LookupUser resolves a user by name through NSS. An unknown user is
+// LookupUser resolves a user by name: from /etc/passwd when the files are
+// the whole answer (files.go), otherwise through NSS. An unknown user is
 // ErrUnknownUser; any other error means NSS could not answer.
 func LookupUser(name string) (*User, error) {
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
 		return nil, fmt.Errorf("user %q: %w", name, ErrUnknownUser)
+	}
+	if u, ok := localFiles.lookupUser(name); ok {
+		return u, nil
 	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
@@ -74,12 +78,15 @@ func LookupUser(name string) (*User, error) {
 	return u, nil
 }
 
-// LookupUID resolves a user by numeric id through NSS. An unknown id is
-// ErrUnknownUser.
+// LookupUID resolves a user by numeric id, as LookupUser does. An unknown
+// id is ErrUnknownUser.
 func LookupUID(uid int) (*User, error) {
 	// uid_t is 32 bits and (uid_t)-1 means "no user".
 	if uid < 0 || uid >= math.MaxUint32 {
 		return nil, fmt.Errorf("user id %d: %w", uid, ErrUnknownUser)
+	}
+	if u, ok := localFiles.lookupUID(uid); ok {
+		return u, nil
 	}
 	u, err := lookupPasswd(func(pwd *C.struct_passwd, buf *C.char, n C.size_t, found *C.int) C.int {
 		return C.lg_getpwuid(C.uid_t(uid), pwd, buf, n, found)
@@ -91,7 +98,8 @@ func LookupUID(uid int) (*User, error) {
 }
 
 // Groups returns the names of u's primary group and supplementary groups, as
-// NSS reports them (getgrouplist), primary first, without duplicates. A group
+// NSS reports them (getgrouplist), primary first, without duplicates; from
+// /etc/group when the files are the whole answer (files.go). A group
 // id that has no name is an error wrapping ErrUnknownGroup: the caller cannot
 // tell whether a pattern would have matched it, so it must deny.
 //
@@ -103,6 +111,9 @@ func Groups(u *User) ([]string, error) {
 	}
 	if u.GID < 0 || u.GID >= math.MaxUint32 {
 		return nil, fmt.Errorf("groups of %q: %w: id %d", u.Name, ErrUnknownGroup, u.GID)
+	}
+	if names, ok := localFiles.groups(u); ok {
+		return names, nil
 	}
 	gids, err := groupList(u.Name, C.gid_t(u.GID))
 	if err != nil {
@@ -145,6 +156,7 @@ func lookupPasswd(call func(*C.struct_passwd, *C.char, C.size_t, *C.int) C.int) 
 		GID:   int(pwd.pw_gid),
 		Home:  C.GoString(pwd.pw_dir),
 		Shell: C.GoString(pwd.pw_shell),
+		Gecos: C.GoString(pwd.pw_gecos),
 	}
 	if u.Shell == "" {
 		u.Shell = DefaultShell

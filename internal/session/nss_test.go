@@ -144,8 +144,8 @@ func TestNSSOnlyUser(t *testing.T) {
 	if u, err := LookupUser("lgx-noshell"); err != nil || u.Shell != DefaultShell {
 		t.Errorf("LookupUser(lgx-noshell) = %+v, %v, want shell %s", u, err, DefaultShell)
 	}
-	if u, err := LookupUser("lgx-long"); err != nil || u.UID != 59007 {
-		t.Errorf("LookupUser(lgx-long) with a 20 kB gecos = %+v, %v", u, err)
+	if u, err := LookupUser("lgx-long"); err != nil || u.UID != 59007 || u.Gecos != strings.Repeat("g", 20000) {
+		t.Errorf("LookupUser(lgx-long) with a 20 kB gecos = %+v, %v; want the gecos whole", u, err)
 	}
 
 	orphan, err := LookupUser("lgx-orphan")
@@ -154,6 +154,37 @@ func TestNSSOnlyUser(t *testing.T) {
 	}
 	if g, err := Groups(orphan); !errors.Is(err, ErrUnknownGroup) {
 		t.Errorf("Groups(lgx-orphan) = %q, %v, want ErrUnknownGroup (gid 59006 has no name)", g, err)
+	}
+}
+
+// TestLocalUserDirectoryGroup is the case a files fast path must not get
+// wrong: a user of /etc/passwd (root) whose group lives in a directory
+// (here libnss-extrausers, as SSSD or LDAP would serve it). Were /etc/group
+// alone read, the group would be missing, and a `groups: ["lgx-admins"]`
+// policy would let that user skip the second factor.
+func TestLocalUserDirectoryGroup(t *testing.T) {
+	needOrSkip(t, nssfake.Available() == "", nssfake.Available())
+	before, err := LookupUser("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nssfake.Install(t, nil, []nssfake.FakeGroup{{Name: "lgx-admins", GID: 59200, Members: []string{"root"}}})
+	root, err := LookupUser("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *root != *before {
+		t.Errorf("LookupUser(root) = %+v with extrausers, %+v without", *root, *before)
+	}
+	got, err := Groups(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, "lgx-admins") {
+		t.Errorf("Groups(root) = %q: the directory group lgx-admins is missing", got)
+	}
+	if out, err := exec.Command("/usr/bin/id", "-Gn", "root").Output(); err == nil && !sameSet(got, strings.Fields(string(out))) {
+		t.Errorf("Groups(root) = %q, id -Gn root = %q", got, out)
 	}
 }
 

@@ -109,11 +109,15 @@ type HashParams struct {
 }
 
 // BackupHash is one code's salted hash. Kind "numeric" marks 8-digit codes
-// imported from google-authenticator scratch codes; "base32" marks our own.
+// imported from google-authenticator scratch codes; "base32" marks our own
+// made before selectors; "selector" marks our own whose first characters,
+// Selector, are public and name the code's slot, so that a check hashes
+// once instead of once per stored code.
 type BackupHash struct {
-	Kind string `json:"kind"`
-	Salt []byte `json:"salt"`
-	Hash []byte `json:"hash"`
+	Kind     string `json:"kind"`
+	Selector string `json:"selector,omitempty"`
+	Salt     []byte `json:"salt"`
+	Hash     []byte `json:"hash"`
 }
 
 // Event records a login.

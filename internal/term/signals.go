@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -14,6 +15,12 @@ import (
 // user types (Ctrl-C, Ctrl-\, Ctrl-Z), the hangup of a vanished client, and
 // a polite kill.
 var interruptSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGHUP, syscall.SIGTERM}
+
+// Caught is every signal Interrupts passes to signal.Notify, for the
+// signal.Reset before exec (session.Exec).
+func Caught() []os.Signal {
+	return append(slices.Clone(interruptSignals), syscall.SIGPIPE)
+}
 
 // Interrupted is the cause of a context cancelled by Interrupts. It matches
 // context.Canceled with errors.Is, as signal.NotifyContext's cause does.
@@ -47,7 +54,7 @@ func (e *Interrupted) Is(target error) bool { return target == context.Canceled 
 //
 // stop calls signal.Stop and cancels ctx. Keep it in force until the process
 // exits or is about to exec; before exec, call signal.Reset for every
-// signal. Never signal.Ignore: an ignored disposition survives exec.
+// signal in Caught. Never signal.Ignore: an ignored disposition survives exec.
 func Interrupts(parent context.Context) (ctx context.Context, caught func() os.Signal, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)

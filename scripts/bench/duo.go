@@ -19,6 +19,7 @@ type duoBench struct {
 	fake     *duotest.Server
 	passcode string // config: Duo passcodes from LOGINGATE_PASSCODE
 	push     string // config: headless: push, approved at once
+	bare     string // duobare's config: the same host, keys and CA
 	codes    []string
 }
 
@@ -55,20 +56,29 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 			return nil, err
 		}
 	}
+	b.bare = filepath.Join(dir, "duo-bare.conf")
+	bare := fmt.Sprintf("host %s\nikey %s\nskey %s\ncafile %s\nuser root\n", fake.Host, fake.IKey, fake.SKey, ca)
+	if err := os.WriteFile(b.bare, []byte(bare), 0o600); err != nil {
+		fake.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
 func (b *duoBench) close() { b.fake.Close() }
 
-// cases are the Duo rows; shell is the login shell the gate execs.
-func (b *duoBench) cases(gate, shell string) []kase {
+// cases are the Duo rows; shell is the login shell the gate execs. bare,
+// when set, adds the row of the bare duo_api_golang program. The rows use
+// the user's state of the gate under test, so a -base binary gets none
+// (it may not read that state's format).
+func (b *duoBench) cases(gate, bare, shell string) []kase {
 	allowed := func(status int, stderr string) error {
 		if status != 0 || strings.Contains(stderr, "error") {
 			return fmt.Errorf("want a Duo login, got exit %d: %q", status, stderr)
 		}
 		return nil
 	}
-	return []kase{
+	cases := []kase{
 		{id: "duo-passcode", label: "G: gate, Duo passcode (fake Duo on loopback, TLS), then `" + shell + " -c /bin/true`",
 			prep: func() (*exec.Cmd, error) {
 				if len(b.codes) == 0 {
@@ -87,4 +97,13 @@ func (b *duoBench) cases(gate, shell string) []kase {
 				return cmd, nil
 			}, check: allowed},
 	}
+	if bare != "" {
+		cases = append(cases, kase{id: "duo-bare", label: "H0: a bare duo_api_golang program: preauth, push (async), one auth_status, then `" + shell + " -c /bin/true`",
+			prep: func() (*exec.Cmd, error) {
+				cmd := exec.Command(bare, b.bare, shell)
+				cmd.Env = baseEnv()
+				return cmd, nil
+			}, check: ok})
+	}
+	return cases
 }

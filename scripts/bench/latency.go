@@ -97,38 +97,20 @@ func (l *latencyResult) get(id string) *row {
 // once, in a new random order, so that drift in the machine's load and
 // whatever one program leaves behind for the next spread evenly over the
 // rows.
-func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyResult, error) {
-	g, err := newGateDir(dir, "latency", "")
-	if err != nil {
-		return nil, err
-	}
-	defer g.close()
-	en, err := enroll(ctx, bins.gate, g.config)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkTOTP(en.secret); err != nil {
-		return nil, err
-	}
-	statePath := filepath.Join(g.state, "root", "state.json")
-	pristine, err := os.ReadFile(statePath)
-	if err != nil {
-		return nil, err
-	}
+func latency(ctx context.Context, dir string, bins binaries, n int, only []string) (*latencyResult, error) {
 	shell, err := loginShell()
 	if err != nil {
 		return nil, err
 	}
 	res := &latencyResult{shell: shell}
-
-	gateCmd := func(code string) (*exec.Cmd, error) {
-		if err := restore(statePath, pristine, 0o600); err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bins.gate, "-c", g.config, "/bin/true")
-		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
-		return cmd, nil
+	gs, err := newGateSet(ctx, dir, "latency", bins.gate, "", "")
+	if err != nil {
+		return nil, err
 	}
+	defer gs.close()
+	g := gs.g
+	pristine := gs.pristine
+
 	plain := func(path string, args ...string) func() (*exec.Cmd, error) {
 		return func() (*exec.Cmd, error) {
 			cmd := exec.Command(path, args...)
@@ -136,25 +118,18 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 			return cmd, nil
 		}
 	}
-	ok := func(status int, stderr string) error {
-		if status != 0 || stderr != "" {
-			return fmt.Errorf("exit %d: %q", status, stderr)
-		}
-		return nil
-	}
-	allowed := func(says string) func(int, string) error {
-		return func(status int, stderr string) error {
-			if status != 0 || !strings.Contains(stderr, says) || strings.Contains(stderr, "warning") {
-				return fmt.Errorf("want a login, got exit %d: %q", status, stderr)
-			}
-			return nil
-		}
-	}
 	shellCmd := func() (*exec.Cmd, error) {
 		cmd := exec.Command(shell, "-c", "/bin/true")
 		cmd.Args[0] = filepath.Base(shell) // as the gate execs it
 		cmd.Env = baseEnv()
 		return cmd, nil
+	}
+	floorDir := filepath.Join(dir, "floor-state")
+	if err := os.Mkdir(floorDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := restore(filepath.Join(floorDir, "state.json"), pristine, 0o600); err != nil {
+		return nil, err
 	}
 
 	cases := []kase{
@@ -164,25 +139,24 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 		{id: "version", label: "`logingate version` (start-up only)", prep: plain(bins.gate, "version"), check: ok},
 		{id: "check-config", label: "`logingate check-config` (start-up + config)", prep: plain(bins.gate, "-c", g.config, "check-config"), check: ok},
 		{id: "shell", label: "A: `" + shell + " -c /bin/true` alone", prep: shellCmd, check: ok},
-		{id: "totp", label: "B: gate, TOTP code, then `" + shell + " -c /bin/true`",
-			prep: func() (*exec.Cmd, error) { return gateCmd(totpCode(en.secret, time.Now(), 6)) }, check: ok},
-		{id: "wrong", label: "C: gate, wrong code (denied, no exec)",
-			prep: func() (*exec.Cmd, error) { return gateCmd(wrongCode(en.secret)) },
-			check: func(status int, stderr string) error {
-				if status != 1 || !strings.Contains(stderr, "wrong code") {
-					return fmt.Errorf("want a denial, got exit %d: %q", status, stderr)
-				}
-				return nil
-			}},
-		{id: "backup", label: "D: gate, backup code, then `" + shell + " -c /bin/true`",
-			prep: func() (*exec.Cmd, error) { return gateCmd(en.codes[0]) }, check: allowed("backup codes left")},
+		{id: "floor", label: "F: the floor (static Go: lock, read, durable rewrite of the state, then `" + shell + " -c /bin/true`)",
+			prep: plain(bins.floor, floorDir, shell), check: ok},
+	}
+	cases = append(cases, gs.cases(shell)...)
+	if bins.base != "" {
+		base, err := newGateSet(ctx, dir, "latency-base", bins.base, "base-", " (base)")
+		if err != nil {
+			return nil, fmt.Errorf("base binary: %v", err)
+		}
+		defer base.close()
+		cases = append(cases, base.cases(shell)...)
 	}
 	duo, err := newDuoBench(dir, g, warmup+n)
 	if err != nil {
 		return nil, err
 	}
 	defer duo.close()
-	cases = append(cases, duo.cases(bins.gate, shell)...)
+	cases = append(cases, duo.cases(bins.gate, bins.duoBare, shell)...)
 	rad, why, err := newRADIUSBench(dir, bins.gate)
 	if err != nil {
 		return nil, fmt.Errorf("RADIUS row: %v", err)
@@ -201,6 +175,12 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 		cases = append(cases, pam.cases()...)
 	}
 	res.pamMissing = why
+	if len(only) > 0 {
+		cases = slices.DeleteFunc(cases, func(c kase) bool { return !slices.Contains(only, c.id) })
+		if rad != nil && !slices.ContainsFunc(cases, func(c kase) bool { return c.id == "radius" }) {
+			rad = nil // its accept count is not checked when its row is left out
+		}
+	}
 
 	r, err := newRunner(dir, bins.launcher)
 	if err != nil {
@@ -254,6 +234,83 @@ func latency(ctx context.Context, dir string, bins binaries, n int) (*latencyRes
 	res.fsyncBytes = len(pristine)
 	res.fsync, err = fsyncCost(g.dir, len(pristine), n)
 	return res, err
+}
+
+// ok is the check of a row that must exit 0 and say nothing.
+func ok(status int, stderr string) error {
+	if status != 0 || stderr != "" {
+		return fmt.Errorf("exit %d: %q", status, stderr)
+	}
+	return nil
+}
+
+// gateSet is one logingate binary's gate rows (B, C, D) with a state
+// directory and enrollment of its own, so that a second binary (-base)
+// can be timed in the same run with codes of its own format.
+type gateSet struct {
+	g             *gateDir
+	bin           string
+	en            *enrollment
+	statePath     string
+	pristine      []byte
+	idPre, suffix string
+}
+
+func newGateSet(ctx context.Context, dir, name, bin, idPre, suffix string) (*gateSet, error) {
+	g, err := newGateDir(dir, name, "")
+	if err != nil {
+		return nil, err
+	}
+	en, err := enroll(ctx, bin, g.config)
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	if err := checkTOTP(en.secret); err != nil {
+		g.close()
+		return nil, err
+	}
+	gs := &gateSet{g: g, bin: bin, en: en, statePath: filepath.Join(g.state, "root", "state.json"), idPre: idPre, suffix: suffix}
+	if gs.pristine, err = os.ReadFile(gs.statePath); err != nil {
+		g.close()
+		return nil, err
+	}
+	return gs, nil
+}
+
+func (gs *gateSet) close() { gs.g.close() }
+
+func (gs *gateSet) cases(shell string) []kase {
+	gateCmd := func(code string) (*exec.Cmd, error) {
+		if err := restore(gs.statePath, gs.pristine, 0o600); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(gs.bin, "-c", gs.g.config, "/bin/true")
+		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
+		return cmd, nil
+	}
+	allowed := func(says string) func(int, string) error {
+		return func(status int, stderr string) error {
+			if status != 0 || !strings.Contains(stderr, says) || strings.Contains(stderr, "warning") {
+				return fmt.Errorf("want a login, got exit %d: %q", status, stderr)
+			}
+			return nil
+		}
+	}
+	return []kase{
+		{id: gs.idPre + "totp", label: "B: gate, TOTP code, then `" + shell + " -c /bin/true`" + gs.suffix,
+			prep: func() (*exec.Cmd, error) { return gateCmd(totpCode(gs.en.secret, time.Now(), 6)) }, check: ok},
+		{id: gs.idPre + "wrong", label: "C: gate, wrong code (denied, no exec)" + gs.suffix,
+			prep: func() (*exec.Cmd, error) { return gateCmd(wrongCode(gs.en.secret)) },
+			check: func(status int, stderr string) error {
+				if status != 1 || !strings.Contains(stderr, "wrong code") {
+					return fmt.Errorf("want a denial, got exit %d: %q", status, stderr)
+				}
+				return nil
+			}},
+		{id: gs.idPre + "backup", label: "D: gate, backup code, then `" + shell + " -c /bin/true`" + gs.suffix,
+			prep: func() (*exec.Cmd, error) { return gateCmd(gs.en.codes[0]) }, check: allowed("backup codes left")},
+	}
 }
 
 // wrongCode is a 6-digit code that matches none of the steps the gate

@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -49,11 +50,17 @@ func main() {
 	stressFor := flag.Duration("stress", 60*time.Second, "length of each stress run, one per backend (0 skips them)")
 	procs := flag.Int("procs", 64, "concurrent gate processes in the stress run")
 	out := flag.String("out", "docs/BENCHMARKS.md", "the report to write")
+	rows := flag.String("rows", "", "comma-separated row ids: time only these, print a table, write no report")
+	base := flag.String("base", "", "another logingate binary (say, built from main) whose gate rows run beside this one's")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *stressFor, *procs, *out); err != nil {
+	var only []string
+	if *rows != "" {
+		only = strings.Split(*rows, ",")
+	}
+	if err := run(ctx, *n, *stressFor, *procs, *out, only, *base); err != nil {
 		if ctx.Err() != nil {
 			err = errors.New("interrupted; what the bench made is removed, the report is not written")
 		}
@@ -63,7 +70,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, n int, stressFor time.Duration, procs int, out string) error {
+func run(ctx context.Context, n int, stressFor time.Duration, procs int, out string, only []string, base string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run it as root (sudo make bench): the gate checks root's own state and the PAM rows need /etc/pam.d")
 	}
@@ -84,14 +91,29 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 	if err != nil {
 		return err
 	}
+	if base != "" {
+		bins.base = filepath.Join(dir, "logingate-base")
+		if err := installCopy(base, bins.base); err != nil {
+			return err
+		}
+	}
 	info := machine(dir)
+	if len(only) > 0 {
+		say("latency: %d interleaved runs of %s", n, strings.Join(only, ", "))
+		lat, err := latency(ctx, dir, bins, n, only)
+		if err != nil {
+			return err
+		}
+		fmt.Print(table(info, lat))
+		return nil
+	}
 	su, err := startup(ctx, bins.gate, startupRuns)
 	if err != nil {
 		return err
 	}
 
 	say("latency: %d interleaved runs per case", n)
-	lat, err := latency(ctx, dir, bins, n)
+	lat, err := latency(ctx, dir, bins, n, nil)
 	if err != nil {
 		return err
 	}
@@ -108,6 +130,23 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 	abs, _ := filepath.Abs(out)
 	say("wrote %s", abs)
 	return nil
+}
+
+// installCopy writes a copy of the binary src at dst with plain writes, as
+// install(1) and dpkg put a binary in place. How a binary's pages sit in
+// the page cache (written by the linker's mmap, by write(2), or long
+// cached) moves its peak RSS by megabytes, identical bytes or not, so
+// every logingate the bench times is put in place the same way.
+func installCopy(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 func say(format string, args ...any) {

@@ -28,6 +28,9 @@ type binaries struct {
 	nopStatic string // a Go program with an empty main, CGO_ENABLED=0
 	nopCgo    string // the same with cgo: dynamically linked against glibc
 	launcher  string // times and measures each run (launcher.go)
+	floor     string // the floor of a TOTP login (floor/main.go), static
+	duoBare   string // a bare duo_api_golang push login (duobare/main.go)
+	base      string // -base: another logingate binary timed beside this one
 }
 
 func build(ctx context.Context, dir string) (binaries, error) {
@@ -36,12 +39,26 @@ func build(ctx context.Context, dir string) (binaries, error) {
 		nopStatic: filepath.Join(dir, "nop-static"),
 		nopCgo:    filepath.Join(dir, "nop-cgo"),
 	}
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.gate, "./cmd/logingate").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.gate+".built", "./cmd/logingate").CombinedOutput(); err != nil {
 		return b, fmt.Errorf("go build logingate: %v\n%s", err, out)
+	}
+	if err := installCopy(b.gate+".built", b.gate); err != nil {
+		return b, err
 	}
 	var err error
 	if b.launcher, err = buildLauncher(ctx, dir); err != nil {
 		return b, err
+	}
+	b.floor, b.duoBare = filepath.Join(dir, "floor"), filepath.Join(dir, "duobare")
+	for _, p := range []struct{ out, pkg, cgo string }{
+		{b.floor, "./scripts/bench/floor", "0"},
+		{b.duoBare, "./scripts/bench/duobare", "1"}, // built as the gate is
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", p.out, p.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+p.cgo)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return b, fmt.Errorf("go build %s: %v\n%s", p.pkg, err, out)
+		}
 	}
 	for _, p := range []struct{ out, src, cgo string }{
 		{b.nopStatic, "package main\n\nfunc main() {}\n", "0"},

@@ -251,11 +251,11 @@ func (s *stressRun) pick(rng *rand.Rand) (kind string, c credential) {
 		return "wrong code", credential{"wrong/" + code, code}
 	default:
 		const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
-		b := make([]byte, 11)
+		b := make([]byte, 14) // xxxx-xxxx-xxxx, the shape enroll hands out
 		for i := range b {
 			b[i] = crockford[rng.IntN(len(crockford))]
 		}
-		b[5] = '-'
+		b[4], b[9] = '-', '-'
 		return "wrong code", credential{"wrong/" + string(b), string(b)}
 	}
 }

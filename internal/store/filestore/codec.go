@@ -30,6 +30,7 @@ const (
 	maxSalt        = 64
 	minHash        = 16
 	maxHash        = 64
+	maxSelector    = 4
 	maxHashTime    = 64
 	maxHashMemKiB  = 1 << 20 // 1 GiB
 	maxTextLen     = 255     // last_success.from and .factor
@@ -203,7 +204,7 @@ func jsonKind(v string) string {
 
 var (
 	totpAlgs  = map[string]bool{"SHA1": true, "SHA256": true, "SHA512": true}
-	codeKinds = map[string]bool{"base32": true, "numeric": true}
+	codeKinds = map[string]bool{"base32": true, "numeric": true, "selector": true}
 )
 
 // validate checks field values; messages name fields, never values.
@@ -290,7 +291,11 @@ func validateBackup(b *store.Backup) error {
 	for i, c := range b.Codes {
 		switch {
 		case !codeKinds[c.Kind]:
-			return fmt.Errorf("backup.codes[%d].kind must be base32 or numeric", i)
+			return fmt.Errorf("backup.codes[%d].kind must be base32, numeric or selector", i)
+		case (c.Kind == "selector") != (c.Selector != ""):
+			return fmt.Errorf("backup.codes[%d].selector is set for kind selector, and only for it", i)
+		case len(c.Selector) > maxSelector || !allBytes(c.Selector, isCrockford):
+			return fmt.Errorf("backup.codes[%d].selector must be up to %d characters of Crockford's base32", i, maxSelector)
 		case len(c.Salt) < minSalt || len(c.Salt) > maxSalt:
 			return fmt.Errorf("backup.codes[%d].salt must be %d to %d bytes", i, minSalt, maxSalt)
 		case len(c.Hash) < minHash || len(c.Hash) > maxHash:
@@ -312,6 +317,11 @@ func printable(s string, minLen int) bool {
 		}
 	}
 	return true
+}
+
+// isCrockford: a character of Crockford's base32 alphabet, upper case.
+func isCrockford(c byte) bool {
+	return (c >= '0' && c <= '9') || (isUpper(c) && c != 'I' && c != 'L' && c != 'O' && c != 'U')
 }
 
 // base32Chars: a non-empty run of the base32 alphabet, unpadded.

@@ -65,7 +65,8 @@ func TestDecodeValid(t *testing.T) {
 		` {"version": 1} ` + "\n",
 		`{"version":1,"totp":{"secret":"` + testSecret + `","algorithm":"SHA512","digits":8,"period":60,"last_step":0,"created":"2025-01-01T00:00:00+01:00"}}`,
 		edited(t, []any{}, "backup", "codes"), // every code used
-		edited(t, nil, "totp", "window"),      // the config's window
+		strings.Replace(string(validJSON(t)), `"kind": "base32"`, `"kind": "selector", "selector": "AB"`, 1), // a code with a slot
+		edited(t, nil, "totp", "window"), // the config's window
 	} {
 		if _, err := Decode([]byte(in)); err != nil {
 			t.Errorf("Decode(%s): %v", in, err)
@@ -121,6 +122,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"hash threads 0", edited(t, 0, "backup", "params", "threads"), "backup.params.threads"},
 		{"hash threads over uint8", edited(t, 256, "backup", "params", "threads"), "wrong type"},
 		{"code kind", strings.Replace(valid, `"numeric"`, `"hex"`, 1), "backup.codes[1].kind"},
+		{"selector kind without a selector", strings.Replace(valid, `"base32"`, `"selector"`, 1), "backup.codes[0].selector"},
+		{"selector on a code without slots", strings.Replace(valid, `"kind": "base32"`, `"kind": "base32", "selector": "AB"`, 1), "backup.codes[0].selector"},
+		{"selector not base32", strings.Replace(valid, `"kind": "base32"`, `"kind": "selector", "selector": "U!"`, 1), "backup.codes[0].selector"},
 		{"salt short", strings.Replace(valid, `"AQEBAQEBAQEBAQEBAQEBAQ=="`, `"AQEB"`, 1), "backup.codes[0].salt"},
 		{"salt not base64", strings.Replace(valid, `"AQEBAQEBAQEBAQEBAQEBAQ=="`, `"%%%%"`, 1), "not valid base64"},
 		{"hash missing", strings.Replace(valid, `"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="`, `null`, 1), "backup.codes[0].hash"},
