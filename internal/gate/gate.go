@@ -201,7 +201,14 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		// see it, and an answer no factor takes is malformed, not a
 		// failure on record.
 		d, done := Decision{Reason: "malformed answer"}, false
-		if candidates := route(held, g.EnvCode); len(candidates) > 0 {
+		if a := envAction(held, g.EnvCode); a != nil {
+			// login_duo's DUO_PASSCODE=push (push2, phone, sms, or a menu
+			// option number): the factor it names, as if typed at the menu.
+			var again bool
+			if d, again, done = g.runAction(ctx, a); again {
+				d.Reason = "sms passcodes sent"
+			}
+		} else if candidates := route(held, g.EnvCode); len(candidates) > 0 {
 			d, done = g.tryCode(ctx, g.EnvCode, candidates, held)
 		} else {
 			g.say("logingate: the passcode from the environment is not a valid code")
