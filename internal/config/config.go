@@ -6,12 +6,33 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
 // DefaultPath is where the gate looks without -c.
 const DefaultPath = "/etc/logingate/logingate.yaml"
+
+// LoginDuoPath is login_duo's own default file, read without -c when
+// DefaultPath does not exist (see DefaultFile).
+const LoginDuoPath = "/etc/duo/login_duo.conf"
+
+// DefaultFile is the config a command without -c reads: yamlPath, unless it
+// does not exist and loginDuoPath does. So swapping the binary in
+// "ForceCommand /usr/sbin/login_duo" keeps reading login_duo's file. Any
+// other error on yamlPath keeps it, so that Load reports that error.
+// The paths are parameters so that tests need no file in /etc.
+func DefaultFile(yamlPath, loginDuoPath string) string {
+	if _, err := os.Lstat(yamlPath); !errors.Is(err, os.ErrNotExist) {
+		return yamlPath
+	}
+	if _, err := os.Lstat(loginDuoPath); err == nil {
+		return loginDuoPath
+	}
+	return yamlPath
+}
 
 // Config is the whole, validated configuration.
 type Config struct {

@@ -70,7 +70,7 @@ func (a *auditor) checkFiles(ref effective) {
 
 	path, from := a.o.Config, "--config"
 	if path == "" {
-		path, from = config.DefaultPath, "default"
+		path, from = config.DefaultFile(config.DefaultPath, config.LoginDuoPath), "default"
 		if words := shellWords(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
 			if c := configFlag(words); c != "" {
 				path, from = c, "ForceCommand -c"
