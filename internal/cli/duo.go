@@ -52,6 +52,9 @@ func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.S
 		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
 			Reason: "duo noverify is set: Duo's TLS certificate is not checked, so anyone on the network path can answer for Duo"})
 	}
+	for _, w := range cfg.Warnings {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user, Reason: w})
+	}
 	if cfg.FailmodeDefaulted {
 		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
 			Reason: cfg.Path + " sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead"})
