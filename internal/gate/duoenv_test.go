@@ -1,9 +1,11 @@
 package gate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/duo"
 	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/factors"
@@ -54,4 +56,55 @@ func TestDuoEnvFactorWords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Verified Push in a session without a terminal: no push is sent that
+// nobody could complete (the number would be shown nowhere); one line on
+// stderr says why. With a terminal the number is shown there.
+func TestVerifiedPushNeedsTerminal(t *testing.T) {
+	for _, env := range []string{"", "push"} {
+		s := duotest.New(t)
+		s.SetUser(testUser, duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}, VerifiedPush: "417"})
+		c, err := duo.New(duo.Options{Host: s.Host, IKey: s.IKey, SKey: s.SKey, RootCAs: s.CA, PollInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		h := newHarness(t, nil, nil)
+		h.cfg.LocalFactors, h.cfg.Headless = false, "push"
+		h.cfg.Duo = &config.Duo{VerifiedPush: true}
+		h.g.Services = []factors.Service{factors.NewDuo(c, factors.DuoLogin{User: testUser, VerifiedPush: true})}
+		h.g.EnvCode = env
+		if d := h.run(); d.Allow || d.Reason != "verified push without a terminal" {
+			t.Errorf("DUO_PASSCODE=%q, no terminal: %+v, want denied", env, d)
+		}
+		if n := len(s.RequestsTo("/auth/v2/auth")); n != 0 {
+			t.Errorf("DUO_PASSCODE=%q, no terminal: %d pushes sent", env, n)
+		}
+		if got := h.stderr.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, "logingate: error: verified push needs a terminal") {
+			t.Errorf("stderr %q, want one line", got)
+		}
+	}
+
+	s := duotest.New(t)
+	s.SetUser(testUser, duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}, VerifiedPush: "417"})
+	c, err := duo.New(duo.Options{Host: s.Host, IKey: s.IKey, SKey: s.SKey, RootCAs: s.CA, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ui := newUI(say("1"))
+	ui.onPrintln = func(line string) {
+		if strings.Contains(line, "Verification code: 417") {
+			s.Type(testUser, "417")
+		}
+	}
+	h := newHarness(t, nil, ui)
+	h.cfg.LocalFactors = false
+	h.cfg.Duo = &config.Duo{VerifiedPush: true}
+	h.g.Services = []factors.Service{factors.NewDuo(c, factors.DuoLogin{User: testUser, VerifiedPush: true})}
+	if d := h.run(); !d.Allow || d.Factor != "duo-push" {
+		t.Errorf("verified push at a terminal: %+v, want in by the push", d)
+	}
+	h.wantLines("Verification code: 417")
 }

@@ -145,6 +145,7 @@ func lookupPasswd(call func(*C.struct_passwd, *C.char, C.size_t, *C.int) C.int) 
 		GID:   int(pwd.pw_gid),
 		Home:  C.GoString(pwd.pw_dir),
 		Shell: C.GoString(pwd.pw_shell),
+		Gecos: C.GoString(pwd.pw_gecos),
 	}
 	if u.Shell == "" {
 		u.Shell = DefaultShell

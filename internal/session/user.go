@@ -19,4 +19,5 @@ type User struct {
 	UID, GID int
 	Home     string
 	Shell    string // never empty: DefaultShell when the entry has none
+	Gecos    string // whole, as NSS returns it (users may change parts: chfn)
 }
