@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
@@ -133,6 +136,13 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		return deny(target.Name, "interrupted after the decision", "interrupted; access denied")
 	}
 
+	if cfg.Motd && !d.Failsafe && tty != nil && interactive(environ) {
+		// login_duo's motd = yes: after a login it let in (Duo, group
+		// bypass, preauth allow; never failsafe), in interactive sessions
+		// only: a protocol on stdout (scp, sftp) must get nothing.
+		printMotd(tty)
+	}
+
 	// Hand over. Nothing of logingate's may survive into the session:
 	// the terminal and the audit socket are closed (and O_CLOEXEC anyway),
 	// signal handling returns to default inside Exec.
@@ -170,4 +180,34 @@ func readLoginDefs() []byte {
 	defer f.Close()
 	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
 	return b
+}
+
+// motdPath is the message of the day login_duo's motd = yes prints.
+var motdPath = "/etc/motd"
+
+// maxMotd bounds the message of the day shown.
+const maxMotd = 64 << 10
+
+// printMotd shows motdPath on the terminal, sanitised; a missing file
+// shows nothing.
+func printMotd(tty *term.TTY) {
+	f, err := os.Open(motdPath)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxMotd))
+	_ = tty.Printf("%s", b)
+}
+
+// interactive is login_duo's test for a session that is not headless: no
+// SSH_ORIGINAL_COMMAND, and stdin a terminal.
+func interactive(environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "SSH_ORIGINAL_COMMAND=") {
+			return false
+		}
+	}
+	_, err := unix.IoctlGetTermios(0, unix.TCGETS)
+	return err == nil
 }
