@@ -90,7 +90,6 @@ func TestLoginDuoConfKeys(t *testing.T) {
 	}
 }
 
-
 // -f is root's alone when the gate is privileged: a user's session
 // cannot name whose Duo account approves it.
 func TestLoginDuoAlternateUserPrivileged(t *testing.T) {
