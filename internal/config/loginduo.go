@@ -1,65 +1,12 @@
 package config
 
-// The login_duo drop-in: `logingate -c /etc/duo/login_duo.conf` reads
-// login_duo's INI file with its keys, defaults and meaning (REFERENCE §1),
-// so that an operator swaps the binary in the ForceCommand line and keeps
-// the file. The dialect is inih's as duo_unix bundles it:
-//
-//   - "[section]" lines, any name or none at all; keys of every section
-//     apply. Text after "]" is ignored.
-//   - ";" or "#" starting a line (after white space) is a comment; inside a
-//     line only ";" preceded by white space starts one ("a;b" and "a#b" are
-//     values).
-//   - "key = value", white space around both trimmed; keys are
-//     case-sensitive.
-//   - A line that starts with white space continues the previous key (a
-//     "[section]" line ends that); for groups it adds pattern-lists.
-//   - login_duo reads lines in pieces of at most 199 bytes.
-//   - Booleans are true for yes, true, on and 1 (case-sensitive).
-//
-// Kept from login_duo: failmode defaults to safe (Config.FailmodeDefaulted
-// tells the gate to log that at each start); prompts is clamped to 1..3;
-// https_timeout is whole seconds, 0 or less meaning none, and none by
-// default; groups and group both add pattern-lists; http_proxy may omit
-// "http://"; headless sessions get a silent push to the default device
-// (headless: push); syslog ident login_duo, facility user. Only Duo is
-// configured (LocalFactors false): no local state needs to exist.
-//
-// Deliberate differences, each an error naming file and line where
-// login_duo would go on (or, under failmode safe, let everyone in):
-//
-//   - Any bad line is an error; login_duo stops reading at the first one
-//     and keeps what it read before it.
-//   - A key logingate does not support is an error naming it: send_gecos,
-//     verified_push, fallback_local_ip, motd, gecos_parsed and dev_fips_mode
-//     when true (false is login_duo's default and means what logingate
-//     does); offline_secrets_path and min_tls whatever their value.
-//     gecos_delim and gecos_username_pos are checked as login_duo does and
-//     have no effect without send_gecos, as in login_duo.
-//   - A boolean must be yes, true, on, 1, no, false, off or 0: login_duo
-//     reads anything else ("Yes" included) as false.
-//   - prompts and https_timeout must be whole numbers (login_duo's atoi
-//     reads "three" as 0).
-//   - A key set twice is an error (login_duo keeps the last; groups and
-//     group add up, as in login_duo).
-//   - An indented line after a key other than groups is an error: login_duo
-//     takes it as a new value for that key (so an indented file, or an
-//     indented comment, silently changes ikey or host). An indented comment
-//     or an inline ";" comment on a groups continuation is an error too:
-//     login_duo reads it as patterns.
-//   - A value starting with ";" is an error (login_duo reads "key = ; x"
-//     as the value "; x", not as an empty value and a comment).
-//   - An empty value is an error; an empty cafile, which login_duo reads as
-//     noverify, says so.
-//   - noverify with cafile is an error (login_duo ignores cafile).
-//   - "\ " (a space inside a group name) in groups is an error: match the
-//     space with "?".
-//   - A line over 199 bytes, a control character or a byte-order mark is
-//     an error.
-//   - http_proxy may also be https://.
-//   - The file must be owned by root and readable by root and the logingate
-//     group only (login_duo: mode 600 for its privilege-separation user);
-//     the error says the one command that hands it over.
+// The login_duo drop-in: a login_duo.conf (given with -c, or found at
+// LoginDuoPath without it) is read with login_duo's keys, defaults and
+// meaning, in inih's dialect as duo_unix bundles it, so that an operator
+// swaps the binary in the ForceCommand line and keeps the file. The man
+// page (docs/logingate.1, LOGIN_DUO DROP-IN) lists each key, what logingate
+// does with it, and every deliberate difference with its reason and fix;
+// keep it and this file in step.
 
 import (
 	"bytes"
