@@ -115,6 +115,12 @@ func (a *auditor) checkFiles(ref effective) {
 	if cfg.LocalFactors {
 		a.hostFinding(stateDirVerdict(cfg.StateDir, gid))
 	}
+	if defs, _ := readLimited(a.o.LoginDefs); cfg.Duo.GECOSUserChangeable(defs) {
+		a.hostFinding(Finding{ID: "duo-gecos", Severity: High, Setting: setting + ": send_gecos",
+			Problem: "the GECOS field sent as the Duo username is one that users may change with chfn (CHFN_RESTRICT in " + a.o.LoginDefs + ")",
+			Attack:  "a user writes another person's Duo username into their own GECOS, and approves their logins with their own phone",
+			Fix:     "remove that field's letter from CHFN_RESTRICT in " + a.o.LoginDefs + " (f: full name, r: room, w: work phone, h: home phone)"})
+	}
 }
 
 // readableByGate reports a file the privileged gate (running as the user,
