@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/session"
@@ -52,5 +54,19 @@ func TestGateAlternateDuoUser(t *testing.T) {
 	want := "Failed Duo login for 'duo-only-name' (local user '" + caller.Name + "') from 203.0.113.9"
 	if !strings.Contains(string(out), want) {
 		t.Errorf("stderr:\n%s\nwant the audit line %q", out, want)
+	}
+}
+
+// The host name sent to Duo is looked up within hostLookupTimeout, and is
+// at least the short name.
+func TestFQDNBounded(t *testing.T) {
+	short, _ := os.Hostname()
+	start := time.Now()
+	name := fqdn(context.Background())
+	if took := time.Since(start); took > hostLookupTimeout+100*time.Millisecond {
+		t.Errorf("lookup took %s, want at most about %s", took, hostLookupTimeout)
+	}
+	if name != short && !strings.HasPrefix(name, short+".") && !strings.Contains(name, ".") {
+		t.Errorf("host name %q, want %q or a full name", name, short)
 	}
 }

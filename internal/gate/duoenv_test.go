@@ -108,3 +108,36 @@ func TestVerifiedPushNeedsTerminal(t *testing.T) {
 	}
 	h.wantLines("Verification code: 417")
 }
+
+// The two edge answers where logingate deliberately differs from
+// login_duo (man page, LOGIN_DUO DROP-IN): Duo answered both times, so
+// failmode does not apply. A preauth stat FAIL without a code denies under
+// failmode safe; a preauth allow without status_msg lets the user in under
+// failmode secure.
+func TestDuoEdgeAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name, failmode, body string
+		allow                bool
+	}{
+		{name: "FAIL without code, failmode safe", failmode: "safe", body: `{"stat":"FAIL","message":"Something"}`},
+		{name: "allow without status_msg, failmode secure", failmode: "secure", body: `{"stat":"OK","response":{"result":"allow"}}`, allow: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := duotest.New(t)
+			s.SetUser(testUser, duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}})
+			s.Fail("/auth/v2/preauth", duotest.Failure{Body: tc.body})
+			c, err := duo.New(duo.Options{Host: s.Host, IKey: s.IKey, SKey: s.SKey, RootCAs: s.CA, PollInterval: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			h := newHarness(t, nil, nil)
+			h.cfg.LocalFactors, h.cfg.Failmode = false, tc.failmode
+			h.g.Services = []factors.Service{factors.NewDuo(c, factors.DuoLogin{User: testUser})}
+			d := h.run()
+			if d.Allow != tc.allow || d.Failsafe {
+				t.Errorf("%+v, want allow=%t and no failsafe", d, tc.allow)
+			}
+		})
+	}
+}
