@@ -39,6 +39,14 @@ func dropInDefault(path string) Config {
 func TestLoginDuo(t *testing.T) {
 	caDir := t.TempDir()
 	ca := writeFile(t, caDir, "ca.pem", testPEM, 0o644)
+	openDir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	openCA := writeFile(t, openDir, "ca.pem", testPEM, 0o644)
 	long := func(n int) string { return "#" + strings.Repeat("x", n-2) + "\n" } // a line of n bytes
 	tests := []struct {
 		name, ini string
@@ -152,6 +160,7 @@ func TestLoginDuo(t *testing.T) {
 		{name: "http_proxy socks", ini: iniKeys3 + "http_proxy = socks5://proxy:1080\n", line: 4, key: "http_proxy", msg: "must start with http:// or https://"},
 		{name: "http_proxy bad port", ini: iniKeys3 + "http_proxy = proxy:99999\n", line: 4, key: "http_proxy", msg: "port between 1 and 65535"},
 		{name: "cafile empty", ini: iniKeys3 + "cafile =\n", line: 4, key: "cafile", msg: "login_duo reads as noverify = yes"},
+		{name: "cafile in a directory others may write", ini: iniKeys3 + "cafile = " + openCA + "\n", line: 4, key: "cafile", msg: "writable"},
 		{name: "cafile relative", ini: iniKeys3 + "cafile = ca.pem\n", line: 4, key: "cafile", msg: "must be an absolute path"},
 		{name: "cafile missing", ini: iniKeys3 + "cafile = " + caDir + "/none.pem\n", line: 4, key: "cafile", msg: caDir + "/none.pem: cannot open: no such file"},
 		{name: "host bad", ini: "[duo]\nikey = " + testIKey + "\nskey = " + testSKey + "\nhost = https://api.example.com\n", line: 4, key: "host", msg: "without a scheme"},
