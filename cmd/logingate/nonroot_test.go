@@ -59,7 +59,9 @@ func TestNonRootCannotActOnOthers(t *testing.T) {
 		args []string
 		want string // the line on stderr; with --json, the error on stdout
 	}{
-		{"gate -f", []string{"-f", "root", "echo", "session-started"}, "logingate: error: only root may use -f for another user"},
+		// Unprivileged, -f names only the Duo user (login_duo's meaning):
+		// the factors checked stay nobody's, who has none.
+		{"gate -f", []string{"-f", "root", "echo", "session-started"}, "logingate: error: no second factor is set up for nobody; access denied"},
 		{"status --user", []string{"status", "--user", "root"}, otherUser},
 		{"status --user --json", []string{"status", "--user", "root", "--json"}, `{"error":"only root may act on another user (--user)"}`},
 		{"enroll --user", []string{"enroll", "--user", "root", "--force"}, otherUser},

@@ -83,6 +83,9 @@ type Event struct {
 	Factor string
 	Reason string
 	By     string // the administrator who made a change, when not the user
+	// DuoUser is the name Duo was asked about when it is not User (-f,
+	// send_gecos).
+	DuoUser string
 }
 
 // Line formats e as the message part of a syslog line.
@@ -102,6 +105,7 @@ func (e Event) Line() string {
 	add("action", e.Action)
 	add("result", e.Result)
 	add("user", e.User)
+	add("duo_user", e.DuoUser)
 	add("from", e.From)
 	add("factor", e.Factor)
 	add("by", e.By)
@@ -221,7 +225,11 @@ func (e Event) loginDuoLine() string {
 	if from == "" {
 		from = "unknown"
 	}
-	line := fmt.Sprintf("%s Duo login for '%s' from %s", what, clean(e.User), clean(from))
+	user := "'" + clean(e.User) + "'"
+	if e.DuoUser != "" {
+		user = "'" + clean(e.DuoUser) + "' (local user '" + clean(e.User) + "')"
+	}
+	line := fmt.Sprintf("%s Duo login for %s from %s", what, user, clean(from))
 	if e.Result != "allow" && e.Reason != "" {
 		line += ": " + clean(e.Reason)
 	}

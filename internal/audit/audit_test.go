@@ -155,3 +155,15 @@ func TestPrivateReasonStaysInSyslog(t *testing.T) {
 		t.Errorf("stderr %q, want only the fixed reason", got)
 	}
 }
+
+// -f and send_gecos ask Duo about another name than the login's: the
+// audit line names both, in either wording.
+func TestDuoUserNamed(t *testing.T) {
+	e := Event{Action: "login", Result: "allow", User: "alice", DuoUser: "a.smith", From: "203.0.113.9", Factor: "duo-push"}
+	if got, want := e.Line(), "action=login result=allow user=alice duo_user=a.smith from=203.0.113.9 factor=duo-push"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+	if got, want := e.loginDuoLine(), "Successful Duo login for 'a.smith' (local user 'alice') from 203.0.113.9"; got != want {
+		t.Errorf("login_duo line %q, want %q", got, want)
+	}
+}

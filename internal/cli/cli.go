@@ -44,6 +44,10 @@ func version() string {
 	return "devel"
 }
 
+// defaultConfig and defaultLoginDuoConfig are the files read without -c
+// (config.DefaultFile); tests point them elsewhere.
+var defaultConfig, defaultLoginDuoConfig = config.DefaultPath, config.LoginDuoPath
+
 // globals are login_duo's flags: they come before any subcommand.
 type globals struct {
 	config   string // -c
@@ -167,7 +171,7 @@ var subcommands = map[string]bool{
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),
 // -d, -f USER, -h HOST, -v, and "--".
 func parseGlobals(args []string) (g globals, rest []string, sub string, err error) {
-	g.config = config.DefaultPath
+	g.config = config.DefaultFile(defaultConfig, defaultLoginDuoConfig)
 	i := 0
 	value := func(flag string) (string, error) {
 		a := args[i]

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
@@ -52,14 +56,64 @@ func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.S
 		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
 			Reason: "duo noverify is set: Duo's TLS certificate is not checked, so anyone on the network path can answer for Duo"})
 	}
+	for _, w := range cfg.Warnings {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user, Reason: w})
+	}
 	if cfg.FailmodeDefaulted {
 		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
 			Reason: cfg.Path + " sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead"})
 	}
-	host, _ := os.Hostname()
-	l := factors.DuoLogin{User: user, IPAddr: sess.Remote, Hostname: host, Pushinfo: cfg.Duo.Pushinfo}
+	failmode := "closed"
+	if cfg.Failmode == "safe" {
+		failmode = "open"
+	}
+	server := localIP()
+	l := factors.DuoLogin{User: user, IPAddr: sess.Remote, LookupHost: fqdn, ServerIP: server,
+		Pushinfo: cfg.Duo.Pushinfo, Failmode: failmode, VerifiedPush: cfg.Duo.VerifiedPush}
+	if l.IPAddr != "" && net.ParseIP(l.IPAddr) == nil && cfg.Duo.FallbackLocalIP {
+		// login_duo's fallback_local_ip: an address that is no IP (-h
+		// with a name) is replaced by the server's own.
+		l.IPAddr = server
+	}
 	if sess.HasCommand {
 		l.Command = sess.Command
 	}
 	return []factors.Service{factors.NewDuo(c, l)}
+}
+
+// hostLookupTimeout bounds the lookup of this host's full name: a slow
+// resolver must not hold up a login.
+const hostLookupTimeout = 200 * time.Millisecond
+
+// fqdn is this host's fully qualified name, as login_duo sends it
+// (getaddrinfo's canonical name), or the short name when the lookup fails
+// or takes longer than hostLookupTimeout.
+func fqdn(ctx context.Context) string {
+	short, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, hostLookupTimeout)
+	defer cancel()
+	name, err := net.DefaultResolver.LookupCNAME(ctx, short)
+	name = strings.TrimSuffix(name, ".")
+	if err != nil || name == "" || !strings.Contains(name, ".") {
+		return short
+	}
+	return name
+}
+
+// localIP is the address this host would reach the internet from, as
+// login_duo's duo_local_ip finds it: a UDP "connection" (no packet is
+// sent) and the local address the kernel picked. "" when there is none.
+func localIP() string {
+	c, err := net.Dial("udp4", "8.8.8.8:53")
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
@@ -63,14 +67,18 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		return deny(fmt.Sprint(os.Getuid()), "user lookup failed: "+err.Error(), "cannot look up your account; access denied")
 	}
 	sess := session.FromEnv(environ, cmdArgs, g.host, caller)
+	// -f NAME is login_duo's "alternate Duo user": Duo (and RADIUS) are
+	// asked about NAME, which needs no local account; the local factors,
+	// rate limit, trusted windows, group check and session stay the
+	// caller's. Privileged, it is root's alone, as setuid login_duo has it:
+	// a user must not pick whose phone approves them.
 	target := caller
-	if g.forUser != "" && g.forUser != caller.Name {
-		if os.Getuid() != 0 {
-			return deny(caller.Name, "-f refused for non-root", "only root may use -f for another user")
-		}
-		if target, err = session.LookupUser(g.forUser); err != nil {
-			return deny(g.forUser, "user lookup failed: "+err.Error(), "no such user: "+g.forUser)
-		}
+	if g.forUser != "" && privilege.Privileged() && os.Getuid() != 0 {
+		return deny(caller.Name, "-f refused for non-root", "only root may use -f")
+	}
+	duoUser, gecosFallback := cfg.Duo.DuoUsername(caller.Name, caller.Gecos, g.forUser)
+	if g.forUser == "" && cfg.Duo != nil && cfg.Duo.SendGECOS {
+		duoUser = term.SanitizeLine(duoUser, 256) // a user may write their GECOS
 	}
 	policy, err := parsePolicy(cfg)
 	if err != nil {
@@ -79,9 +87,6 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	key, err := lookupSessionKey(cfg, sess, environ, len(cmdArgs) > 0)
 	if err != nil {
 		return deny(target.Name, "key lookup failed: "+err.Error(), "cannot tell what your key may run ("+err.Error()+"); access denied")
-	}
-	if target != caller {
-		key.fingerprint = "" // no trusted windows for -f
 	}
 	duoClient, err := newDuoClient(cfg)
 	if err != nil {
@@ -113,8 +118,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		Policy:   policy,
 		Store:    st,
 		Factors:  localFactors(cfg, st),
-		Services: loginServices(cfg, duoClient, target.Name, sess, lg),
+		Services: loginServices(cfg, duoClient, duoUser, sess, lg),
 		Audit:    key.audited(lg),
+		DuoUser:  duoUser,
 		Key:      key.fingerprint,
 		User:     target.Name,
 		Remote:   sess.Remote,
@@ -126,7 +132,15 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	if cfg.Duo != nil {
 		gt.Autopush = cfg.Duo.Autopush
 	}
-	if ui != nil && target == caller && cfg.LocalFactors {
+	if g.forUser == "" && cfg.Duo.GECOSUserChangeable(readLoginDefs()) {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
+			Reason: "send_gecos: users may change the GECOS field sent as their Duo username (chfn, CHFN_RESTRICT in " + loginDefs + "), and so choose their own Duo identity; remove those letters from CHFN_RESTRICT"})
+	}
+	if gecosFallback {
+		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
+			Reason: fmt.Sprintf("send_gecos: the GECOS of %s has no field %d; asking Duo about the login name, as login_duo does", target.Name, cfg.Duo.GECOSPos)})
+	}
+	if ui != nil && cfg.LocalFactors {
 		e := &enroller{cfg: cfg, store: gt.Store, user: target.Name, ui: ui, audit: lg}
 		gt.Enroll = e.run
 	}
@@ -136,6 +150,13 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	if ctx.Err() != nil {
 		return deny(target.Name, "interrupted after the decision", "interrupted; access denied")
+	}
+
+	if cfg.Motd && !d.Failsafe && tty != nil && interactive(environ) {
+		// login_duo's motd = yes: after a login it let in (Duo, group
+		// bypass, preauth allow; never failsafe), in interactive sessions
+		// only: a protocol on stdout (scp, sftp) must get nothing.
+		printMotd(tty)
 	}
 
 	// Hand over. Nothing of logingate's may survive into the session:
@@ -162,4 +183,48 @@ func callerName() string {
 		return u.Name
 	}
 	return fmt.Sprint(os.Getuid())
+}
+
+// loginDefs is where CHFN_RESTRICT says which GECOS fields users may change.
+var loginDefs = "/etc/login.defs"
+
+// readLoginDefs reads loginDefs, bounded; a missing file says nothing.
+func readLoginDefs() []byte {
+	f, err := os.Open(loginDefs)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	return b
+}
+
+// motdPath is the message of the day login_duo's motd = yes prints.
+var motdPath = "/etc/motd"
+
+// maxMotd bounds the message of the day shown.
+const maxMotd = 64 << 10
+
+// printMotd shows motdPath on the terminal, sanitised; a missing file
+// shows nothing.
+func printMotd(tty *term.TTY) {
+	f, err := os.Open(motdPath)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxMotd))
+	_ = tty.Printf("%s", b)
+}
+
+// interactive is login_duo's test for a session that is not headless: no
+// SSH_ORIGINAL_COMMAND, and stdin a terminal.
+func interactive(environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "SSH_ORIGINAL_COMMAND=") {
+			return false
+		}
+	}
+	_, err := unix.IoctlGetTermios(0, unix.TCGETS)
+	return err == nil
 }

@@ -6,12 +6,33 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
 // DefaultPath is where the gate looks without -c.
 const DefaultPath = "/etc/logingate/logingate.yaml"
+
+// LoginDuoPath is login_duo's own default file, read without -c when
+// DefaultPath does not exist (see DefaultFile).
+const LoginDuoPath = "/etc/duo/login_duo.conf"
+
+// DefaultFile is the config a command without -c reads: yamlPath, unless it
+// does not exist and loginDuoPath does. So swapping the binary in
+// "ForceCommand /usr/sbin/login_duo" keeps reading login_duo's file. Any
+// other error on yamlPath keeps it, so that Load reports that error.
+// The paths are parameters so that tests need no file in /etc.
+func DefaultFile(yamlPath, loginDuoPath string) string {
+	if _, err := os.Lstat(yamlPath); !errors.Is(err, os.ErrNotExist) {
+		return yamlPath
+	}
+	if _, err := os.Lstat(loginDuoPath); err == nil {
+		return loginDuoPath
+	}
+	return yamlPath
+}
 
 // Config is the whole, validated configuration.
 type Config struct {
@@ -30,6 +51,14 @@ type Config struct {
 	// so no local state at all; StateDir keeps its default and must not be
 	// opened. The YAML config always has them (true); Default sets true.
 	LocalFactors bool `mapstructure:"-"`
+
+	// Warnings are what a login_duo file asks that login_duo reads one way
+	// and an operator may mean another ("autopush = Yes" is no, a key set
+	// twice keeps the last): the gate logs each at every login.
+	Warnings []string `mapstructure:"-"`
+	// Motd prints /etc/motd after an interactive login that Duo let in,
+	// as login_duo's motd = yes does (a login_duo file only).
+	Motd bool `mapstructure:"-"`
 
 	Failmode        string        `mapstructure:"failmode"`   // "secure" | "safe"
 	Groups          []string      `mapstructure:"groups"`     // login_duo pattern-lists, OR-ed
@@ -78,8 +107,23 @@ type Duo struct {
 	CAFile string `mapstructure:"cafile"`
 	CAPEM  []byte `mapstructure:"-"`
 	// NoVerify turns certificate verification off: allowed, logged loudly
-	// at every login; it contradicts CAFile.
+	// at every login. In YAML it contradicts CAFile; in a login_duo file it
+	// wins over CAFile, as in login_duo.
 	NoVerify bool `mapstructure:"noverify"`
+
+	// The login_duo keys below are read from a login_duo file only.
+
+	// SendGECOS sends a field of the user's GECOS as the Duo username:
+	// field GECOSPos (1-based; 0 = the whole GECOS) split at GECOSDelim.
+	SendGECOS  bool   `mapstructure:"-"`
+	GECOSPos   int    `mapstructure:"-"`
+	GECOSDelim string `mapstructure:"-"` // one character, "," by default
+	// FallbackLocalIP sends this server's address as ipaddr when the
+	// session's client address is not an IP address.
+	FallbackLocalIP bool `mapstructure:"-"`
+	// VerifiedPush asks Duo for Verified Push: the user types the number
+	// shown on the terminal into Duo Mobile. Not with Autopush.
+	VerifiedPush bool `mapstructure:"-"`
 }
 
 // String prints d without its secret key, so that %v and %+v are safe.
@@ -88,8 +132,9 @@ func (d Duo) String() string {
 	if d.SKey != "" {
 		skey = "REDACTED"
 	}
-	return fmt.Sprintf("{Host:%s IKey:%s SKey:%s SKeyFile:%s Autopush:%t Pushinfo:%t HTTPSTimeout:%s HTTPProxy:%s CAFile:%s CAPEM:%d bytes NoVerify:%t}",
-		d.Host, d.IKey, skey, d.SKeyFile, d.Autopush, d.Pushinfo, d.HTTPSTimeout, redactProxy(d.HTTPProxy), d.CAFile, len(d.CAPEM), d.NoVerify)
+	return fmt.Sprintf("{Host:%s IKey:%s SKey:%s SKeyFile:%s Autopush:%t Pushinfo:%t HTTPSTimeout:%s HTTPProxy:%s CAFile:%s CAPEM:%d bytes NoVerify:%t SendGECOS:%t GECOSPos:%d GECOSDelim:%q FallbackLocalIP:%t VerifiedPush:%t}",
+		d.Host, d.IKey, skey, d.SKeyFile, d.Autopush, d.Pushinfo, d.HTTPSTimeout, redactProxy(d.HTTPProxy), d.CAFile, len(d.CAPEM), d.NoVerify,
+		d.SendGECOS, d.GECOSPos, d.GECOSDelim, d.FallbackLocalIP, d.VerifiedPush)
 }
 
 // GoString is String, for %#v.

@@ -131,7 +131,7 @@ func (c *Config) validateDuo(p *problems) {
 		} else if hasControl(d.CAFile) {
 			p.add("duo.cafile", 0, "must not contain control characters")
 		}
-		if d.NoVerify {
+		if d.NoVerify && !c.DropIn {
 			p.add("duo.noverify", 0, "contradicts cafile: noverify turns certificate checks off, cafile names the CAs to check against; remove one")
 		}
 	}

@@ -102,7 +102,7 @@ func TestDuoValidation(t *testing.T) {
 		{name: "cafile not PEM", yaml: duoYAML("cafile: " + notPEM), key: "duo.cafile", msg: "no PEM certificate"},
 		{name: "cafile and noverify", yaml: duoYAML("cafile: "+ca, "noverify: true"), key: "duo.noverify", msg: "contradicts cafile"},
 		{name: "motd", yaml: duoYAML("motd: true"), key: "duo.motd", msg: "a login_duo key that logingate does not support"},
-		{name: "send_gecos", yaml: duoYAML("send_gecos: false"), key: "duo.send_gecos", msg: "does not support (logingate sends the login name to Duo)"},
+		{name: "send_gecos", yaml: duoYAML("send_gecos: false"), key: "duo.send_gecos", msg: "does not support (read from a login_duo file only)"},
 		{name: "verified_push", yaml: duoYAML("verified_push: true"), key: "duo.verified_push", msg: "does not support"},
 		{name: "failmode inside duo", yaml: duoYAML("failmode: safe"), key: "duo.failmode", msg: "belongs at the top level"},
 		{name: "unknown key", yaml: duoYAML("hostname: x"), key: "duo.hostname", msg: "unknown key"},

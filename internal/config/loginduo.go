@@ -1,68 +1,16 @@
 package config
 
-// The login_duo drop-in: `logingate -c /etc/duo/login_duo.conf` reads
-// login_duo's INI file with its keys, defaults and meaning (REFERENCE §1),
-// so that an operator swaps the binary in the ForceCommand line and keeps
-// the file. The dialect is inih's as duo_unix bundles it:
-//
-//   - "[section]" lines, any name or none at all; keys of every section
-//     apply. Text after "]" is ignored.
-//   - ";" or "#" starting a line (after white space) is a comment; inside a
-//     line only ";" preceded by white space starts one ("a;b" and "a#b" are
-//     values).
-//   - "key = value", white space around both trimmed; keys are
-//     case-sensitive.
-//   - A line that starts with white space continues the previous key (a
-//     "[section]" line ends that); for groups it adds pattern-lists.
-//   - login_duo reads lines in pieces of at most 199 bytes.
-//   - Booleans are true for yes, true, on and 1 (case-sensitive).
-//
-// Kept from login_duo: failmode defaults to safe (Config.FailmodeDefaulted
-// tells the gate to log that at each start); prompts is clamped to 1..3;
-// https_timeout is whole seconds, 0 or less meaning none, and none by
-// default; groups and group both add pattern-lists; http_proxy may omit
-// "http://"; headless sessions get a silent push to the default device
-// (headless: push); syslog ident login_duo, facility user. Only Duo is
-// configured (LocalFactors false): no local state needs to exist.
-//
-// Deliberate differences, each an error naming file and line where
-// login_duo would go on (or, under failmode safe, let everyone in):
-//
-//   - Any bad line is an error; login_duo stops reading at the first one
-//     and keeps what it read before it.
-//   - A key logingate does not support is an error naming it: send_gecos,
-//     verified_push, fallback_local_ip, motd, gecos_parsed and dev_fips_mode
-//     when true (false is login_duo's default and means what logingate
-//     does); offline_secrets_path and min_tls whatever their value.
-//     gecos_delim and gecos_username_pos are checked as login_duo does and
-//     have no effect without send_gecos, as in login_duo.
-//   - A boolean must be yes, true, on, 1, no, false, off or 0: login_duo
-//     reads anything else ("Yes" included) as false.
-//   - prompts and https_timeout must be whole numbers (login_duo's atoi
-//     reads "three" as 0).
-//   - A key set twice is an error (login_duo keeps the last; groups and
-//     group add up, as in login_duo).
-//   - An indented line after a key other than groups is an error: login_duo
-//     takes it as a new value for that key (so an indented file, or an
-//     indented comment, silently changes ikey or host). An indented comment
-//     or an inline ";" comment on a groups continuation is an error too:
-//     login_duo reads it as patterns.
-//   - A value starting with ";" is an error (login_duo reads "key = ; x"
-//     as the value "; x", not as an empty value and a comment).
-//   - An empty value is an error; an empty cafile, which login_duo reads as
-//     noverify, says so.
-//   - noverify with cafile is an error (login_duo ignores cafile).
-//   - "\ " (a space inside a group name) in groups is an error: match the
-//     space with "?".
-//   - A line over 199 bytes, a control character or a byte-order mark is
-//     an error.
-//   - http_proxy may also be https://.
-//   - The file must be owned by root and readable by root and the logingate
-//     group only (login_duo: mode 600 for its privilege-separation user);
-//     the error says the one command that hands it over.
+// The login_duo drop-in: a login_duo.conf (given with -c, or found at
+// LoginDuoPath without it) is read with login_duo's keys, defaults and
+// meaning, in inih's dialect as duo_unix bundles it, so that an operator
+// swaps the binary in the ForceCommand line and keeps the file. The man
+// page (docs/logingate.1, LOGIN_DUO DROP-IN) lists each key, what logingate
+// does with it, and every deliberate difference with its reason and fix;
+// keep it and this file in step.
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -143,10 +91,10 @@ func scanINI(p *problems, data []byte) []iniEntry {
 			continue
 		}
 		text := strings.TrimSuffix(string(line), "\n")
-		if n == 1 && strings.HasPrefix(text, "\ufeff") {
-			p.add("", n, "starts with a byte-order mark, which login_duo does not skip; save the file without it")
-			prev = ""
-			continue
+		if n == 1 {
+			// A byte-order mark (an editor's) cannot change what the
+			// file means: skipped, as inih's INI_ALLOW_BOM does.
+			text = strings.TrimPrefix(text, "\ufeff")
 		}
 		if msg := iniBadBytes(text); msg != "" {
 			p.add("", n, "%s", msg)
@@ -266,12 +214,7 @@ var iniKeys = []string{"ikey", "skey", "host", "groups", "group", "failmode", "p
 // iniUnsupportedBools are login_duo booleans logingate does not implement:
 // false (login_duo's default) is what logingate does, true is an error.
 var iniUnsupportedBools = map[string]string{
-	"send_gecos":        duoUnsupported["send_gecos"],
-	"verified_push":     duoUnsupported["verified_push"],
-	"fallback_local_ip": duoUnsupported["fallback_local_ip"],
-	"motd":              duoUnsupported["motd"],
-	"gecos_parsed":      "deprecated in login_duo, where it has no effect",
-	"dev_fips_mode":     "a login_duo development flag",
+	"dev_fips_mode": "a login_duo development flag",
 }
 
 // iniRename maps the keys Validate and resolve name to login_duo's.
@@ -300,13 +243,18 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 	d := &Duo{} // https_timeout: none, as login_duo
 	cfg.Duo = d
 
-	lines := map[string]int{} // key as written -> its line, for Validate's problems
+	lines := map[string]int{} // key as written -> its (last) line, for Validate's problems
+	warn := func(e iniEntry, format string, args ...any) {
+		cfg.Warnings = append(cfg.Warnings, (&Error{Path: path, Key: e.key, Line: e.line, Msg: fmt.Sprintf(format, args...), showLine: true}).Error())
+	}
 	var patterns []string
 	for _, e := range entries {
 		if !e.cont && e.key != "groups" && e.key != "group" {
 			if first, dup := lines[e.key]; dup {
-				p.add(e.key, e.line, "set twice (lines %d and %d); keep one (login_duo would use the last)", first, e.line)
-				continue
+				// login_duo keeps the last value: so does logingate,
+				// saying so at every login.
+				warn(e, "set twice (lines %d and %d); the last value counts, as in login_duo; keep one", first, e.line)
+				delete(lines, e.key)
 			}
 		}
 		if _, seen := lines[e.key]; !seen {
@@ -314,7 +262,16 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		}
 		v := e.value
 		switch e.key {
-		case "ikey", "skey", "host", "cafile", "http_proxy":
+		case "http_proxy":
+			if v == "" {
+				d.HTTPProxy = "" // login_duo: no proxy
+				continue
+			}
+			if !strings.Contains(v, "://") {
+				v = "http://" + v // login_duo's default scheme
+			}
+			d.HTTPProxy = v
+		case "ikey", "skey", "host", "cafile":
 			if v == "" {
 				msg := "has no value; give one, or remove the line"
 				if e.key == "cafile" {
@@ -332,11 +289,6 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 				d.Host = v
 			case "cafile":
 				d.CAFile = v
-			case "http_proxy":
-				if !strings.Contains(v, "://") {
-					v = "http://" + v // login_duo's default scheme
-				}
-				d.HTTPProxy = v
 			}
 		case "groups", "group":
 			if lists, ok := p.iniGroups(e); ok {
@@ -348,12 +300,20 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 				continue
 			}
 			cfg.Failmode, cfg.FailmodeDefaulted = v, false
-		case "pushinfo", "autopush", "noverify", "accept_env_factor":
-			b, ok := p.iniBool(e)
+		case "pushinfo", "autopush", "noverify", "accept_env_factor", "motd", "send_gecos", "fallback_local_ip", "verified_push":
+			b, ok := iniBool(e.value)
 			if !ok {
-				continue
+				warn(e, "%s is read as no, as login_duo reads every value but yes, true, on and 1 (lower case); write yes or no", quoteValue(e.value))
 			}
 			switch e.key {
+			case "motd":
+				cfg.Motd = b
+			case "send_gecos":
+				d.SendGECOS = b
+			case "fallback_local_ip":
+				d.FallbackLocalIP = b
+			case "verified_push":
+				d.VerifiedPush = b
 			case "pushinfo":
 				d.Pushinfo = b
 			case "autopush":
@@ -384,22 +344,29 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 				d.HTTPSTimeout = time.Duration(n) * time.Second
 			}
 		case "gecos_delim":
-			// No effect without send_gecos, which is refused when on;
-			// checked as login_duo does.
+			// Checked as login_duo checks it; no effect without send_gecos.
 			if len(v) != 1 || !isPunct(v[0]) || v == ":" {
 				p.add(e.key, e.line, `must be one punctuation character other than ":"`)
+				continue
 			}
+			d.GECOSDelim = v
 		case "gecos_username_pos":
-			if n, ok := p.iniInt(e); ok && n < 1 {
+			n, ok := p.iniInt(e)
+			if ok && n < 1 {
 				p.add(e.key, e.line, "must be 1 or more (positions start at 1)")
+				continue
 			}
+			d.GECOSPos = n
+		case "gecos_parsed":
+			// login_duo accepts it and ignores it.
+			warn(e, "has no effect, as in login_duo; use gecos_username_pos and gecos_delim")
 		case "offline_secrets_path":
 			p.add(e.key, e.line, "not supported by logingate (%s); remove it", duoUnsupported["offline_secrets_path"])
 		case "min_tls":
 			p.add(e.key, e.line, "not supported by logingate; remove it")
 		default:
 			if why, ok := iniUnsupportedBools[e.key]; ok {
-				if b, ok := p.iniBool(e); ok && b {
+				if b, _ := iniBool(e.value); b {
 					p.add(e.key, e.line, "not supported by logingate (%s); remove it", why)
 				}
 				continue
@@ -419,12 +386,30 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 	if patterns != nil {
 		cfg.Groups = patterns
 	}
+	if d.SendGECOS && d.GECOSDelim == "" {
+		d.GECOSDelim = "," // login_duo's default
+	}
+	if d.Autopush && d.VerifiedPush {
+		// A config error in login_duo too: an automatic push has no
+		// terminal moment to show the number at.
+		p.add("verified_push", lines["verified_push"], "cannot be used with autopush (the number to type would never be shown); turn one off")
+	}
+	if d.NoVerify && d.CAFile != "" {
+		// login_duo lets noverify win; so does logingate, loudly.
+		cfg.Warnings = append(cfg.Warnings, (&Error{Path: path, Key: "cafile", Line: lines["cafile"],
+			Msg: "is ignored because noverify is set, as in login_duo: Duo's certificate is not checked at all; remove noverify", showLine: true}).Error())
+	}
 
 	// The checks shared with the YAML config, named as login_duo names
 	// them, each with its line; one problem per key.
 	v := &problems{path: path}
+	caFile := d.CAFile
+	if d.NoVerify {
+		d.CAFile = "" // ignored, as in login_duo: not read, not checked
+	}
 	d.resolve(v)
 	cfg.validate(v)
+	d.CAFile = caFile
 	for _, err := range v.errs {
 		e, ok := err.(*Error)
 		if !ok {
@@ -466,8 +451,7 @@ func (p *problems) hasLineProblem(n int) bool {
 func (p *problems) iniGroups(e iniEntry) ([]string, bool) {
 	switch {
 	case e.value == "":
-		p.add(e.key, e.line, "has no value; remove the line to require Duo from everyone")
-		return nil, false
+		return nil, true // login_duo: no pattern-list, so Duo for everyone
 	case strings.Contains(e.value, `\ `):
 		p.add(e.key, e.line, `a group name with a space ("\ ") is not supported; match the space with "?"`)
 		return nil, false
@@ -483,17 +467,29 @@ func (p *problems) iniGroups(e iniEntry) ([]string, bool) {
 	return lists, true
 }
 
-// iniBool reads a login_duo boolean, refusing what login_duo would
-// silently read as false.
-func (p *problems) iniBool(e iniEntry) (bool, bool) {
-	switch e.value {
+// iniBool reads a login_duo boolean as login_duo does: true for yes, true,
+// on and 1, false for anything else. ok is false for a value other than
+// those and no, false, off and 0, which the caller warns about.
+func iniBool(v string) (b, ok bool) {
+	switch v {
 	case "yes", "true", "on", "1":
 		return true, true
 	case "no", "false", "off", "0":
 		return false, true
 	}
-	p.add(e.key, e.line, `must be yes, true, on or 1, or no, false, off or 0 (login_duo reads anything else, "Yes" included, as false)`)
 	return false, false
+}
+
+// quoteValue quotes a boolean's value for a warning when it is short and
+// printable; anything else may be a pasted secret.
+func quoteValue(v string) string {
+	switch {
+	case v == "":
+		return "an empty value"
+	case len(v) <= 8 && !badToken(v):
+		return strconv.Quote(v)
+	}
+	return "this value (not shown)"
 }
 
 // iniInt reads a whole number, where login_duo's atoi reads garbage as 0.

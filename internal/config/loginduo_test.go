@@ -39,6 +39,14 @@ func dropInDefault(path string) Config {
 func TestLoginDuo(t *testing.T) {
 	caDir := t.TempDir()
 	ca := writeFile(t, caDir, "ca.pem", testPEM, 0o644)
+	openDir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	openCA := writeFile(t, openDir, "ca.pem", testPEM, 0o644)
 	long := func(n int) string { return "#" + strings.Repeat("x", n-2) + "\n" } // a line of n bytes
 	tests := []struct {
 		name, ini string
@@ -48,6 +56,8 @@ func TestLoginDuo(t *testing.T) {
 		// error names, and a part of its message.
 		line     int
 		key, msg string
+		// For a good file: a part of each warning, in order.
+		warns []string
 	}{
 		// The dialect.
 		{name: "duo section", ini: "[duo]\n" + iniKeys3, want: func(*Config) {}},
@@ -93,10 +103,36 @@ func TestLoginDuo(t *testing.T) {
 		{name: "http_proxy without scheme", ini: iniKeys3 + "http_proxy = proxy.example.org:3128\n", want: func(c *Config) { c.Duo.HTTPProxy = "http://proxy.example.org:3128" }},
 		{name: "http_proxy with user", ini: iniKeys3 + "http_proxy = http://u:p@proxy:8080\n", want: func(c *Config) { c.Duo.HTTPProxy = "http://u:p@proxy:8080" }},
 		{name: "http_proxy https", ini: iniKeys3 + "http_proxy = https://proxy:8443/\n", want: func(c *Config) { c.Duo.HTTPProxy = "https://proxy:8443/" }},
-		{name: "unsupported booleans off", ini: iniKeys3 + "send_gecos = no\nverified_push = false\nfallback_local_ip = no\nmotd = no\ngecos_parsed = no\ndev_fips_mode = 0\n", want: func(*Config) {}},
-		{name: "gecos keys checked, no effect", ini: iniKeys3 + "gecos_delim = /\ngecos_username_pos = 2\n", want: func(*Config) {}},
+
+		// What login_duo reads without a complaint loads, as login_duo
+		// reads it; where an operator may have meant otherwise, a warning
+		// that the gate logs at every login.
+		{name: "byte-order mark", ini: "\ufeff[duo]\n" + iniKeys3, want: func(*Config) {}},
+		{name: "byte-order mark before a key", ini: "\ufeff" + iniKeys3, want: func(*Config) {}},
+		{name: "groups empty", ini: iniKeys3 + "groups =\n", want: func(*Config) {}},
+		{name: "groups empty and a list", ini: iniKeys3 + "groups =\ngroups = users\n", want: func(c *Config) { c.Groups = []string{"users"} }},
+		{name: "http_proxy empty", ini: iniKeys3 + "http_proxy =\n", want: func(*Config) {}},
+		{name: "boolean Yes", ini: iniKeys3 + "autopush = Yes\n", want: func(*Config) {}, warns: []string{`line 4: autopush: "Yes" is read as no, as login_duo`}},
+		{name: "boolean TRUE", ini: iniKeys3 + "pushinfo = TRUE\n", want: func(*Config) {}, warns: []string{`pushinfo: "TRUE" is read as no`}},
+		{name: "boolean empty", ini: iniKeys3 + "pushinfo =\n", want: func(*Config) {}, warns: []string{"pushinfo: an empty value is read as no"}},
+		{name: "boolean word", ini: iniKeys3 + "noverify = enabled\n", want: func(*Config) {}, warns: []string{`noverify: "enabled" is read as no`}},
+		{name: "boolean long value not shown", ini: iniKeys3 + "noverify = " + testSKey + "\n", want: func(*Config) {}, warns: []string{"noverify: this value (not shown) is read as no"}},
+		{name: "set twice", ini: iniKeys3 + "autopush = yes\nautopush = no\n", want: func(*Config) {}, warns: []string{"line 5: autopush: set twice (lines 4 and 5); the last value counts"}},
+		{name: "set twice, last yes", ini: iniKeys3 + "autopush = no\nautopush = yes\n", want: func(c *Config) { c.Duo.Autopush = true }, warns: []string{"set twice"}},
+		{name: "cafile with noverify", ini: iniKeys3 + "cafile = " + ca + "\nnoverify = yes\n", want: func(c *Config) { c.Duo.CAFile, c.Duo.NoVerify = ca, true }, warns: []string{"line 4: cafile: is ignored because noverify is set"}},
+		{name: "missing cafile with noverify", ini: iniKeys3 + "cafile = " + caDir + "/none.pem\nnoverify = yes\n", want: func(c *Config) { c.Duo.CAFile, c.Duo.NoVerify = caDir+"/none.pem", true }, warns: []string{"is ignored because noverify is set"}},
+		{name: "motd", ini: iniKeys3 + "motd = yes\n", want: func(c *Config) { c.Motd = true }},
+		{name: "send_gecos", ini: iniKeys3 + "send_gecos = yes\n", want: func(c *Config) { c.Duo.SendGECOS, c.Duo.GECOSDelim = true, "," }},
+		{name: "send_gecos with position and delimiter", ini: iniKeys3 + "send_gecos = yes\ngecos_username_pos = 3\ngecos_delim = /\n", want: func(c *Config) { c.Duo.SendGECOS, c.Duo.GECOSPos, c.Duo.GECOSDelim = true, 3, "/" }},
+		{name: "gecos keys without send_gecos", ini: iniKeys3 + "gecos_delim = /\ngecos_username_pos = 2\n", want: func(c *Config) { c.Duo.GECOSPos, c.Duo.GECOSDelim = 2, "/" }},
+		{name: "gecos_parsed", ini: iniKeys3 + "gecos_parsed = yes\n", want: func(*Config) {}, warns: []string{"gecos_parsed: has no effect, as in login_duo"}},
+		{name: "fallback_local_ip", ini: iniKeys3 + "fallback_local_ip = yes\n", want: func(c *Config) { c.Duo.FallbackLocalIP = true }},
+		{name: "verified_push", ini: iniKeys3 + "verified_push = yes\n", want: func(c *Config) { c.Duo.VerifiedPush = true }},
+		{name: "login_duo booleans off", ini: iniKeys3 + "send_gecos = no\nverified_push = false\nfallback_local_ip = no\nmotd = no\ndev_fips_mode = 0\n", want: func(*Config) {}},
 
 		// Errors.
+		{name: "verified_push with autopush", ini: iniKeys3 + "autopush = yes\nverified_push = yes\n", line: 5, key: "verified_push", msg: "cannot be used with autopush"},
+		{name: "dev_fips_mode", ini: iniKeys3 + "dev_fips_mode = yes\n", line: 4, key: "dev_fips_mode", msg: "not supported by logingate"},
 		{name: "a line without =", ini: "[duo]\n" + iniKeys3 + "autopush\n", line: 5, msg: `not "key = value", a "[section]" or a comment`},
 		{name: "colon instead of =", ini: "[duo]\nhost: api.example.com\n", line: 2, msg: `separates key and value with "=", not ":"`},
 		{name: "inline comment before =", ini: iniKeys3 + "autopush ; = yes\n", line: 4, msg: `not "key = value"`},
@@ -106,7 +142,6 @@ func TestLoginDuo(t *testing.T) {
 		{name: "value starting with a semicolon", ini: iniKeys3 + "cafile = ; none\n", line: 4, key: "cafile", msg: `the value starts with ";"`},
 		{name: "line of 200 bytes", ini: iniKeys3 + long(200), line: 4, msg: "longer than 199 bytes"},
 		{name: "line of 200 bytes at the end", ini: iniKeys3 + strings.TrimSuffix(long(201), "\n"), line: 4, msg: "longer than 199 bytes"},
-		{name: "byte-order mark", ini: "\ufeff[duo]\n" + iniKeys3, line: 1, msg: "byte-order mark"},
 		{name: "control character", ini: iniKeys3 + "failmode = sec\x00ure\n", line: 4, msg: "control character"},
 		{name: "carriage return inside", ini: iniKeys3 + "failmode = sec\rure\n", line: 4, msg: "control character"},
 		{name: "indented file", ini: "[duo]\n  ikey = " + testIKey + "\n  skey = " + testSKey + "\n", line: 3, key: "ikey", msg: "indented, so login_duo reads the whole line as a new value of ikey (line 2)"},
@@ -116,12 +151,8 @@ func TestLoginDuo(t *testing.T) {
 		{name: "escaped space in a group", ini: iniKeys3 + `groups = domain\ users` + "\n", line: 4, key: "groups", msg: `a group name with a space ("\ ") is not supported`},
 		{name: "bad group pattern", ini: iniKeys3 + "groups = users,,wheel\n", line: 4, key: "groups", msg: `pattern-list "users,,wheel": empty pattern`},
 		{name: "bad group pattern in a continuation", ini: iniKeys3 + "group = users\n  !\n", line: 5, key: "group", msg: `a lone "!"`},
-		{name: "groups empty", ini: iniKeys3 + "groups =\n", line: 4, key: "groups", msg: "has no value; remove the line to require Duo from everyone"},
 		{name: "failmode bad", ini: iniKeys3 + "failmode = open\n", line: 4, key: "failmode", msg: `must be "secure" or "safe"`},
 		{name: "failmode upper case", ini: iniKeys3 + "failmode = Secure\n", line: 4, key: "failmode", msg: `must be "secure" or "safe"`},
-		{name: "boolean Yes", ini: iniKeys3 + "autopush = Yes\n", line: 4, key: "autopush", msg: `"Yes" included, as false`},
-		{name: "boolean empty", ini: iniKeys3 + "pushinfo =\n", line: 4, key: "pushinfo", msg: "must be yes, true, on or 1, or no, false, off or 0"},
-		{name: "boolean word", ini: iniKeys3 + "noverify = enabled\n", line: 4, key: "noverify", msg: "must be yes"},
 		{name: "prompts word", ini: iniKeys3 + "prompts = three\n", line: 4, key: "prompts", msg: "must be a whole number"},
 		{name: "prompts huge", ini: iniKeys3 + "prompts = 99999999999999999999\n", line: 4, key: "prompts", msg: "too large"},
 		{name: "https_timeout with unit", ini: iniKeys3 + "https_timeout = 15s\n", line: 4, key: "https_timeout", msg: "must be a whole number"},
@@ -129,27 +160,20 @@ func TestLoginDuo(t *testing.T) {
 		{name: "http_proxy socks", ini: iniKeys3 + "http_proxy = socks5://proxy:1080\n", line: 4, key: "http_proxy", msg: "must start with http:// or https://"},
 		{name: "http_proxy bad port", ini: iniKeys3 + "http_proxy = proxy:99999\n", line: 4, key: "http_proxy", msg: "port between 1 and 65535"},
 		{name: "cafile empty", ini: iniKeys3 + "cafile =\n", line: 4, key: "cafile", msg: "login_duo reads as noverify = yes"},
+		{name: "cafile in a directory others may write", ini: iniKeys3 + "cafile = " + openCA + "\n", line: 4, key: "cafile", msg: "writable"},
 		{name: "cafile relative", ini: iniKeys3 + "cafile = ca.pem\n", line: 4, key: "cafile", msg: "must be an absolute path"},
 		{name: "cafile missing", ini: iniKeys3 + "cafile = " + caDir + "/none.pem\n", line: 4, key: "cafile", msg: caDir + "/none.pem: cannot open: no such file"},
-		{name: "cafile with noverify", ini: iniKeys3 + "cafile = " + ca + "\nnoverify = yes\n", line: 5, key: "noverify", msg: "contradicts cafile"},
 		{name: "host bad", ini: "[duo]\nikey = " + testIKey + "\nskey = " + testSKey + "\nhost = https://api.example.com\n", line: 4, key: "host", msg: "without a scheme"},
 		{name: "ikey with a space", ini: "ikey = DI X\nskey = " + testSKey + "\nhost = api.example.com\n", line: 1, key: "ikey", msg: "must not contain spaces"},
 		{name: "host empty", ini: "ikey = " + testIKey + "\nskey = " + testSKey + "\nhost =\n", line: 3, key: "host", msg: "has no value"},
 		{name: "host missing", ini: "ikey = " + testIKey + "\nskey = " + testSKey + "\n", key: "host", msg: "missing; a login_duo file must set host, ikey and skey"},
 		{name: "empty file", ini: "", key: "host", msg: "missing"},
 		{name: "only comments", ini: "; nothing\n[duo]\n", key: "host", msg: "missing"},
-		{name: "set twice", ini: iniKeys3 + "autopush = yes\nautopush = no\n", line: 5, key: "autopush", msg: "set twice (lines 4 and 5); keep one"},
 		{name: "unknown key", ini: iniKeys3 + "hostname = x\n", line: 4, key: "hostname", msg: "unknown key"},
 		{name: "unknown key not shown", ini: iniKeys3 + "a b = x\n", line: 4, msg: "unknown key (not shown"},
 		{name: "key in the wrong case", ini: iniKeys3 + "AutoPush = yes\n", line: 4, key: "AutoPush", msg: "did you mean autopush? (keys are lower case)"},
 		{name: "misspelt key", ini: iniKeys3 + "pushifo = yes\n", line: 4, key: "pushifo", msg: "did you mean pushinfo?"},
-		{name: "send_gecos", ini: iniKeys3 + "send_gecos = yes\n", line: 4, key: "send_gecos", msg: "not supported by logingate (logingate sends the login name to Duo); remove it"},
-		{name: "verified_push", ini: iniKeys3 + "verified_push = yes\n", line: 4, key: "verified_push", msg: "not supported by logingate"},
-		{name: "fallback_local_ip", ini: iniKeys3 + "fallback_local_ip = yes\n", line: 4, key: "fallback_local_ip", msg: "not supported by logingate (sshd always passes the client's address)"},
-		{name: "motd", ini: iniKeys3 + "motd = yes\n", line: 4, key: "motd", msg: "not supported by logingate"},
-		{name: "gecos_parsed", ini: iniKeys3 + "gecos_parsed = yes\n", line: 4, key: "gecos_parsed", msg: "not supported by logingate (deprecated"},
 		{name: "dev_fips_mode", ini: iniKeys3 + "dev_fips_mode = yes\n", line: 4, key: "dev_fips_mode", msg: "not supported by logingate"},
-		{name: "unsupported boolean Yes", ini: iniKeys3 + "send_gecos = Yes\n", line: 4, key: "send_gecos", msg: "must be yes"},
 		{name: "offline_secrets_path", ini: iniKeys3 + "offline_secrets_path = /var/lib/duo\n", line: 4, key: "offline_secrets_path", msg: "not supported by logingate (Duo offline access"},
 		{name: "min_tls", ini: iniKeys3 + "min_tls = 1.2\n", line: 4, key: "min_tls", msg: "not supported by logingate; remove it"},
 		{name: "gecos_delim long", ini: iniKeys3 + "gecos_delim = ab\n", line: 4, key: "gecos_delim", msg: `one punctuation character other than ":"`},
@@ -164,6 +188,18 @@ func TestLoginDuo(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
+				if len(cfg.Warnings) != len(tt.warns) {
+					t.Fatalf("warnings %q, want %d like %q", cfg.Warnings, len(tt.warns), tt.warns)
+				}
+				for i, w := range tt.warns {
+					if !strings.HasPrefix(cfg.Warnings[i], path+": ") || !strings.Contains(cfg.Warnings[i], w) {
+						t.Errorf("warning %q, want %q", cfg.Warnings[i], w)
+					}
+					if strings.Contains(cfg.Warnings[i], testSKey) {
+						t.Errorf("warning quotes the secret key: %q", cfg.Warnings[i])
+					}
+				}
+				cfg.Warnings = nil
 				want := dropInDefault(path)
 				tt.want(&want)
 				if !reflect.DeepEqual(*cfg, want) || !reflect.DeepEqual(*cfg.Duo, *want.Duo) {
@@ -201,13 +237,13 @@ func TestLoginDuo(t *testing.T) {
 // Unlike login_duo, which stops at the first bad line, every bad line is
 // reported, and keys read before one do not take effect.
 func TestLoginDuoReportsEveryBadLine(t *testing.T) {
-	path := writeINI(t, "[duo]\nfailmode = safe\nbogus line\n"+iniKeys3+"autopush = maybe\nfoo = 1\n")
+	path := writeINI(t, "[duo]\nfailmode = safe\nbogus line\n"+iniKeys3+"prompts = many\nfoo = 1\n")
 	_, err := Load(path, testHost)
 	var got []string
 	for _, p := range Problems(err) {
 		got = append(got, strconv.Itoa(p.Line)+" "+p.Key)
 	}
-	if want := []string{"3 ", "7 autopush", "8 foo"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"3 ", "7 prompts", "8 foo"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("problems %q (from %v), want %q", got, err, want)
 	}
 }

@@ -54,12 +54,12 @@ var offDurations = []string{"grace_period", "duo.https_timeout"}
 // with why, for a clear error in a duo: section (loginduo.go has the same
 // for login_duo files).
 var duoUnsupported = map[string]string{
-	"motd":                 "logingate does not print the message of the day; the login shell or pam_motd does",
-	"send_gecos":           "logingate sends the login name to Duo",
-	"gecos_username_pos":   "logingate sends the login name to Duo",
-	"gecos_delim":          "logingate sends the login name to Duo",
-	"verified_push":        "Verified Duo Push is not implemented",
-	"fallback_local_ip":    "sshd always passes the client's address",
+	"motd":                 "read from a login_duo file only; here the login shell or pam_motd prints it",
+	"send_gecos":           "read from a login_duo file only",
+	"gecos_username_pos":   "read from a login_duo file only",
+	"gecos_delim":          "read from a login_duo file only",
+	"verified_push":        "read from a login_duo file only",
+	"fallback_local_ip":    "read from a login_duo file only",
 	"min_tls":              "",
 	"offline_secrets_path": "Duo offline access is not implemented",
 }

@@ -73,6 +73,7 @@ type Options struct {
 	Users      []string // extra users to check
 	Addrs      []string // extra client addresses to check
 	SSHDir     string   // base of relative Include paths (/etc/ssh)
+	LoginDefs  string   // CHFN_RESTRICT, for send_gecos (/etc/login.defs)
 
 	dir directory // users and groups; getent when nil
 }
@@ -192,6 +193,9 @@ func (o *Options) defaults() {
 	}
 	if o.SSHDir == "" {
 		o.SSHDir = "/etc/ssh"
+	}
+	if o.LoginDefs == "" {
+		o.LoginDefs = "/etc/login.defs"
 	}
 }
 

@@ -69,7 +69,7 @@ func (a *auditor) checkFiles(ref effective) {
 
 	path, from := a.o.Config, "--config"
 	if path == "" {
-		path, from = config.DefaultPath, "default"
+		path, from = config.DefaultFile(config.DefaultPath, config.LoginDuoPath), "default"
 		if words := shellWords(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
 			if c := configFlag(words); c != "" {
 				path, from = c, "ForceCommand -c"
@@ -116,6 +116,12 @@ func (a *auditor) checkFiles(ref effective) {
 	}
 	if cfg.LocalFactors {
 		a.hostFinding(stateDirVerdict(cfg.StateDir, gid))
+	}
+	if defs, _ := readLimited(a.o.LoginDefs); cfg.Duo.GECOSUserChangeable(defs) {
+		a.hostFinding(Finding{ID: "duo-gecos", Severity: High, Setting: setting + ": send_gecos",
+			Problem: "the GECOS field sent as the Duo username is one that users may change with chfn (CHFN_RESTRICT in " + a.o.LoginDefs + ")",
+			Attack:  "a user writes another person's Duo username into their own GECOS, and approves their logins with their own phone",
+			Fix:     "remove that field's letter from CHFN_RESTRICT in " + a.o.LoginDefs + " (f: full name, r: room, w: work phone, h: home phone)"})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -66,15 +67,37 @@ type preauthResponse struct {
 // Preauth asks Duo whether user may log in and with which devices. ipaddr
 // and hostname are sent when not empty.
 func (c *Client) Preauth(ctx context.Context, user, ipaddr, hostname string) (*Preauth, error) {
-	if user == "" {
+	return c.PreauthFor(ctx, PreauthRequest{User: user, IPAddr: ipaddr, Hostname: hostname})
+}
+
+// PreauthRequest is what a preauth tells Duo, as login_duo tells it.
+type PreauthRequest struct {
+	User, IPAddr, Hostname string // IPAddr and Hostname are sent when not empty
+	// Failmode is sent as failmode ("open" | "closed") when not empty, so
+	// that Duo's admin panel can report fail-open logins.
+	Failmode string
+	// VerifiedPush sends client_supports_verified_push=1: this client shows
+	// the number the user types into Duo Mobile.
+	VerifiedPush bool
+}
+
+// PreauthFor is Preauth with every parameter login_duo sends.
+func (c *Client) PreauthFor(ctx context.Context, r PreauthRequest) (*Preauth, error) {
+	if r.User == "" {
 		return nil, errors.New("duo preauth: empty username")
 	}
-	params := url.Values{"username": {user}}
-	if ipaddr != "" {
-		params.Set("ipaddr", ipaddr)
+	params := url.Values{"username": {r.User}}
+	if r.IPAddr != "" {
+		params.Set("ipaddr", r.IPAddr)
 	}
-	if hostname != "" {
-		params.Set("hostname", hostname)
+	if r.Hostname != "" {
+		params.Set("hostname", r.Hostname)
+	}
+	if r.Failmode != "" {
+		params.Set("failmode", r.Failmode)
+	}
+	if r.VerifiedPush {
+		params.Set("client_supports_verified_push", "1")
 	}
 	raw, err := c.call(ctx, "POST", "/auth/v2/preauth", params)
 	if err != nil {
@@ -137,13 +160,18 @@ type Status struct {
 	Result  Result // "allow" | "deny" | "waiting"
 	Status  string // Duo's status: "pushed", "calling", "answered", "sent", "allow", "deny", "timeout", "fraud", ...
 	Message string // status_msg, sanitised
+	// VerifiedPushCode is the number a Verified Push asks the user to type
+	// into Duo Mobile (digits only), from auth's answer to an asynchronous
+	// push when preauth said client_supports_verified_push=1.
+	VerifiedPushCode string
 }
 
 type statusResponse struct {
-	Result    string `json:"result"`
-	Status    string `json:"status"`
-	StatusMsg string `json:"status_msg"`
-	Txid      string `json:"txid"`
+	Result           string `json:"result"`
+	Status           string `json:"status"`
+	StatusMsg        string `json:"status_msg"`
+	Txid             string `json:"txid"`
+	VerifiedPushCode string `json:"verified_push_code"`
 }
 
 // Auth starts an authentication. For push, phone and auto it is
@@ -202,7 +230,11 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (txid string, st Statu
 		if resp.Txid == "" || len(resp.Txid) > 128 {
 			return "", Status{}, service("auth", "malformed response: no txid")
 		}
-		return resp.Txid, Status{}, nil
+		code := resp.VerifiedPushCode
+		if len(code) > 16 || strings.Trim(code, "0123456789") != "" {
+			return "", Status{}, service("auth", "malformed response: verified_push_code")
+		}
+		return resp.Txid, Status{VerifiedPushCode: code}, nil
 	}
 	st, err = toStatus("auth", resp)
 	return "", st, err

@@ -14,18 +14,28 @@ import (
 // DuoClient is what the Duo factors need of a Duo Auth API client
 // (*duo.Client).
 type DuoClient interface {
-	Preauth(ctx context.Context, user, ipaddr, hostname string) (*duo.Preauth, error)
+	PreauthFor(ctx context.Context, r duo.PreauthRequest) (*duo.Preauth, error)
 	Auth(ctx context.Context, r duo.AuthRequest) (txid string, st duo.Status, err error)
 	Wait(ctx context.Context, txid string, progress func(duo.Status)) (duo.Status, error)
 }
 
-// DuoLogin is the login the Duo factors act for.
+// DuoLogin is the login the Duo factors act for, and what Duo is told
+// about it, as login_duo tells it.
 type DuoLogin struct {
 	User     string // the Duo username
 	IPAddr   string // the client address, "" when unknown
-	Hostname string // this host, as the push shows it
-	Command  string // the session's command, "" for a shell
-	Pushinfo bool   // show the host, address and command in the push
+	Hostname string // this host's name, sent as hostname ("" = ask LookupHost)
+	// LookupHost finds Hostname when Duo is first asked (so that a login
+	// Duo is not asked about never looks it up); nil = send none.
+	LookupHost func(ctx context.Context) string
+	ServerIP   string // this host's address, shown in every push ("Server IP")
+	Command    string // the session's command, "" for a shell
+	Pushinfo   bool   // also show the command in the push
+	// Failmode is sent with preauth: "open" (failmode safe) or "closed".
+	Failmode string
+	// VerifiedPush: preauth says this client shows a Verified Push's
+	// number, which a push then reports as progress.
+	VerifiedPush bool
 }
 
 // NewDuo returns Duo as a Service for one login.
@@ -44,7 +54,11 @@ func (s *duoService) Name() string { return "duo" }
 // for each device, in Duo's order, a push, a phone call and SMS passcodes
 // as its capabilities allow, then a hidden passcode taker.
 func (s *duoService) Plan(ctx context.Context) (Plan, error) {
-	pre, err := s.c.Preauth(ctx, s.l.User, s.l.IPAddr, s.l.Hostname)
+	if s.l.Hostname == "" && s.l.LookupHost != nil {
+		s.l.Hostname = s.l.LookupHost(ctx)
+	}
+	pre, err := s.c.PreauthFor(ctx, duo.PreauthRequest{User: s.l.User, IPAddr: s.l.IPAddr, Hostname: s.l.Hostname,
+		Failmode: s.l.Failmode, VerifiedPush: s.l.VerifiedPush})
 	if err != nil {
 		return Plan{}, duoError(err)
 	}
@@ -127,13 +141,16 @@ func deviceNumber(d duo.Device) string {
 
 func (s *duoService) request(factor, device string) duo.AuthRequest {
 	r := duo.AuthRequest{User: s.l.User, IPAddr: s.l.IPAddr, Hostname: s.l.Hostname, Factor: factor, Device: device}
-	if s.l.Pushinfo && (factor == "push" || factor == "auto") {
+	if factor == "push" || factor == "auto" {
+		// As login_duo: the server's address always, the command only
+		// with pushinfo.
 		r.Pushinfo = url.Values{}
-		r.Pushinfo.Set("Server", s.l.Hostname)
-		if s.l.IPAddr != "" {
-			r.Pushinfo.Set("From", s.l.IPAddr)
+		if s.l.ServerIP != "" {
+			r.Pushinfo.Set("Server IP", s.l.ServerIP)
 		}
-		r.Pushinfo.Set("Command", pushCommand(s.l.Command))
+		if s.l.Pushinfo {
+			r.Pushinfo.Set("Command", pushCommand(s.l.Command))
+		}
 	}
 	return r
 }
@@ -182,6 +199,9 @@ func (a *duoAction) Run(ctx context.Context, progress func(string)) (Outcome, er
 		return Outcome{Again: true, Notice: nonEmpty(st.Message, "New SMS passcodes sent")}, nil
 	}
 	if txid != "" {
+		if progress != nil && st.VerifiedPushCode != "" {
+			progress("Verification code: " + st.VerifiedPushCode + " (enter it in Duo Mobile)")
+		}
 		if progress != nil && st.Message != "" {
 			progress(st.Message)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -131,7 +132,7 @@ func TestDuoActions(t *testing.T) {
 	s := duotest.New(t)
 	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")},
 		Push: "allow", PushDelay: 2, Phone: "deny", Passcodes: []string{"7654321"}})
-	svc := duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion",
+	svc := duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion", ServerIP: "192.0.2.10",
 		Command: "git-upload-pack 'repo'\x1b[2J", Pushinfo: true})
 	p := plan(t, svc)
 	byWord := map[string]factors.Action{}
@@ -152,8 +153,8 @@ func TestDuoActions(t *testing.T) {
 	}
 	auth := s.RequestsTo("/auth/v2/auth")
 	info, _ := url.ParseQuery(auth[len(auth)-1].Params.Get("pushinfo"))
-	if info.Get("Server") != "bastion" || info.Get("From") != "203.0.113.9" || info.Get("Command") != "git-upload-pack 'repo'?[2J" {
-		t.Errorf("pushinfo %v, want the host, address and the sanitised command", info)
+	if info.Get("Server IP") != "192.0.2.10" || info.Get("Command") != "git-upload-pack 'repo'?[2J" || len(info) != 2 {
+		t.Errorf("pushinfo %v, want login_duo's: the server's address and the sanitised command", info)
 	}
 
 	if out, err := byWord["phone"].Run(ctx, func(string) {}); err != nil || out.OK {
@@ -168,5 +169,88 @@ func TestDuoActions(t *testing.T) {
 	}
 	if out, err := code.Check(ctx, "7654321"); err != nil || out.OK || out.Reason != factors.ReasonWrong {
 		t.Errorf("the same passcode again: %+v %v, want a wrong code", out, err)
+	}
+}
+
+// What Duo receives, as login_duo sends it: failmode on every preauth,
+// the server's address in every push and the command only with pushinfo,
+// the host name looked up only when Duo is asked.
+func TestDuoSendsWhatLoginDuoSends(t *testing.T) {
+	s := duotest.New(t)
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}})
+	for _, tc := range []struct {
+		failmode string
+		pushinfo bool
+	}{{"open", false}, {"closed", true}} {
+		s.Reset()
+		s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}})
+		lookups := 0
+		svc := duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", ServerIP: "192.0.2.10",
+			LookupHost: func(context.Context) string { lookups++; return "bastion.example.org" },
+			Command:    "ls", Pushinfo: tc.pushinfo, Failmode: tc.failmode})
+		if lookups != 0 {
+			t.Fatalf("host name looked up before Duo was asked")
+		}
+		p := plan(t, svc)
+		pre := s.RequestsTo("/auth/v2/preauth")
+		if len(pre) != 1 || pre[0].Params.Get("failmode") != tc.failmode || pre[0].Params.Get("hostname") != "bastion.example.org" ||
+			pre[0].Params.Get("ipaddr") != "203.0.113.9" || pre[0].Params.Has("client_supports_verified_push") || lookups != 1 {
+			t.Errorf("preauth %v after %d lookups, want failmode=%s, the looked-up host name, the client address, no verified push", pre, lookups, tc.failmode)
+		}
+		if out, err := p.Auto.Run(context.Background(), nil); err != nil || !out.OK {
+			t.Fatalf("auto push: %+v %v", out, err)
+		}
+		auth := s.RequestsTo("/auth/v2/auth")
+		info, _ := url.ParseQuery(auth[0].Params.Get("pushinfo"))
+		want := url.Values{"Server IP": {"192.0.2.10"}}
+		if tc.pushinfo {
+			want.Set("Command", "ls")
+		}
+		if !reflect.DeepEqual(info, want) || auth[0].Params.Get("hostname") != "bastion.example.org" {
+			t.Errorf("pushinfo=%t: auth sent pushinfo %v hostname %q, want %v", tc.pushinfo, info, auth[0].Params.Get("hostname"), want)
+		}
+	}
+}
+
+// Verified Push: preauth says this client shows the number; the push
+// reports it as progress (the gate puts it on the terminal), and it
+// succeeds only once the user types it into the app.
+func TestDuoVerifiedPush(t *testing.T) {
+	s := duotest.New(t)
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}, VerifiedPush: "417"})
+	svc := duoLogin(t, s, factors.DuoLogin{User: "alice", VerifiedPush: true})
+	p := plan(t, svc)
+	if pre := s.RequestsTo("/auth/v2/preauth"); pre[0].Params.Get("client_supports_verified_push") != "1" {
+		t.Fatalf("preauth %v, want client_supports_verified_push=1", pre[0].Params)
+	}
+	var push factors.Action
+	for _, f := range p.Factors {
+		if a, ok := f.(factors.Action); ok && f.Name() == "duo-push" {
+			push = a
+		}
+	}
+	for _, typed := range []string{"999", "417"} {
+		var shown []string
+		out, err := push.Run(context.Background(), func(line string) {
+			shown = append(shown, line)
+			if strings.HasPrefix(line, "Verification code: 417") {
+				s.Type("alice", typed)
+			}
+		})
+		if err != nil || out.OK != (typed == "417") {
+			t.Errorf("typed %s: %+v %v", typed, out, err)
+		}
+		if len(shown) == 0 || !strings.HasPrefix(shown[0], "Verification code: 417") {
+			t.Errorf("typed %s: shown %q, want the number first", typed, shown)
+		}
+	}
+
+	// A client that did not say it shows the number gets no push Duo
+	// would accept.
+	s.Reset()
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}, VerifiedPush: "417"})
+	p = plan(t, duoLogin(t, s, factors.DuoLogin{User: "alice"}))
+	if out, err := p.Auto.Run(context.Background(), nil); err != nil || out.OK {
+		t.Errorf("verified push without saying so: %+v %v, want denied", out, err)
 	}
 }

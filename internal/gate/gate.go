@@ -54,9 +54,12 @@ type Gate struct {
 	// device) before the menu, which follows if it fails (duo autopush).
 	Autopush bool
 
-	User   string                   // whose factors are checked (-f, or the session's user)
-	Remote string                   // client address, may be empty
-	Groups func() ([]string, error) // the user's group names, through NSS
+	User string // whose factors are checked: the session's user
+	// DuoUser is the name the services are asked about (-f, send_gecos);
+	// the audit line names it when it differs from User.
+	DuoUser string
+	Remote  string                   // client address, may be empty
+	Groups  func() ([]string, error) // the user's group names, through NSS
 
 	UI      UI        // nil when the session has no terminal
 	Stderr  io.Writer // messages when there is no UI
@@ -201,7 +204,16 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		// see it, and an answer no factor takes is malformed, not a
 		// failure on record.
 		d, done := Decision{Reason: "malformed answer"}, false
-		if candidates := route(held, g.EnvCode); len(candidates) > 0 {
+		if a := envAction(held, g.EnvCode); a != nil && g.UI == nil && g.unseeablePush(a) {
+			return g.denyUnseeablePush()
+		} else if a != nil {
+			// login_duo's DUO_PASSCODE=push (push2, phone, sms, or a menu
+			// option number): the factor it names, as if typed at the menu.
+			var again bool
+			if d, again, done = g.runAction(ctx, a); again {
+				d.Reason = "sms passcodes sent"
+			}
+		} else if candidates := route(held, g.EnvCode); len(candidates) > 0 {
 			d, done = g.tryCode(ctx, g.EnvCode, candidates, held)
 		} else {
 			g.say("logingate: the passcode from the environment is not a valid code")
@@ -214,6 +226,9 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		}
 	}
 	if g.UI == nil {
+		if g.Config.Headless == "push" && p.auto != nil && g.unseeablePush(p.auto) {
+			return g.denyUnseeablePush()
+		}
 		if g.Config.Headless == "push" && p.auto != nil {
 			d, _, _ := g.runAction(ctx, p.auto)
 			return d
@@ -232,6 +247,18 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		}
 	}
 	return g.menu(ctx, held, attempts)
+}
+
+// unseeablePush reports a push that, with Verified Push, shows a number
+// the user must type into Duo Mobile: without a terminal nobody sees it.
+func (g *Gate) unseeablePush(a factors.Action) bool {
+	return g.Config.Duo != nil && g.Config.Duo.VerifiedPush && (a.Name() == "duo-push" || a.Name() == "duo-auto")
+}
+
+// denyUnseeablePush refuses to send a push nobody could complete.
+func (g *Gate) denyUnseeablePush() Decision {
+	g.say("logingate: error: verified push needs a terminal to show its number; use ssh -t, or a Duo passcode in DUO_PASSCODE")
+	return Decision{Factor: "duo", Reason: "verified push without a terminal"}
 }
 
 // unenrolled applies the unenrolled policy to a gated user with no factor.
@@ -264,6 +291,9 @@ func (g *Gate) record(action string, d Decision) {
 		return
 	}
 	e := audit.Event{Action: action, User: g.User, From: g.Remote, Factor: d.Factor, Reason: d.Reason}
+	if g.DuoUser != g.User && len(g.Services) > 0 {
+		e.DuoUser = g.DuoUser
+	}
 	sev := audit.Info
 	switch {
 	case d.Failsafe:

@@ -70,6 +70,7 @@ type fakeUI struct {
 	typed     []string // answers handed to the gate
 	panicRead bool
 	panicSay  bool
+	onPrintln func(string) // called with each line shown, outside the lock
 }
 
 func newUI(answers ...answer) *fakeUI { return &fakeUI{answers: answers} }
@@ -81,6 +82,11 @@ func (u *fakeUI) Println(s string) error {
 		panic("terminal exploded")
 	}
 	u.lines = append(u.lines, s)
+	if f := u.onPrintln; f != nil {
+		u.mu.Unlock()
+		f(s)
+		u.mu.Lock()
+	}
 	return nil
 }
 

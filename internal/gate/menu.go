@@ -138,6 +138,28 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 	return last
 }
 
+// envAction is the action a passcode from the environment names as
+// login_duo reads it: a keyword (push, push2, phone, sms) or the number of
+// a menu option that is an action, when no factor takes it as a code. nil
+// otherwise.
+func envAction(held []factors.Factor, answer string) factors.Action {
+	if len(accepting(held, answer)) > 0 {
+		return nil
+	}
+	var listed []factors.Factor
+	for _, f := range held {
+		if factors.Listed(f) {
+			listed = append(listed, f)
+		}
+	}
+	chosen := byKeyword(held, answer)
+	if n, ok := option(answer, len(listed)); ok {
+		chosen = listed[n-1]
+	}
+	a, _ := chosen.(factors.Action)
+	return a
+}
+
 // byKeyword finds the factor a typed word names ("push", "push2", "sms").
 func byKeyword(held []factors.Factor, answer string) factors.Factor {
 	answer = strings.ToLower(answer)

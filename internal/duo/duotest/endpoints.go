@@ -28,6 +28,7 @@ func (s *Server) preauth(w http.ResponseWriter, params url.Values) int {
 	if ok {
 		uc = *u
 	}
+	s.vpOK[name] = params.Get("client_supports_verified_push") == "1"
 	s.mu.Unlock()
 
 	msg := func(def string) string {
@@ -146,6 +147,13 @@ func (s *Server) auth(w http.ResponseWriter, params url.Values) int {
 			outcome = "allow"
 		}
 		t := &tx{user: name, factor: kind, outcome: outcome, delay: u.PushDelay, device: device}
+		if kind == "push" && u.VerifiedPush != "" {
+			if !s.vpOK[name] || !async {
+				// Nobody could see the number: Duo refuses the push.
+				return s.result(w, async, name, "deny", "deny", msg("Verified Duo Push requires a client that shows the code"))
+			}
+			t.number, t.outcome = u.VerifiedPush, "verify"
+		}
 		if !async {
 			t.delay = 0
 			res, st, m := t.final()
@@ -153,6 +161,9 @@ func (s *Server) auth(w http.ResponseWriter, params url.Values) int {
 		}
 		id := newTxid()
 		s.txs[id] = t
+		if t.number != "" {
+			return writeOK(w, map[string]any{"txid": id, "verified_push_code": t.number})
+		}
 		return writeOK(w, map[string]any{"txid": id})
 	}
 	return writeError(w, http.StatusBadRequest, 40002, "Invalid request parameters", "factor")
@@ -222,6 +233,20 @@ func (s *Server) authStatus(w http.ResponseWriter, params url.Values) int {
 		return writeOK(w, map[string]any{"result": t.result, "status": t.status, "status_msg": t.msg})
 	}
 	t.polls++
+	if t.number != "" {
+		typed, ok := s.typed[t.user]
+		switch {
+		case !ok:
+			st, m := t.waitingStatus()
+			return writeOK(w, map[string]any{"result": "waiting", "status": st, "status_msg": pick(m)})
+		case typed == t.number:
+			t.outcome = "allow"
+		default:
+			t.outcome = "deny"
+		}
+		delete(s.typed, t.user)
+		t.number = ""
+	}
 	if t.polls <= t.delay {
 		st, m := t.waitingStatus()
 		return writeOK(w, map[string]any{"result": "waiting", "status": st, "status_msg": pick(m)})

@@ -40,6 +40,8 @@ type Server struct {
 	fails    map[string][]Failure
 	reqs     []Request
 	txs      map[string]*tx
+	typed    map[string]string // user -> number typed into the app (Type)
+	vpOK     map[string]bool   // user -> the last preauth said client_supports_verified_push=1
 	release  chan struct{}
 	released bool
 }
@@ -53,6 +55,12 @@ type User struct {
 	Passcodes []string // valid passcodes, each works once
 	PushDelay int      // auth_status polls answered "waiting" before the outcome
 	Message   string   // when set, replaces every status_msg sent for this user
+	// VerifiedPush makes Duo ask for Verified Push: a push started after a
+	// preauth that said client_supports_verified_push=1 answers this
+	// number (verified_push_code) and succeeds only once the test calls
+	// Type with it; without that preauth parameter the push is denied,
+	// as Duo denies a client that cannot show the number.
+	VerifiedPush string
 }
 
 // Device is one entry of preauth's devices list, in Duo's JSON shape.
@@ -101,6 +109,7 @@ type tx struct {
 	delay   int
 	polls   int
 	device  string
+	number  string // a Verified Push's number, "" for a plain push
 
 	// A decision made at once (passcode, sms) but asked for with async=1.
 	done                bool
@@ -152,6 +161,8 @@ func Start(opts ...Option) (*Server, error) {
 		users:   map[string]*User{},
 		fails:   map[string][]Failure{},
 		txs:     map[string]*tx{},
+		typed:   map[string]string{},
+		vpOK:    map[string]bool{},
 		release: make(chan struct{}),
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -205,6 +216,14 @@ func (s *Server) SetClock(now func() time.Time) {
 	s.now = now
 }
 
+// Type is the user typing number into Duo Mobile for a Verified Push: a
+// waiting push of user's completes, allowed when number is the one shown.
+func (s *Server) Type(user, number string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.typed[user] = number
+}
+
 // Fail scripts the next responses for path (e.g. "/auth/v2/preauth").
 // Failures queue: each applies f.Times times, in the order given.
 func (s *Server) Fail(path string, f Failure) {
@@ -243,6 +262,8 @@ func (s *Server) Reset() {
 	s.users = map[string]*User{}
 	s.fails = map[string][]Failure{}
 	s.txs = map[string]*tx{}
+	s.typed = map[string]string{}
+	s.vpOK = map[string]bool{}
 	s.reqs = nil
 	s.now = time.Now
 }
