@@ -17,6 +17,7 @@ DEB_PACKAGES=(
 	git rsync                     # end-to-end protocol tests
 	freeradius                    # a real RADIUS server for the RADIUS factor's tests
 	postgresql                    # a real PostgreSQL for the shared store's tests
+	dpkg-dev lintian              # make deb (dpkg-deb, dpkg-shlibdeps) and the package's checks
 )
 STATICCHECK_MODULE=honnef.co/go/tools
 STATICCHECK_VERSION=v0.8.2
