@@ -36,7 +36,7 @@ func lifecycle(t *testing.T, old, newer, newVersion string) {
 		if gid := r.sh(t, "getent group logingate | cut -d: -f3"); gid == "" || atoi(t, gid) >= 1000 {
 			t.Errorf("logingate group %q: want a system group", gid)
 		}
-		got := r.sh(t, "stat -c '%n %U:%G %a' "+binPath+" "+stateDir+"; dpkg-statoverride --list "+binPath+"; dpkg-query -W -f='${Conffiles}\\n' logingate")
+		got := r.sh(t, "stat -c '%n %U:%G %a' "+binPath+" "+stateDir+"; dpkg-statoverride --list "+binPath+" || true; dpkg-query -W -f='${Conffiles}\\n' logingate")
 		for _, want := range []string{binPath + " root:logingate 2755", stateDir + " root:logingate 770", "root logingate 2755 " + binPath, " " + confPath + " "} {
 			if !strings.Contains(got, want) {
 				t.Errorf("after install, missing %q in:\n%s", want, got)
@@ -103,7 +103,15 @@ func lifecycle(t *testing.T, old, newer, newVersion string) {
 	})
 
 	step(t, "upgrade keeps state, edits, windows, group and mode", func(t *testing.T) {
-		r.aptInstall(t, newer)
+		// Unpacked, not yet configured, as during a long apt run: logins
+		// go on, and the new binary must already be setgid (dpkg applies
+		// the override as it unpacks; a chmod in postinst would come late).
+		r.copyIn(t, newer, "/tmp/newer.deb")
+		r.run(t, "dpkg", "--unpack", "/tmp/newer.deb")
+		if got := r.sh(t, "stat -c '%U:%G %a' "+binPath); got != "root:logingate 2755\n" {
+			t.Errorf("binary unpacked by the upgrade, before postinst: %q, want root:logingate 2755", got)
+		}
+		r.run(t, "dpkg", "--configure", "logingate")
 		if v := r.run(t, "dpkg-query", "-W", "-f=${Version}", "logingate"); v != newVersion {
 			t.Fatalf("installed version %q after upgrade, want %q", v, newVersion)
 		}
