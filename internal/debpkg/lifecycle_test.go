@@ -153,6 +153,17 @@ func lifecycle(t *testing.T, old, newer, newVersion string) {
 		state = r.stateSnapshot(t)
 	})
 
+	step(t, "remove refuses for a ForceCommand inside a Match block", func(t *testing.T) {
+		// sshd -T without -C shows no Match block: prerm reads the files too.
+		drop := r.readFile(t, dropinPath)
+		r.writeFile(t, dropinPath, []byte("Match User alice\n\tForceCommand "+binPath+"\n"), 0o644)
+		out, code := r.try(t, nil, "dpkg", "-r", "logingate")
+		r.writeFile(t, dropinPath, []byte(drop), 0o644)
+		if code == 0 || !strings.Contains(out, "logingate: error: sshd runs "+binPath) {
+			t.Fatalf("dpkg -r with the gate in a Match block: exit %d\n%s", code, out)
+		}
+	})
+
 	step(t, "forced remove leaves config and state", func(t *testing.T) {
 		out, code := r.try(t, []string{"LOGINGATE_FORCE_REMOVE=yes"}, "dpkg", "-r", "logingate")
 		if code != 0 {
