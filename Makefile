@@ -3,7 +3,7 @@
 GO          ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X github.com/logingate/logingate/internal/cli.Version=$(VERSION)
+LDFLAGS      = -X github.com/logingate/logingate/internal/cli.Version=$(VERSION)
 # FUZZTIME, when set (e.g. 60s), fuzzes each target for that long instead
 # of its count below. Counts are the default: Go 1.26's fuzz coordinator can
 # fail a time-limited run with a bare "context deadline exceeded" when the
@@ -37,12 +37,33 @@ FUZZ_TARGETS = \
 	./internal/doctor:FuzzMatchPattern:120000 \
 	./internal/doctor:FuzzSolve:30000 \
 
-.PHONY: all build deps demo-deps test bench demo install clean
+.PHONY: all build deb deps demo-deps test bench demo install clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/logingate ./cmd/logingate
+
+# The Debian package: logingate_VERSION_ARCH.deb in DEB_OUT, built by
+# scripts/mkdeb.sh with dpkg-deb alone (no debhelper, no packaging library:
+# dpkg-dev is all it needs; the script says why). DEB_VERSION comes from git
+# (scripts/debversion.sh: a tag vX.Y.Z gives X.Y.Z); the binary reports the
+# same version.
+ifeq ($(origin DEB_VERSION),undefined)
+DEB_VERSION := $(shell scripts/debversion.sh 2>/dev/null)
+endif
+DEB_OUT     ?= .
+# The packaged binary is hardened as Debian's own (lintian checks it): PIE,
+# full RELRO, bind-now, the C parts with dpkg-buildflags' flags, stripped.
+deb: VERSION = $(DEB_VERSION)
+deb:
+	@[ -n '$(DEB_VERSION)' ] || { echo 'make deb: no version (set DEB_VERSION)'; exit 1; }
+	CGO_CPPFLAGS="$$(dpkg-buildflags --get CPPFLAGS)" CGO_CFLAGS="$$(dpkg-buildflags --get CFLAGS)" \
+	CGO_LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	$(GO) build -trimpath -buildmode=pie \
+		-ldflags '$(LDFLAGS) -s -w -linkmode=external -extldflags "-Wl,-z,relro,-z,now"' \
+		-o bin/deb/logingate ./cmd/logingate
+	scripts/mkdeb.sh bin/deb/logingate '$(DEB_VERSION)' '$(DEB_OUT)'
 
 deps:
 	scripts/deps.sh
@@ -89,7 +110,9 @@ install: build
 	getent group logingate >/dev/null || groupadd --system logingate
 	install -D -o root -g logingate -m 2755 bin/logingate $(DESTDIR)$(BINDIR)/logingate
 	install -D -o root -g root -m 0644 docs/logingate.1 $(DESTDIR)$(MANDIR)/man1/logingate.1
-	install -D -o root -g root -m 0644 etc/sshd_config.d/00-logingate.conf $(DESTDIR)$(SHAREDIR)/00-logingate.conf
+	install -d -o root -g root -m 0755 $(DESTDIR)$(SHAREDIR)
+	sed 's|^ForceCommand /usr/bin/logingate|ForceCommand $(BINDIR)/logingate|' etc/sshd_config.d/00-logingate.conf >$(DESTDIR)$(SHAREDIR)/00-logingate.conf
+	chmod 0644 $(DESTDIR)$(SHAREDIR)/00-logingate.conf
 	install -d -o root -g root -m 0755 $(DESTDIR)$(CONFDIR)
 	[ -e $(DESTDIR)$(CONFDIR)/logingate.yaml ] || install -o root -g root -m 0644 etc/logingate.yaml $(DESTDIR)$(CONFDIR)/logingate.yaml
 	if [ -d $(DESTDIR)$(STATEDIR) ]; then $(DESTDIR)$(BINDIR)/logingate -c $(DESTDIR)$(CONFDIR)/logingate.yaml migrate; \

@@ -265,7 +265,7 @@ func (a *auditor) gatePath() string {
 	if a.binary != "" {
 		return a.binary
 	}
-	return "/usr/local/bin/logingate"
+	return "/usr/bin/logingate"
 }
 
 func (a *auditor) noteGateBinary(p string) { a.gateBins[p] = true }

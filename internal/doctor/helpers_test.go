@@ -98,7 +98,7 @@ type hostSpec struct {
 	hostKey string            // HostKey line's path; a fresh key when empty
 }
 
-const installedGate = "/usr/local/bin/logingate"
+const installedGate = "/usr/bin/logingate"
 
 var debianInclude = regexp.MustCompile(`(?m)^Include[ \t]+\S*sshd_config\.d/\*\.conf[ \t]*$`)
 
