@@ -17,6 +17,7 @@ DEB_PACKAGES=(
 	git rsync                     # end-to-end protocol tests
 	freeradius                    # a real RADIUS server for the RADIUS factor's tests
 	postgresql                    # a real PostgreSQL for the shared store's tests
+	strace                        # the hostile suite's root-run tracer kills the gate at exact steps
 )
 STATICCHECK_MODULE=honnef.co/go/tools
 STATICCHECK_VERSION=v0.8.2
