@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,4 +136,40 @@ func TestUmaskZero(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A store DSN that names no host sends the password nowhere a user can
+// listen: with no PGHOST at all, pgx picks a socket directory by what
+// exists (/var/run/postgresql, else /tmp), and any user can create
+// /tmp/.s.PGSQL.5432. The gate runs in a private mount namespace whose
+// /run and /tmp are fresh tmpfs, as on a host without a local PostgreSQL,
+// with an empty environment; the attacker's fake server there must get
+// nothing.
+func TestDSNWithoutHostFindsNoUserSocket(t *testing.T) {
+	require(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		unavailable(t, "hostile: unshare missing (util-linux)")
+	}
+	root, err := os.MkdirTemp("/var/tmp", "logingate-hostile-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	must(t, os.Chmod(root, 0o755))
+	h := newHostIn(t, root, "")
+	h.writeConfig(t, h.config, fmt.Sprintf("store:\n  backend: postgres\n  dsn_file: %s\n  key_file: %s\n  timeout: 1s\n", h.dsn, h.keys))
+	u := h.user(t, "dsn")
+	helper := h.copyTestBinary(t)
+	got := filepath.Join(u.Home, "got")
+	script := fmt.Sprintf(`mount -t tmpfs -o mode=755 none /run && mount -t tmpfs -o mode=1777 none /tmp || exit 97
+runuser -u %[1]s -- env %[2]s=pglisten %[3]s /tmp/.s.PGSQL.5432 %[4]s & sleep 0.5
+runuser -u %[1]s -- env -i HOME=%[5]s PATH=/usr/bin:/bin LOGINGATE_PASSCODE=123456 %[6]s -c %[7]s -- echo %[8]s
+rc=$?; kill %%1 2>/dev/null; wait; exit $rc`, u.Name, helperEnv, helper, got, u.Home, h.bin, h.config, marker)
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	r := runFor(t, cmd, 30*time.Second)
+	if r.code == 97 {
+		unavailable(t, "hostile: cannot mount in a private namespace: %v", r)
+	}
+	mustDeny(t, "store without a host", r)
+	if b, _ := os.ReadFile(got); len(b) > 0 {
+		t.Errorf("the attacker's socket in /tmp got a connection; password leaked: %v; bytes %q", strings.Contains(string(b), dsnPassword), b)
+	}
 }

@@ -118,7 +118,13 @@ type host struct {
 func newHost(t *testing.T, extra string) *host {
 	t.Helper()
 	require(t)
-	root := sshtest.PublicTempDir(t)
+	return newHostIn(t, sshtest.PublicTempDir(t), extra)
+}
+
+// newHostIn is newHost with the temp root at root, a directory every user
+// can traverse.
+func newHostIn(t *testing.T, root, extra string) *host {
+	t.Helper()
 	h := &host{
 		root:  root,
 		etc:   filepath.Join(root, "etc", "logingate"),
