@@ -19,6 +19,7 @@ DEB_PACKAGES=(
 	freeradius                    # a real RADIUS server for the RADIUS factor's tests
 	postgresql                    # a real PostgreSQL for the shared store's tests
 	dpkg-dev lintian              # make deb (dpkg-deb, dpkg-shlibdeps) and the package's checks
+	strace                        # the hostile suite's root-run tracer kills the gate at exact steps
 )
 # `make demo` needs only these: sshd and a client, oathtool for -check, and
 # the cgo build. A newcomer's first run should not wait for PostgreSQL.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/install"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 	"golang.org/x/sys/unix"
 )
@@ -45,41 +44,14 @@ func privilegedHost(t *testing.T) (*host, string, int) {
 // machine has none), and returns its path and the group's id.
 func installSetgid(t *testing.T, dir string) (bin string, gid int) {
 	t.Helper()
-	gid = ensureGroup(t, privilege.GroupName)
 	bin = filepath.Join(dir, "bin", "logingate")
-	must(t, os.Mkdir(filepath.Dir(bin), 0o755))
-	data, err := os.ReadFile(gateBin)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
-	must(t, os.Chown(bin, 0, gid))
-	must(t, os.Chmod(bin, 0o755|os.ModeSetgid))
-	return bin, gid
+	return bin, install.Binary(t, gateBin, bin)
 }
 
 // protectedDir makes path a protected state directory: root:logingate 0770.
 func protectedDir(t *testing.T, path string, gid int) {
 	t.Helper()
-	must(t, os.Mkdir(path, 0o770))
-	must(t, os.Chown(path, 0, gid))
-	must(t, os.Chmod(path, 0o770))
-}
-
-// ensureGroup returns the group's id, creating it (and removing it after
-// the test) when the machine has none.
-func ensureGroup(t *testing.T, name string) int {
-	t.Helper()
-	if g, err := user.LookupGroup(name); err == nil {
-		id, _ := strconv.Atoi(g.Gid)
-		return id
-	}
-	if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {
-		t.Fatalf("groupadd %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() { exec.Command("groupdel", name).Run() })
-	g, err := user.LookupGroup(name)
-	must(t, err)
-	id, _ := strconv.Atoi(g.Gid)
-	return id
+	install.ProtectedDir(t, path, gid)
 }
 
 func must(t *testing.T, err error) {

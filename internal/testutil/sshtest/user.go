@@ -43,6 +43,13 @@ var accountsMu sync.Mutex
 // The user, its home and its processes are removed when the test ends.
 func (s *Server) AddUser(t testing.TB, label string) *User {
 	t.Helper()
+	return NewUser(t, s.Dir, label)
+}
+
+// NewUser creates the same account as AddUser without a server, for tests
+// that run programs as the user directly; the private key goes in keyDir.
+func NewUser(t testing.TB, keyDir, label string) *User {
+	t.Helper()
 	name := addAccount(t, label)
 	t.Cleanup(func() { removeAccount(t, name) })
 
@@ -58,7 +65,7 @@ func (s *Server) AddUser(t testing.TB, label string) *User {
 		t.Fatalf("sshtest: gid %q: %v", pw.Gid, err)
 	}
 
-	u.KeyPath = filepath.Join(s.Dir, name+"_ed25519")
+	u.KeyPath = filepath.Join(keyDir, name+"_ed25519")
 	keygen(t, u.KeyPath, name+"@sshtest")
 	pub, err := os.ReadFile(u.KeyPath + ".pub")
 	if err != nil {
