@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // Store selects and configures the state backend: the file backend in
@@ -191,6 +193,85 @@ func (s *Store) resolve(p *problems) {
 			s.Keys = data
 		}
 	}
+	s.checkDSNFiles(p)
+}
+
+// dsnFileKeys are the connection settings naming a file that the driver
+// reads itself, by name, when it parses the DSN.
+var dsnFileKeys = map[string]bool{"sslrootcert": true, "sslcert": true, "sslkey": true, "passfile": true, "servicefile": true}
+
+// checkDSNFiles puts each file the DSN names under the one path-trust rule,
+// as a secret file or cafile that root's config names: the driver opens
+// them by name after this, so a path that passes (root's along its whole
+// length, links included) is one only root can change between the two. A
+// relative path would be found from the caller's working directory.
+func (s *Store) checkDSNFiles(p *problems) {
+	key := "store.dsn"
+	if s.DSNFile != "" {
+		key = "store.dsn_file"
+	}
+	for _, kv := range dsnFiles(s.DSN) {
+		name, path := kv[0], kv[1]
+		switch {
+		case name == "sslrootcert" && path == "system":
+			continue
+		case !filepath.IsAbs(path):
+			p.add(key, 0, "%s %s: must be an absolute path", name, path)
+			continue
+		}
+		probs, err := privilege.Check(path, rootNamed())
+		if err != nil {
+			p.add(key, 0, "%s: %s", name, err)
+		}
+		for _, u := range probs {
+			p.add(key, 0, "%s %s: %s", name, path, u.Error())
+		}
+	}
+}
+
+// dsnFiles returns the settings of dsn that name a file, with their values
+// unquoted, as setting, path pairs. A DSN it cannot read names none; the
+// driver refuses it.
+func dsnFiles(dsn string) [][2]string {
+	var out [][2]string
+	if isDSNURL(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil
+		}
+		for k, vs := range u.Query() {
+			for _, v := range vs {
+				if dsnFileKeys[k] && v != "" {
+					out = append(out, [2]string{k, v})
+				}
+			}
+		}
+		return out
+	}
+	settings, _ := dsnSettings(dsn)
+	for _, kv := range settings {
+		if v := dsnUnquote(kv[1]); dsnFileKeys[kv[0]] && v != "" {
+			out = append(out, [2]string{kv[0], v})
+		}
+	}
+	return out
+}
+
+// dsnUnquote is a key=value setting's value as written (see dsnSettings)
+// as the driver reads it: without its quotes, each backslash escaping the
+// next character.
+func dsnUnquote(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		v = v[1 : len(v)-1]
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // readSecretFile reads a file that holds a secret: checked along its path,
