@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -194,6 +196,84 @@ func (s *Store) resolve(p *problems) {
 		}
 	}
 	s.checkDSNFiles(p)
+	s.checkDSNSockets(p)
+}
+
+// pgDefaultSocketDirs is where the driver looks for the server's socket
+// when the DSN names no host: the first of them that exists (pgconn's
+// defaultHost), or TCP to localhost when none does.
+var pgDefaultSocketDirs = []string{"/var/run/postgresql", "/private/tmp", "/tmp"}
+
+// checkDSNSockets puts each socket directory the DSN names, or the one the
+// driver falls back to when it names no host, under the path-trust rule
+// for a socket (privilege.CheckSocketDir): where others can bind the
+// socket's name, as in /tmp while the server is down, the gate would send
+// them the DSN's password.
+func (s *Store) checkDSNSockets(p *problems) {
+	if s.DSN == "" {
+		return
+	}
+	key := "store.dsn"
+	if s.DSNFile != "" {
+		key = "store.dsn_file"
+	}
+	dirs, named := dsnSocketDirs(s.DSN)
+	if !named {
+		for _, d := range pgDefaultSocketDirs {
+			if _, err := os.Stat(d); err == nil {
+				dirs = append(dirs, d)
+				break
+			}
+		}
+	}
+	for _, d := range dirs {
+		if err := privilege.CheckSocketDir(d, rootNamed()); err != nil {
+			var u *privilege.Unsafe
+			if !errors.As(err, &u) {
+				continue // missing: the server is unreachable, and failmode decides
+			}
+			msg := u.Error()
+			if !named {
+				msg += "; the connection string names no host, and the driver uses that directory: name the host"
+			}
+			p.add(key, 0, "host %s: %s", d, msg)
+		}
+	}
+}
+
+// dsnSocketDirs returns the unix socket directories dsn names as hosts, and
+// whether it names any host at all.
+func dsnSocketDirs(dsn string) (dirs []string, named bool) {
+	var hosts []string
+	if isDSNURL(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, true
+		}
+		if h, err := url.PathUnescape(u.Host); err == nil && h != "" {
+			hosts = append(hosts, strings.Split(h, ",")...)
+		}
+		for _, h := range u.Query()["host"] {
+			hosts = append(hosts, strings.Split(h, ",")...)
+		}
+	} else {
+		settings, _ := dsnSettings(dsn)
+		for _, kv := range settings {
+			if kv[0] == "host" {
+				hosts = append(hosts, strings.Split(dsnUnquote(kv[1]), ",")...)
+			}
+		}
+	}
+	for _, h := range hosts {
+		if h == "" {
+			continue
+		}
+		named = true
+		if strings.HasPrefix(h, "/") {
+			dirs = append(dirs, h)
+		}
+	}
+	return dirs, named
 }
 
 // dsnFileKeys are the connection settings naming a file that the driver

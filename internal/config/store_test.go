@@ -165,3 +165,63 @@ func TestStoreDSNFilesTrusted(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDSNSocketDirs: a DSN whose host is a socket directory where
+// others can bind the socket (or make the directory) is refused, and so is
+// one naming no host when the driver would fall back to such a directory;
+// a server's own socket directory passes.
+func TestStoreDSNSocketDirs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the socket directory belongs to another user")
+	}
+	dir := t.TempDir()
+	server := filepath.Join(dir, "postgresql")
+	tmp := filepath.Join(dir, "tmp")
+	for d, mode := range map[string]os.FileMode{server: 0o2775, tmp: 0o1777} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Lchown(server, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "store.keys")
+	if err := os.WriteFile(keyFile, []byte("k1:AAAA\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(dsn string) error {
+		t.Helper()
+		_, err := Load(writeConfig(t, fmt.Sprintf("store: {backend: postgres, dsn: %q, key_file: %s}\n", dsn, keyFile)), testHost)
+		return err
+	}
+	defaults := pgDefaultSocketDirs
+	t.Cleanup(func() { pgDefaultSocketDirs = defaults })
+	pgDefaultSocketDirs = []string{server}
+	for _, dsn := range []string{
+		"host=" + server + " dbname=logingate",
+		"host=db.example.org dbname=logingate",
+		"postgres:///logingate?host=" + server,
+		"dbname=logingate",
+	} {
+		if err := load(dsn); err != nil {
+			t.Errorf("%s: %v", dsn, err)
+		}
+	}
+	for _, dsn := range []string{
+		"host=" + tmp + " dbname=logingate",
+		"host='db.example.org," + tmp + "' dbname=logingate",
+		"host=" + filepath.Join(tmp, "pg") + " dbname=logingate",
+		"postgres:///logingate?host=" + tmp,
+	} {
+		if err := load(dsn); err == nil || !strings.Contains(err.Error(), "store.dsn") || !strings.Contains(err.Error(), tmp) {
+			t.Errorf("%s: got %v, want the socket directory refused", dsn, err)
+		}
+	}
+	pgDefaultSocketDirs = []string{filepath.Join(dir, "none"), tmp}
+	if err := load("dbname=logingate"); err == nil || !strings.Contains(err.Error(), "names no host") {
+		t.Errorf("no host, driver falls back to a sticky directory: got %v", err)
+	}
+}

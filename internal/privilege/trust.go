@@ -100,6 +100,23 @@ func Open(path string, r Rule) (*os.File, *unix.Stat_t, error) {
 	return w.open(path)
 }
 
+// CheckSocketDir walks to the directory at path, where a server's unix
+// socket is found (a DSN's host=/dir), under rule r. The directories on the
+// way are checked as for a file, and its parent is as strict as a file's
+// directory (no sticky exemption): nobody else may make it. The directory
+// itself may belong to the server's own user (postgres), but others may add
+// no name to it: not writable by others, sticky or not. In /tmp anyone can
+// bind the socket's name while the server is down, and be sent the
+// password.
+func CheckSocketDir(path string, r Rule) error {
+	w := &walker{rule: r, socketDir: true}
+	for strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "//") {
+		path = path[:len(path)-1] // the directory itself, not an ancestor
+	}
+	_, _, err := w.open(path)
+	return err
+}
+
 // Check walks path under rule r as Open does, without reading the file,
 // and reports every problem it finds rather than the first: for doctor and
 // check-config, which tell an administrator everything to fix at once. An
@@ -118,10 +135,11 @@ func Check(path string, r Rule) ([]*Unsafe, error) {
 }
 
 type walker struct {
-	rule    Rule
-	collect bool      // report owner and mode problems and go on
-	found   []*Unsafe // with collect
-	links   int
+	rule      Rule
+	collect   bool      // report owner and mode problems and go on
+	found     []*Unsafe // with collect
+	links     int
+	socketDir bool // the path names a socket directory (CheckSocketDir)
 }
 
 // dir is a directory on the walk, open with O_PATH.
@@ -172,6 +190,13 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		cur := &stack[len(stack)-1]
 		if len(pending) == 0 {
 			// The path names a directory.
+			if w.socketDir {
+				parent := cur
+				if len(stack) > 1 {
+					parent = &stack[len(stack)-2]
+				}
+				return nil, nil, w.checkSocketDir(parent, cur)
+			}
 			return nil, nil, &Unsafe{Path: cur.path, Problem: cur.path + " is a directory", File: true}
 		}
 		name := pending[0]
@@ -191,6 +216,14 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		full := join(cur.path, name)
 		fd, err := unix.Openat(cur.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
+			if w.socketDir && len(pending) == 0 && err == unix.ENOENT {
+				// Not there yet: who could make it?
+				if perm := cur.st.Mode & 0o7777; perm&0o022 != 0 {
+					return nil, nil, &Unsafe{Path: cur.path,
+						Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could make the socket directory %s", cur.path, perm, full),
+						Fix:     "chmod go-w " + ShellQuote(cur.path)}
+				}
+			}
 			return nil, nil, &fs.PathError{Op: "open", Path: full, Err: err}
 		}
 		var st unix.Stat_t
@@ -216,6 +249,16 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		case unix.S_IFDIR:
 			// The O_PATH descriptor is the directory from here on.
 			d := dir{fd: fd, path: full, st: st}
+			if w.socketDir && len(pending) == 0 {
+				// The socket's own directory: checkSocketDir's rule,
+				// not an ancestor's.
+				err := w.notProc(fd, full)
+				if err == nil {
+					err = w.checkSocketDir(cur, &d)
+				}
+				unix.Close(fd)
+				return nil, nil, err
+			}
 			if err := w.admit(&d); err != nil {
 				unix.Close(fd)
 				return nil, nil, err
@@ -305,6 +348,22 @@ func (w *walker) checkDir(d *dir, ancestor bool) error {
 	return w.problem(&Unsafe{Path: d.path,
 		Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could replace what it holds", d.path, perm),
 		Fix:     "chmod go-w " + ShellQuote(d.path)})
+}
+
+// checkSocketDir checks the directory holding a server's socket: anyone's,
+// as long as others cannot write it, in a parent where nobody but root can
+// make or rename it (see CheckSocketDir).
+func (w *walker) checkSocketDir(parent, d *dir) error {
+	if perm := parent.st.Mode & 0o7777; parent != d && perm&0o022 != 0 {
+		return &Unsafe{Path: parent.path,
+			Problem: fmt.Sprintf("directory %s holds the socket directory and is writable by group or others (mode %04o), who could make their own by that name", parent.path, perm),
+			Fix:     "chmod go-w " + ShellQuote(parent.path)}
+	}
+	if perm := d.st.Mode & 0o7777; perm&0o002 != 0 {
+		return &Unsafe{Path: d.path, File: true,
+			Problem: fmt.Sprintf("socket directory %s is writable by others (mode %04o), who could put their own server's socket there", d.path, perm)}
+	}
+	return nil
 }
 
 func (w *walker) checkOwner(path string, st *unix.Stat_t, file bool) error {

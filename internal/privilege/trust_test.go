@@ -426,3 +426,34 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	})
 }
+
+// TestSocketDir: a server's socket directory (a DSN's host=/dir) may be the
+// server user's, but one where others can bind a socket (sticky /tmp) or
+// make the directory (a directory in /tmp) is refused.
+func TestSocketDir(t *testing.T) {
+	needRoot(t)
+	base := trustedDir(t)
+	server := filepath.Join(base, "postgresql")
+	mkdir(t, server, 0o2775)
+	chown(t, server, 65534)
+	tmp := filepath.Join(base, "tmp")
+	mkdir(t, tmp, 0o1777)
+	inTmp := filepath.Join(tmp, "pg")
+	mkdir(t, inTmp, 0o755)
+	chown(t, inTmp, 65534)
+	link := filepath.Join(base, "run")
+	if err := os.Symlink(server, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{server, server + "/", server + "/.", link} {
+		if err := CheckSocketDir(p, Rule{Links: true}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{tmp, tmp + "/", inTmp, filepath.Join(tmp, "missing")} {
+		var u *Unsafe
+		if err := CheckSocketDir(p, Rule{Links: true}); !errors.As(err, &u) {
+			t.Errorf("%s: got %v, want it refused as unsafe", p, err)
+		}
+	}
+}
