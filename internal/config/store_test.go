@@ -177,7 +177,7 @@ func TestStoreDSNSocketDirs(t *testing.T) {
 	dir := t.TempDir()
 	server := filepath.Join(dir, "postgresql")
 	tmp := filepath.Join(dir, "tmp")
-	for d, mode := range map[string]os.FileMode{server: 0o2775, tmp: 0o1777} {
+	for d, mode := range map[string]os.FileMode{server: os.ModeSetgid | 0o775, tmp: os.ModeSticky | 0o777} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
