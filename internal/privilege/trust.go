@@ -28,10 +28,10 @@ import (
 //     and /dev/fd/N (a link into /proc) are refused, links or not;
 //   - without Rule.Links, a path holds no symbolic link and no ".." and is
 //     absolute: the rule for a -c path a non-root caller names to a
-//     privileged gate. With it, a link is followed (through the same checks,
-//     at most 40) and ".." goes to the real parent, as the kernel does: the
-//     rule for paths root's own config names, which config management may
-//     have made links.
+//     privileged gate. With it, a link root (or Rule.Owner) owns is followed
+//     (through the same checks, at most 40) and ".." goes to the real
+//     parent, as the kernel does: the rule for paths root's own config
+//     names, which config management may have made links.
 //
 // The file is then opened for reading relative to the checked directory
 // with O_NOFOLLOW, and must be the very inode that was checked: what is
@@ -39,9 +39,10 @@ import (
 //
 // Must not change: the check on each descriptor as it is opened, the read
 // from the last one, no link or ".." for a caller's -c, nothing on /proc.
-// Proven by TestDotDotThroughALink, TestSymlinks, TestMagicLinksRefused,
-// TestReplacedFileIsNotRead (here) and, through the setgid binary run as a
-// user, cmd/logingate TestCallerConfigPathTricksRefused.
+// Proven by TestDotDotThroughALink, TestSymlinks, TestLinkOwner,
+// TestMagicLinksRefused, TestReplacedFileIsNotRead, TestSocketDir (here)
+// and, through the setgid binary run as a user, cmd/logingate
+// TestCallerConfigPathTricksRefused.
 
 // Rule says whose files a trusted path may hold and whether it may follow
 // links. The zero Rule is the strictest: root alone, no links, no "..".
@@ -233,7 +234,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
-			target, err := w.follow(fd, full)
+			target, err := w.follow(fd, full, &st)
 			unix.Close(fd)
 			if err != nil {
 				return nil, nil, err
@@ -302,11 +303,19 @@ func (w *walker) admit(d *dir) error {
 	return w.checkDir(d, true)
 }
 
-// follow returns the target of the link open at fd, when the rule lets the
-// walk follow it.
-func (w *walker) follow(fd int, full string) (string, error) {
+// follow returns the target of the link open at fd, with status st, when
+// the rule lets the walk follow it: a link root (or the rule's owner) made.
+// Another user's link can be in a root-owned directory only if it is sticky
+// (as /tmp), where they planted it by a name root's config uses, to choose
+// the file read.
+func (w *walker) follow(fd int, full string, st *unix.Stat_t) (string, error) {
 	if !w.rule.Links {
 		return "", &Unsafe{Path: full, Problem: full + " is a symbolic link; name the file by its real path, with no link on the way"}
+	}
+	if uid := int(st.Uid); uid != 0 && uid != w.rule.Owner {
+		return "", &Unsafe{Path: full,
+			Problem: fmt.Sprintf("symbolic link %s is owned by uid %d, who chose where it leads", full, uid),
+			Fix:     "chown -h root:root " + ShellQuote(full)}
 	}
 	if w.links++; w.links > maxLinks {
 		return "", &fs.PathError{Op: "open", Path: full, Err: unix.ELOOP}

@@ -457,3 +457,38 @@ func TestSocketDir(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkOwner: a link is followed only when root (or the rule's owner)
+// owns it. In a sticky directory such as /tmp anyone may plant a link by a
+// name root's config uses, and so choose which file is read.
+func TestLinkOwner(t *testing.T) {
+	needRoot(t)
+	base := trustedDir(t)
+	tmp := filepath.Join(base, "tmp")
+	mkdir(t, tmp, os.ModeSticky|0o777)
+	target := filepath.Join(base, "other.pem")
+	write(t, target, "root's other file\n", 0o644)
+	planted := filepath.Join(tmp, "ca.pem")
+	if err := os.Symlink(target, planted); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, planted, 65534)
+	dirLink := filepath.Join(tmp, "conf")
+	if err := os.Symlink(base, dirLink); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, dirLink, 65534)
+	for _, p := range []string{planted, filepath.Join(dirLink, "other.pem")} {
+		var u *Unsafe
+		if got, err := read(p, Rule{Links: true}); !errors.As(err, &u) {
+			t.Errorf("%s, a link another user owns: read %q, %v; want it refused", p, got, err)
+		}
+		if probs, err := Check(p, Rule{Links: true}); err == nil && len(probs) == 0 {
+			t.Errorf("Check(%s) finds nothing wrong", p)
+		}
+	}
+	chown(t, planted, 0)
+	if got, err := read(planted, Rule{Links: true}); err != nil || got != "root's other file\n" {
+		t.Errorf("a link root owns: read %q, %v", got, err)
+	}
+}
