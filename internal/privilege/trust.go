@@ -26,6 +26,8 @@ import (
 //     writable by group or others;
 //   - nothing is on procfs: /proc/self/fd/N, /proc/self/root, /proc/self/cwd
 //     and /dev/fd/N (a link into /proc) are refused, links or not;
+//   - without Rule.Links, nothing is on a file system mounted nosuid, as
+//     every one a user may mount is;
 //   - without Rule.Links, a path holds no symbolic link and no ".." and is
 //     absolute: the rule for a -c path a non-root caller names to a
 //     privileged gate. With it, a link root (or Rule.Owner) owns is followed
@@ -42,7 +44,7 @@ import (
 // Proven by TestDotDotThroughALink, TestSymlinks, TestLinkOwner,
 // TestMagicLinksRefused, TestReplacedFileIsNotRead, TestSocketDir (here)
 // and, through the setgid binary run as a user, cmd/logingate
-// TestCallerConfigPathTricksRefused.
+// TestCallerConfigPathTricksRefused and TestCallerConfigOnAUserMount.
 
 // Rule says whose files a trusted path may hold and whether it may follow
 // links. The zero Rule is the strictest: root alone, no links, no "..".
@@ -332,7 +334,10 @@ func (w *walker) follow(fd int, full string, st *unix.Stat_t) (string, error) {
 }
 
 // notProc refuses anything on procfs, whose links are not links to a
-// name but to whatever object a process holds.
+// name but to whatever object a process holds. Without Rule.Links (a
+// caller's -c) it also refuses a file system mounted nosuid: every one a
+// user may mount is (removable media through udisks or an fstab "user"
+// entry, FUSE), and its owners and modes are whatever its maker wrote.
 func (w *walker) notProc(fd int, full string) error {
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
@@ -340,6 +345,9 @@ func (w *walker) notProc(fd int, full string) error {
 	}
 	if sfs.Type == unix.PROC_SUPER_MAGIC {
 		return &Unsafe{Path: full, Problem: full + " is on /proc, which logingate never trusts (no /proc/self/..., no /dev/fd/N)"}
+	}
+	if !w.rule.Links && sfs.Flags&unix.ST_NOSUID != 0 {
+		return &Unsafe{Path: full, Problem: full + " is on a file system mounted nosuid, as any a user may mount is; name a file on one only root mounts"}
 	}
 	return nil
 }
