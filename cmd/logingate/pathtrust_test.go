@@ -286,3 +286,24 @@ func TestCheckConfigWarnsOfLinkedConfig(t *testing.T) {
 		t.Errorf("check-config of the real path: %v\n%s", err, out)
 	}
 }
+
+// A file system a user may mount (removable media through udisks or an
+// fstab "user" entry, FUSE) holds whatever owners and modes its maker
+// wrote: a root-owned config on it is the user's. Such mounts are always
+// nosuid, so a caller's -c on a nosuid file system is refused. A nosuid
+// tmpfs that root mounts here stands in for the user's image.
+func TestCallerConfigOnAUserMount(t *testing.T) {
+	l := newSetgidLayout(t)
+	media := filepath.Join(l.base, "media")
+	mustDo(t, os.Mkdir(media, 0o755))
+	if err := syscall.Mount("tmpfs", media, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=0755"); err != nil {
+		unavailable(t, "cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(media, syscall.MNT_DETACH) })
+	cfg := filepath.Join(media, "logingate.yaml")
+	mustDo(t, os.WriteFile(cfg, []byte("state_dir: /var/lib/logingate\ngroups: [\"nosuchgroup\"]\n"), 0o644))
+	stdout, stderr, code := l.asNobody(t, l.home, "", "-c", cfg, "--", "echo", "session-started")
+	if code != 1 || stdout != "" || withoutAuditWarning(stderr) != hiddenLine {
+		t.Errorf("-c on a nosuid mount: exit %d, stdout %q, stderr %q; want it refused with %q", code, stdout, stderr, hiddenLine)
+	}
+}

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logingate/logingate/internal/privilege"
 )
 
 // Store selects and configures the state backend: the file backend in
@@ -191,6 +195,163 @@ func (s *Store) resolve(p *problems) {
 			s.Keys = data
 		}
 	}
+	s.checkDSNFiles(p)
+	s.checkDSNSockets(p)
+}
+
+// pgDefaultSocketDirs is where the driver looks for the server's socket
+// when the DSN names no host: the first of them that exists (pgconn's
+// defaultHost), or TCP to localhost when none does.
+var pgDefaultSocketDirs = []string{"/var/run/postgresql", "/private/tmp", "/tmp"}
+
+// checkDSNSockets puts each socket directory the DSN names, or the one the
+// driver falls back to when it names no host, under the path-trust rule
+// for a socket (privilege.CheckSocketDir): where others can bind the
+// socket's name, as in /tmp while the server is down, the gate would send
+// them the DSN's password.
+func (s *Store) checkDSNSockets(p *problems) {
+	if s.DSN == "" {
+		return
+	}
+	key := "store.dsn"
+	if s.DSNFile != "" {
+		key = "store.dsn_file"
+	}
+	dirs, named := dsnSocketDirs(s.DSN)
+	if !named {
+		for _, d := range pgDefaultSocketDirs {
+			if _, err := os.Stat(d); err == nil {
+				dirs = append(dirs, d)
+				break
+			}
+		}
+	}
+	for _, d := range dirs {
+		if err := privilege.CheckSocketDir(d, rootNamed()); err != nil {
+			var u *privilege.Unsafe
+			if !errors.As(err, &u) {
+				continue // missing: the server is unreachable, and failmode decides
+			}
+			msg := u.Error()
+			if !named {
+				msg += "; the connection string names no host, and the driver uses that directory: name the host"
+			}
+			p.add(key, 0, "host %s: %s", d, msg)
+		}
+	}
+}
+
+// dsnSocketDirs returns the unix socket directories dsn names as hosts, and
+// whether it names any host at all.
+func dsnSocketDirs(dsn string) (dirs []string, named bool) {
+	var hosts []string
+	if isDSNURL(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, true
+		}
+		if h, err := url.PathUnescape(u.Host); err == nil && h != "" {
+			hosts = append(hosts, strings.Split(h, ",")...)
+		}
+		for _, h := range u.Query()["host"] {
+			hosts = append(hosts, strings.Split(h, ",")...)
+		}
+	} else {
+		settings, _ := dsnSettings(dsn)
+		for _, kv := range settings {
+			if kv[0] == "host" {
+				hosts = append(hosts, strings.Split(dsnUnquote(kv[1]), ",")...)
+			}
+		}
+	}
+	for _, h := range hosts {
+		if h == "" {
+			continue
+		}
+		named = true
+		if strings.HasPrefix(h, "/") {
+			dirs = append(dirs, h)
+		}
+	}
+	return dirs, named
+}
+
+// dsnFileKeys are the connection settings naming a file that the driver
+// reads itself, by name, when it parses the DSN.
+var dsnFileKeys = map[string]bool{"sslrootcert": true, "sslcert": true, "sslkey": true, "passfile": true, "servicefile": true}
+
+// checkDSNFiles puts each file the DSN names under the one path-trust rule,
+// as a secret file or cafile that root's config names: the driver opens
+// them by name after this, so a path that passes (root's along its whole
+// length, links included) is one only root can change between the two. A
+// relative path would be found from the caller's working directory.
+func (s *Store) checkDSNFiles(p *problems) {
+	key := "store.dsn"
+	if s.DSNFile != "" {
+		key = "store.dsn_file"
+	}
+	for _, kv := range dsnFiles(s.DSN) {
+		name, path := kv[0], kv[1]
+		switch {
+		case name == "sslrootcert" && path == "system":
+			continue
+		case !filepath.IsAbs(path):
+			p.add(key, 0, "%s %s: must be an absolute path", name, path)
+			continue
+		}
+		probs, err := privilege.Check(path, rootNamed())
+		if err != nil {
+			p.add(key, 0, "%s: %s", name, err)
+		}
+		for _, u := range probs {
+			p.add(key, 0, "%s %s: %s", name, path, u.Error())
+		}
+	}
+}
+
+// dsnFiles returns the settings of dsn that name a file, with their values
+// unquoted, as setting, path pairs. A DSN it cannot read names none; the
+// driver refuses it.
+func dsnFiles(dsn string) [][2]string {
+	var out [][2]string
+	if isDSNURL(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil
+		}
+		for k, vs := range u.Query() {
+			for _, v := range vs {
+				if dsnFileKeys[k] && v != "" {
+					out = append(out, [2]string{k, v})
+				}
+			}
+		}
+		return out
+	}
+	settings, _ := dsnSettings(dsn)
+	for _, kv := range settings {
+		if v := dsnUnquote(kv[1]); dsnFileKeys[kv[0]] && v != "" {
+			out = append(out, [2]string{kv[0], v})
+		}
+	}
+	return out
+}
+
+// dsnUnquote is a key=value setting's value as written (see dsnSettings)
+// as the driver reads it: without its quotes, each backslash escaping the
+// next character.
+func dsnUnquote(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		v = v[1 : len(v)-1]
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // readSecretFile reads a file that holds a secret: checked along its path,

@@ -26,12 +26,14 @@ import (
 //     writable by group or others;
 //   - nothing is on procfs: /proc/self/fd/N, /proc/self/root, /proc/self/cwd
 //     and /dev/fd/N (a link into /proc) are refused, links or not;
+//   - without Rule.Links, nothing is on a file system mounted nosuid, as
+//     every one a user may mount is;
 //   - without Rule.Links, a path holds no symbolic link and no ".." and is
 //     absolute: the rule for a -c path a non-root caller names to a
-//     privileged gate. With it, a link is followed (through the same checks,
-//     at most 40) and ".." goes to the real parent, as the kernel does: the
-//     rule for paths root's own config names, which config management may
-//     have made links.
+//     privileged gate. With it, a link root (or Rule.Owner) owns is followed
+//     (through the same checks, at most 40) and ".." goes to the real
+//     parent, as the kernel does: the rule for paths root's own config
+//     names, which config management may have made links.
 //
 // The file is then opened for reading relative to the checked directory
 // with O_NOFOLLOW, and must be the very inode that was checked: what is
@@ -39,9 +41,10 @@ import (
 //
 // Must not change: the check on each descriptor as it is opened, the read
 // from the last one, no link or ".." for a caller's -c, nothing on /proc.
-// Proven by TestDotDotThroughALink, TestSymlinks, TestMagicLinksRefused,
-// TestReplacedFileIsNotRead (here) and, through the setgid binary run as a
-// user, cmd/logingate TestCallerConfigPathTricksRefused.
+// Proven by TestDotDotThroughALink, TestSymlinks, TestLinkOwner,
+// TestMagicLinksRefused, TestReplacedFileIsNotRead, TestSocketDir (here)
+// and, through the setgid binary run as a user, cmd/logingate
+// TestCallerConfigPathTricksRefused and TestCallerConfigOnAUserMount.
 
 // Rule says whose files a trusted path may hold and whether it may follow
 // links. The zero Rule is the strictest: root alone, no links, no "..".
@@ -100,6 +103,23 @@ func Open(path string, r Rule) (*os.File, *unix.Stat_t, error) {
 	return w.open(path)
 }
 
+// CheckSocketDir walks to the directory at path, where a server's unix
+// socket is found (a DSN's host=/dir), under rule r. The directories on the
+// way are checked as for a file, and its parent is as strict as a file's
+// directory (no sticky exemption): nobody else may make it. The directory
+// itself may belong to the server's own user (postgres), but others may add
+// no name to it: not writable by others, sticky or not. In /tmp anyone can
+// bind the socket's name while the server is down, and be sent the
+// password.
+func CheckSocketDir(path string, r Rule) error {
+	w := &walker{rule: r, socketDir: true}
+	for strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "//") {
+		path = path[:len(path)-1] // the directory itself, not an ancestor
+	}
+	_, _, err := w.open(path)
+	return err
+}
+
 // Check walks path under rule r as Open does, without reading the file,
 // and reports every problem it finds rather than the first: for doctor and
 // check-config, which tell an administrator everything to fix at once. An
@@ -132,11 +152,12 @@ func CheckDir(path string, r Rule) ([]*Unsafe, error) {
 }
 
 type walker struct {
-	rule    Rule
-	collect bool      // report owner and mode problems and go on
-	dirs    bool      // the path may name a directory (CheckDir)
-	found   []*Unsafe // with collect
-	links   int
+	rule      Rule
+	collect   bool      // report owner and mode problems and go on
+	found     []*Unsafe // with collect
+	links     int
+	dirs      bool // the path may name a directory (CheckDir)
+	socketDir bool // the path names a socket directory (CheckSocketDir)
 }
 
 // dir is a directory on the walk, open with O_PATH.
@@ -190,6 +211,13 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 			if w.dirs {
 				return nil, nil, w.heldDir(cur)
 			}
+			if w.socketDir {
+				parent := cur
+				if len(stack) > 1 {
+					parent = &stack[len(stack)-2]
+				}
+				return nil, nil, w.checkSocketDir(parent, cur)
+			}
 			return nil, nil, &Unsafe{Path: cur.path, Problem: cur.path + " is a directory", File: true}
 		}
 		name := pending[0]
@@ -209,6 +237,14 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		full := join(cur.path, name)
 		fd, err := unix.Openat(cur.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
+			if w.socketDir && len(pending) == 0 && err == unix.ENOENT {
+				// Not there yet: who could make it?
+				if perm := cur.st.Mode & 0o7777; perm&0o022 != 0 {
+					return nil, nil, &Unsafe{Path: cur.path,
+						Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could make the socket directory %s", cur.path, perm, full),
+						Fix:     "chmod go-w " + ShellQuote(cur.path)}
+				}
+			}
 			return nil, nil, &fs.PathError{Op: "open", Path: full, Err: err}
 		}
 		var st unix.Stat_t
@@ -218,7 +254,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
-			target, err := w.follow(fd, full)
+			target, err := w.follow(fd, full, &st)
 			unix.Close(fd)
 			if err != nil {
 				return nil, nil, err
@@ -234,6 +270,16 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		case unix.S_IFDIR:
 			// The O_PATH descriptor is the directory from here on.
 			d := dir{fd: fd, path: full, st: st}
+			if w.socketDir && len(pending) == 0 {
+				// The socket's own directory: checkSocketDir's rule,
+				// not an ancestor's.
+				err := w.notProc(fd, full)
+				if err == nil {
+					err = w.checkSocketDir(cur, &d)
+				}
+				unix.Close(fd)
+				return nil, nil, err
+			}
 			if err := w.admit(&d); err != nil {
 				unix.Close(fd)
 				return nil, nil, err
@@ -288,11 +334,19 @@ func (w *walker) admit(d *dir) error {
 	return w.checkDir(d, true)
 }
 
-// follow returns the target of the link open at fd, when the rule lets the
-// walk follow it.
-func (w *walker) follow(fd int, full string) (string, error) {
+// follow returns the target of the link open at fd, with status st, when
+// the rule lets the walk follow it: a link root (or the rule's owner) made.
+// Another user's link can be in a root-owned directory only if it is sticky
+// (as /tmp), where they planted it by a name root's config uses, to choose
+// the file read.
+func (w *walker) follow(fd int, full string, st *unix.Stat_t) (string, error) {
 	if !w.rule.Links {
 		return "", &Unsafe{Path: full, Problem: full + " is a symbolic link; name the file by its real path, with no link on the way"}
+	}
+	if uid := int(st.Uid); uid != 0 && uid != w.rule.Owner {
+		return "", &Unsafe{Path: full,
+			Problem: fmt.Sprintf("symbolic link %s is owned by uid %d, who chose where it leads", full, uid),
+			Fix:     "chown -h root:root " + ShellQuote(full)}
 	}
 	if w.links++; w.links > maxLinks {
 		return "", &fs.PathError{Op: "open", Path: full, Err: unix.ELOOP}
@@ -309,7 +363,10 @@ func (w *walker) follow(fd int, full string) (string, error) {
 }
 
 // notProc refuses anything on procfs, whose links are not links to a
-// name but to whatever object a process holds.
+// name but to whatever object a process holds. Without Rule.Links (a
+// caller's -c) it also refuses a file system mounted nosuid: every one a
+// user may mount is (removable media through udisks or an fstab "user"
+// entry, FUSE), and its owners and modes are whatever its maker wrote.
 func (w *walker) notProc(fd int, full string) error {
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &sfs); err != nil {
@@ -317,6 +374,9 @@ func (w *walker) notProc(fd int, full string) error {
 	}
 	if sfs.Type == unix.PROC_SUPER_MAGIC {
 		return &Unsafe{Path: full, Problem: full + " is on /proc, which logingate never trusts (no /proc/self/..., no /dev/fd/N)"}
+	}
+	if !w.rule.Links && sfs.Flags&unix.ST_NOSUID != 0 {
+		return &Unsafe{Path: full, Problem: full + " is on a file system mounted nosuid, as any a user may mount is; name a file on one only root mounts"}
 	}
 	return nil
 }
@@ -334,6 +394,22 @@ func (w *walker) checkDir(d *dir, ancestor bool) error {
 	return w.problem(&Unsafe{Path: d.path,
 		Problem: fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could replace what it holds", d.path, perm),
 		Fix:     "chmod go-w " + ShellQuote(d.path)})
+}
+
+// checkSocketDir checks the directory holding a server's socket: anyone's,
+// as long as others cannot write it, in a parent where nobody but root can
+// make or rename it (see CheckSocketDir).
+func (w *walker) checkSocketDir(parent, d *dir) error {
+	if perm := parent.st.Mode & 0o7777; parent != d && perm&0o022 != 0 {
+		return &Unsafe{Path: parent.path,
+			Problem: fmt.Sprintf("directory %s holds the socket directory and is writable by group or others (mode %04o), who could make their own by that name", parent.path, perm),
+			Fix:     "chmod go-w " + ShellQuote(parent.path)}
+	}
+	if perm := d.st.Mode & 0o7777; perm&0o002 != 0 {
+		return &Unsafe{Path: d.path, File: true,
+			Problem: fmt.Sprintf("socket directory %s is writable by others (mode %04o), who could put their own server's socket there", d.path, perm)}
+	}
+	return nil
 }
 
 func (w *walker) checkOwner(path string, st *unix.Stat_t, file bool) error {

@@ -426,3 +426,69 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	})
 }
+
+// TestSocketDir: a server's socket directory (a DSN's host=/dir) may be the
+// server user's, but one where others can bind a socket (sticky /tmp) or
+// make the directory (a directory in /tmp) is refused.
+func TestSocketDir(t *testing.T) {
+	needRoot(t)
+	base := trustedDir(t)
+	server := filepath.Join(base, "postgresql")
+	mkdir(t, server, os.ModeSetgid|0o775)
+	chown(t, server, 65534)
+	tmp := filepath.Join(base, "tmp")
+	mkdir(t, tmp, os.ModeSticky|0o777)
+	inTmp := filepath.Join(tmp, "pg")
+	mkdir(t, inTmp, 0o755)
+	chown(t, inTmp, 65534)
+	link := filepath.Join(base, "run")
+	if err := os.Symlink(server, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{server, server + "/", server + "/.", link} {
+		if err := CheckSocketDir(p, Rule{Links: true}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{tmp, tmp + "/", inTmp, filepath.Join(tmp, "missing")} {
+		var u *Unsafe
+		if err := CheckSocketDir(p, Rule{Links: true}); !errors.As(err, &u) {
+			t.Errorf("%s: got %v, want it refused as unsafe", p, err)
+		}
+	}
+}
+
+// TestLinkOwner: a link is followed only when root (or the rule's owner)
+// owns it. In a sticky directory such as /tmp anyone may plant a link by a
+// name root's config uses, and so choose which file is read.
+func TestLinkOwner(t *testing.T) {
+	needRoot(t)
+	base := trustedDir(t)
+	tmp := filepath.Join(base, "tmp")
+	mkdir(t, tmp, os.ModeSticky|0o777)
+	target := filepath.Join(base, "other.pem")
+	write(t, target, "root's other file\n", 0o644)
+	planted := filepath.Join(tmp, "ca.pem")
+	if err := os.Symlink(target, planted); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, planted, 65534)
+	dirLink := filepath.Join(tmp, "conf")
+	if err := os.Symlink(base, dirLink); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, dirLink, 65534)
+	for _, p := range []string{planted, filepath.Join(dirLink, "other.pem")} {
+		var u *Unsafe
+		if got, err := read(p, Rule{Links: true}); !errors.As(err, &u) {
+			t.Errorf("%s, a link another user owns: read %q, %v; want it refused", p, got, err)
+		}
+		if probs, err := Check(p, Rule{Links: true}); err == nil && len(probs) == 0 {
+			t.Errorf("Check(%s) finds nothing wrong", p)
+		}
+	}
+	chown(t, planted, 0)
+	if got, err := read(planted, Rule{Links: true}); err != nil || got != "root's other file\n" {
+		t.Errorf("a link root owns: read %q, %v", got, err)
+	}
+}
