@@ -51,10 +51,29 @@ func loadConfig(g globals) (*config.Config, error) {
 		}
 	}
 	cfg, err := loadTrusted(g)
+	if err == nil {
+		err = checkStoreSecrets(cfg)
+	}
 	if err != nil && hideConfigErrors() {
 		return nil, hiddenError{err}
 	}
 	return cfg, err
+}
+
+// checkStoreSecrets parses what the shared store's secret files hold (the
+// key file, the DSN) when the config is loaded, not when the store is first
+// used: a file that does not parse is a config error like any other, and
+// so tells a caller who may not see why nothing about what it holds.
+func checkStoreSecrets(cfg *config.Config) error {
+	if !cfg.LocalFactors || cfg.Store.Backend != "postgres" {
+		return nil
+	}
+	pg, err := openPostgres(cfg)
+	if err != nil {
+		return err
+	}
+	pg.Close()
+	return nil
 }
 
 // hideConfigErrors says the caller may not see why the config or a secret
