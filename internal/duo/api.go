@@ -45,16 +45,31 @@ type Preauth struct {
 	Message   string // status_msg, sanitised
 	EnrollURL string // enroll_portal_url when Result == "enroll"
 	Devices   []Device
+	// Txid and VerificationCode come together when Duo's policy asks for
+	// Verified Push and the request said client_supports_verified_push=1:
+	// the client shows the code (digits only) for the user to type into
+	// Duo Mobile, and the push that follows carries the txid
+	// (AuthRequest.Txid). Both "" otherwise.
+	Txid             string
+	VerificationCode string
 }
+
+// Bounds of a Verified Push's txid and code as preauth returns them.
+const (
+	maxTxid = 128
+	maxCode = 16
+)
 
 // maxDevices bounds the device list taken from one answer.
 const maxDevices = 32
 
 type preauthResponse struct {
-	Result          string `json:"result"`
-	StatusMsg       string `json:"status_msg"`
-	EnrollPortalURL string `json:"enroll_portal_url"`
-	Devices         []struct {
+	Result           string `json:"result"`
+	StatusMsg        string `json:"status_msg"`
+	EnrollPortalURL  string `json:"enroll_portal_url"`
+	Txid             string `json:"txid"`
+	VerificationCode string `json:"verification_code"`
+	Devices          []struct {
 		Device       string   `json:"device"`
 		Type         string   `json:"type"`
 		Name         string   `json:"name"`
@@ -137,6 +152,15 @@ func parsePreauth(raw []byte) (*Preauth, error) {
 			}
 			p.Devices = append(p.Devices, dev)
 		}
+		txid, code := r.Txid, r.VerificationCode
+		switch {
+		case txid == "" && code == "":
+		case txid == "" || len(txid) > maxTxid || Sanitize(txid) != txid:
+			return nil, service("preauth", "malformed response: txid")
+		case code == "" || len(code) > maxCode || strings.Trim(code, "0123456789") != "":
+			return nil, service("preauth", "malformed response: verification_code")
+		}
+		p.Txid, p.VerificationCode = txid, code
 	case ResultAllow, ResultDeny:
 	case ResultEnroll:
 		p.EnrollURL = Sanitize(r.EnrollPortalURL)
@@ -153,6 +177,9 @@ type AuthRequest struct {
 	Device                 string     // device id or "auto" ("" = "auto")
 	Passcode               string     // Factor == "passcode"
 	Pushinfo               url.Values // sent URL-encoded as pushinfo (push and auto)
+	// Txid is a Verified Push's txid from preauth (Preauth.Txid), sent
+	// with a push; "" for a plain push.
+	Txid string
 }
 
 // Status is where an authentication stands.
@@ -160,18 +187,13 @@ type Status struct {
 	Result  Result // "allow" | "deny" | "waiting"
 	Status  string // Duo's status: "pushed", "calling", "answered", "sent", "allow", "deny", "timeout", "fraud", ...
 	Message string // status_msg, sanitised
-	// VerifiedPushCode is the number a Verified Push asks the user to type
-	// into Duo Mobile (digits only), from auth's answer to an asynchronous
-	// push when preauth said client_supports_verified_push=1.
-	VerifiedPushCode string
 }
 
 type statusResponse struct {
-	Result           string `json:"result"`
-	Status           string `json:"status"`
-	StatusMsg        string `json:"status_msg"`
-	Txid             string `json:"txid"`
-	VerifiedPushCode string `json:"verified_push_code"`
+	Result    string `json:"result"`
+	Status    string `json:"status"`
+	StatusMsg string `json:"status_msg"`
+	Txid      string `json:"txid"`
 }
 
 // Auth starts an authentication. For push, phone and auto it is
@@ -194,6 +216,9 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (txid string, st Statu
 	if device == "" {
 		device = "auto"
 	}
+	if r.Txid != "" && r.Factor != "push" {
+		return "", Status{}, fmt.Errorf("duo auth: a verified push txid with factor %q", Sanitize(clip(r.Factor, 32)))
+	}
 	async := false
 	switch r.Factor {
 	case "push", "auto":
@@ -201,6 +226,9 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (txid string, st Statu
 		params.Set("device", device)
 		if len(r.Pushinfo) > 0 {
 			params.Set("pushinfo", r.Pushinfo.Encode())
+		}
+		if r.Txid != "" {
+			params.Set("txid", r.Txid)
 		}
 	case "phone":
 		async = true
@@ -227,14 +255,10 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (txid string, st Statu
 		return "", Status{}, err
 	}
 	if async {
-		if resp.Txid == "" || len(resp.Txid) > 128 {
+		if resp.Txid == "" || len(resp.Txid) > maxTxid {
 			return "", Status{}, service("auth", "malformed response: no txid")
 		}
-		code := resp.VerifiedPushCode
-		if len(code) > 16 || strings.Trim(code, "0123456789") != "" {
-			return "", Status{}, service("auth", "malformed response: verified_push_code")
-		}
-		return resp.Txid, Status{VerifiedPushCode: code}, nil
+		return resp.Txid, Status{}, nil
 	}
 	st, err = toStatus("auth", resp)
 	return "", st, err

@@ -252,3 +252,37 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+// Verified Push as Duo documents it: preauth with
+// client_supports_verified_push=1 answers a txid and the number to show;
+// the push sends that txid back, and only a push may carry one.
+func TestVerifiedPushTxid(t *testing.T) {
+	s := duotest.New(t)
+	c := newClient(t, s)
+	s.SetUser("alice", duotest.User{Devices: []duotest.Device{iphone}, VerifiedPush: "417"})
+
+	p, err := c.PreauthFor(ctxT(t), duo.PreauthRequest{User: "alice", VerifiedPush: true})
+	if err != nil || p.Txid == "" || p.VerificationCode != "417" {
+		t.Fatalf("preauth: %+v, %v, want a txid and the number", p, err)
+	}
+	if _, _, err := c.Auth(ctxT(t), duo.AuthRequest{User: "alice", Factor: "phone", Device: iphone.Device, Txid: p.Txid}); err == nil {
+		t.Error("a txid with a phone call was accepted")
+	}
+	txid, _, err := c.Auth(ctxT(t), duo.AuthRequest{User: "alice", Factor: "push", Device: iphone.Device, Txid: p.Txid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth := s.RequestsTo("/auth/v2/auth"); len(auth) != 1 || auth[0].Params.Get("txid") != p.Txid {
+		t.Fatalf("auth requests %+v, want one push with preauth's txid", auth)
+	}
+	s.Type("alice", "417")
+	if st, err := c.Wait(ctxT(t), txid, nil); err != nil || st.Result != duo.ResultAllow {
+		t.Fatalf("verified push: %+v, %v, want allow", st, err)
+	}
+
+	// Without client_supports_verified_push preauth answers no txid.
+	p, err = c.PreauthFor(ctxT(t), duo.PreauthRequest{User: "alice"})
+	if err != nil || p.Txid != "" || p.VerificationCode != "" {
+		t.Fatalf("preauth without verified push: %+v, %v", p, err)
+	}
+}

@@ -127,7 +127,7 @@ func FuzzResponses(f *testing.F) {
 			return
 		}
 		if p, err := parsePreauth(raw); err == nil {
-			clean(t, p.Message, p.EnrollURL)
+			clean(t, p.Message, p.EnrollURL, p.Txid, p.VerificationCode)
 			for _, d := range p.Devices {
 				clean(t, d.ID, d.Type, d.Name, d.Number, d.DisplayName)
 				clean(t, d.Capabilities...)
@@ -151,6 +151,41 @@ func clean(t *testing.T, ss ...string) {
 	for _, s := range ss {
 		if Sanitize(s) != s {
 			t.Fatalf("unsanitised string %q", s)
+		}
+	}
+}
+
+// A Verified Push's txid and number from preauth: both or neither, the
+// txid printable and at most 128 bytes, the number digits only and at
+// most 16; anything else is a malformed answer, never a number shown.
+func TestPreauthVerifiedPushValidated(t *testing.T) {
+	long := strings.Repeat("T", 129)
+	for _, tc := range []struct {
+		fields     string
+		txid, code string // what preauth gives when not bad
+		bad        bool
+	}{
+		{``, "", "", false},
+		{`,"txid":"TX1","verification_code":"417","expiration":1700000060`, "TX1", "417", false},
+		{`,"txid":"` + strings.Repeat("T", 128) + `","verification_code":"1234567890123456"`, strings.Repeat("T", 128), "1234567890123456", false},
+		{`,"txid":"TX1"`, "", "", true},
+		{`,"verification_code":"417"`, "", "", true},
+		{`,"txid":"` + long + `","verification_code":"417"`, "", "", true},
+		{`,"txid":"TX\u001b[2J","verification_code":"417"`, "", "", true},
+		{`,"txid":"TX1","verification_code":"12345678901234567"`, "", "", true},
+		{`,"txid":"TX1","verification_code":"41a"`, "", "", true},
+		{`,"txid":"TX1","verification_code":"\u001b[2J"`, "", "", true},
+	} {
+		raw := []byte(`{"result":"auth","devices":[]` + tc.fields + `}`)
+		p, err := parsePreauth(raw)
+		if tc.bad {
+			if err == nil || !errors.Is(err, ErrService) {
+				t.Errorf("%s: %+v, %v, want a malformed answer", tc.fields, p, err)
+			}
+			continue
+		}
+		if err != nil || p.Txid != tc.txid || p.VerificationCode != tc.code {
+			t.Errorf("%s: %+v, %v, want txid %q code %q", tc.fields, p, err, tc.txid, tc.code)
 		}
 	}
 }

@@ -34,7 +34,8 @@ type DuoLogin struct {
 	// Failmode is sent with preauth: "open" (failmode safe) or "closed".
 	Failmode string
 	// VerifiedPush: preauth says this client shows a Verified Push's
-	// number, which a push then reports as progress.
+	// number; when Duo answers one, a push carries preauth's txid and
+	// reports the number as progress.
 	VerifiedPush bool
 }
 
@@ -46,6 +47,10 @@ func NewDuo(c DuoClient, l DuoLogin) Service {
 type duoService struct {
 	c DuoClient
 	l DuoLogin
+	// vp is the Plan's preauth's Verified Push (txid and number), kept for
+	// the first push; vpUsed once a push took it.
+	vp     duo.Preauth
+	vpUsed bool
 }
 
 func (s *duoService) Name() string { return "duo" }
@@ -57,11 +62,11 @@ func (s *duoService) Plan(ctx context.Context) (Plan, error) {
 	if s.l.Hostname == "" && s.l.LookupHost != nil {
 		s.l.Hostname = s.l.LookupHost(ctx)
 	}
-	pre, err := s.c.PreauthFor(ctx, duo.PreauthRequest{User: s.l.User, IPAddr: s.l.IPAddr, Hostname: s.l.Hostname,
-		Failmode: s.l.Failmode, VerifiedPush: s.l.VerifiedPush})
+	pre, err := s.preauth(ctx)
 	if err != nil {
-		return Plan{}, duoError(err)
+		return Plan{}, err
 	}
+	s.vp = duo.Preauth{Txid: pre.Txid, VerificationCode: pre.VerificationCode}
 	p := Plan{Message: pre.Message, EnrollURL: pre.EnrollURL}
 	switch pre.Result {
 	case "allow":
@@ -108,6 +113,30 @@ func (s *duoService) Plan(ctx context.Context) (Plan, error) {
 		p.Auto = &duoAction{s: s, factor: "auto", device: "auto", label: "Duo Push or call to your default device"}
 	}
 	return p, nil
+}
+
+func (s *duoService) preauth(ctx context.Context) (*duo.Preauth, error) {
+	pre, err := s.c.PreauthFor(ctx, duo.PreauthRequest{User: s.l.User, IPAddr: s.l.IPAddr, Hostname: s.l.Hostname,
+		Failmode: s.l.Failmode, VerifiedPush: s.l.VerifiedPush})
+	return pre, duoError(err)
+}
+
+// verifiedPush returns the txid and number of a Verified Push for the next
+// push, "" when Duo asks for none: the Plan's preauth's for the first push,
+// a fresh preauth's for any later one (a txid starts one push).
+func (s *duoService) verifiedPush(ctx context.Context) (txid, code string, err error) {
+	if s.vp.Txid == "" {
+		return "", "", nil
+	}
+	if !s.vpUsed {
+		s.vpUsed = true
+		return s.vp.Txid, s.vp.VerificationCode, nil
+	}
+	pre, err := s.preauth(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return pre.Txid, pre.VerificationCode, nil
 }
 
 // maxDeviceLabel bounds a device's name in a menu line.
@@ -189,7 +218,15 @@ func (a *duoAction) Check(ctx context.Context, _ string) (Outcome, error) { retu
 // Run starts the authentication and, for a push or a call, waits for its
 // result, reporting Duo's status lines through progress.
 func (a *duoAction) Run(ctx context.Context, progress func(string)) (Outcome, error) {
-	txid, st, err := a.s.c.Auth(ctx, a.s.request(a.factor, a.device))
+	r := a.s.request(a.factor, a.device)
+	code := ""
+	if a.factor == "push" {
+		var err error
+		if r.Txid, code, err = a.s.verifiedPush(ctx); err != nil {
+			return Outcome{}, err
+		}
+	}
+	txid, st, err := a.s.c.Auth(ctx, r)
 	if err != nil {
 		return Outcome{}, duoError(err)
 	}
@@ -199,8 +236,8 @@ func (a *duoAction) Run(ctx context.Context, progress func(string)) (Outcome, er
 		return Outcome{Again: true, Notice: nonEmpty(st.Message, "New SMS passcodes sent")}, nil
 	}
 	if txid != "" {
-		if progress != nil && st.VerifiedPushCode != "" {
-			progress("Verification code: " + st.VerifiedPushCode + " (enter it in Duo Mobile)")
+		if progress != nil && code != "" {
+			progress("Verification code: " + code + " (enter it in Duo Mobile)")
 		}
 		if progress != nil && st.Message != "" {
 			progress(st.Message)

@@ -212,14 +212,21 @@ func TestDuoSendsWhatLoginDuoSends(t *testing.T) {
 	}
 }
 
-// Verified Push: preauth says this client shows the number; the push
-// reports it as progress (the gate puts it on the terminal), and it
-// succeeds only once the user types it into the app.
+// Verified Push: preauth says this client shows the number and answers
+// it with a txid; the push carries that txid, reports the number as
+// progress (the gate puts it on the terminal), and succeeds only once the
+// user types it into the app. A second push takes a fresh preauth's txid
+// (a txid starts one push).
 func TestDuoVerifiedPush(t *testing.T) {
 	s := duotest.New(t)
 	s.SetUser("alice", duotest.User{Devices: []duotest.Device{duotest.Phone("DPPHONE", "XXX-XXX-1234")}, VerifiedPush: "417"})
-	svc := duoLogin(t, s, factors.DuoLogin{User: "alice", VerifiedPush: true})
-	p := plan(t, svc)
+	c, err := duo.New(duo.Options{Host: s.Host, IKey: s.IKey, SKey: s.SKey, RootCAs: s.CA, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	rec := &preauthRecorder{DuoClient: c}
+	p := plan(t, factors.NewDuo(rec, factors.DuoLogin{User: "alice", VerifiedPush: true}))
 	if pre := s.RequestsTo("/auth/v2/preauth"); pre[0].Params.Get("client_supports_verified_push") != "1" {
 		t.Fatalf("preauth %v, want client_supports_verified_push=1", pre[0].Params)
 	}
@@ -229,7 +236,7 @@ func TestDuoVerifiedPush(t *testing.T) {
 			push = a
 		}
 	}
-	for _, typed := range []string{"999", "417"} {
+	for i, typed := range []string{"999", "417"} {
 		var shown []string
 		out, err := push.Run(context.Background(), func(line string) {
 			shown = append(shown, line)
@@ -237,12 +244,22 @@ func TestDuoVerifiedPush(t *testing.T) {
 				s.Type("alice", typed)
 			}
 		})
-		if err != nil || out.OK != (typed == "417") {
+		if err != nil || out.OK != (typed == "417") || (!out.OK && out.Reason != "duo: deny") {
 			t.Errorf("typed %s: %+v %v", typed, out, err)
 		}
 		if len(shown) == 0 || !strings.HasPrefix(shown[0], "Verification code: 417") {
 			t.Errorf("typed %s: shown %q, want the number first", typed, shown)
 		}
+		var sent []string // the txid each push carried
+		for _, r := range s.RequestsTo("/auth/v2/auth") {
+			sent = append(sent, r.Params.Get("txid"))
+		}
+		if len(rec.txids) != i+1 || rec.txids[i] == "" || len(sent) != i+1 || sent[i] != rec.txids[i] {
+			t.Fatalf("typed %s: preauth txids %q, pushes carried %q, want push %d with preauth %d's txid", typed, rec.txids, sent, i+1, i+1)
+		}
+	}
+	if rec.txids[0] == rec.txids[1] {
+		t.Errorf("both pushes carried txid %q", rec.txids[0])
 	}
 
 	// A client that did not say it shows the number gets no push Duo
@@ -253,4 +270,18 @@ func TestDuoVerifiedPush(t *testing.T) {
 	if out, err := p.Auto.Run(context.Background(), nil); err != nil || out.OK {
 		t.Errorf("verified push without saying so: %+v %v, want denied", out, err)
 	}
+}
+
+// preauthRecorder keeps the Verified Push txid of every preauth answer.
+type preauthRecorder struct {
+	factors.DuoClient
+	txids []string
+}
+
+func (r *preauthRecorder) PreauthFor(ctx context.Context, req duo.PreauthRequest) (*duo.Preauth, error) {
+	p, err := r.DuoClient.PreauthFor(ctx, req)
+	if err == nil {
+		r.txids = append(r.txids, p.Txid)
+	}
+	return p, err
 }

@@ -107,6 +107,9 @@ func TestVerifiedPushNeedsTerminal(t *testing.T) {
 		t.Errorf("verified push at a terminal: %+v, want in by the push", d)
 	}
 	h.wantLines("Verification code: 417")
+	if auth := s.RequestsTo("/auth/v2/auth"); len(auth) != 1 || auth[0].Params.Get("txid") == "" {
+		t.Errorf("%d pushes, want one carrying preauth's verified push txid", len(auth))
+	}
 }
 
 // The two edge answers where logingate deliberately differs from

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // This file answers the Auth API v2 endpoints (preauth, auth, auth_status)
@@ -28,7 +29,11 @@ func (s *Server) preauth(w http.ResponseWriter, params url.Values) int {
 	if ok {
 		uc = *u
 	}
-	s.vpOK[name] = params.Get("client_supports_verified_push") == "1"
+	vpTxid := ""
+	if ok && uc.VerifiedPush != "" && params.Get("client_supports_verified_push") == "1" {
+		vpTxid = newTxid()
+		s.vpTxids[vpTxid] = name
+	}
 	s.mu.Unlock()
 
 	msg := func(def string) string {
@@ -47,7 +52,12 @@ func (s *Server) preauth(w http.ResponseWriter, params url.Values) int {
 		if devs == nil {
 			devs = []Device{}
 		}
-		return writeOK(w, map[string]any{"result": "auth", "status_msg": msg("Account is active"), "devices": devs})
+		answer := map[string]any{"result": "auth", "status_msg": msg("Account is active"), "devices": devs}
+		if vpTxid != "" {
+			answer["txid"], answer["verification_code"] = vpTxid, uc.VerifiedPush
+			answer["expiration"] = s.clock().Add(60 * time.Second).Unix()
+		}
+		return writeOK(w, answer)
 	case "allow":
 		return writeOK(w, map[string]any{"result": "allow", "status_msg": msg("Allowing unknown user")})
 	case "deny":
@@ -147,23 +157,28 @@ func (s *Server) auth(w http.ResponseWriter, params url.Values) int {
 			outcome = "allow"
 		}
 		t := &tx{user: name, factor: kind, outcome: outcome, delay: u.PushDelay, device: device}
-		if kind == "push" && u.VerifiedPush != "" {
-			if !s.vpOK[name] || !async {
-				// Nobody could see the number: Duo refuses the push.
-				return s.result(w, async, name, "deny", "deny", msg("Verified Duo Push requires a client that shows the code"))
+		id := params.Get("txid")
+		switch {
+		case id != "" && (factor != "push" || u.VerifiedPush == ""):
+			return s.result(w, async, name, "deny", "deny", msg("txid should not be passed to /auth"))
+		case kind == "push" && u.VerifiedPush != "" && id == "":
+			// Nobody was shown the number: Duo refuses the push.
+			return s.result(w, async, name, "deny", "deny", msg("txid should be passed to /auth"))
+		case id != "":
+			if s.vpTxids[id] != name || !async {
+				return s.result(w, async, name, "deny", "deny", msg("wrong txid passed to /auth"))
 			}
+			delete(s.vpTxids, id)
 			t.number, t.outcome = u.VerifiedPush, "verify"
+		default:
+			id = newTxid()
 		}
 		if !async {
 			t.delay = 0
 			res, st, m := t.final()
 			return writeOK(w, map[string]any{"result": res, "status": st, "status_msg": msg(m)})
 		}
-		id := newTxid()
 		s.txs[id] = t
-		if t.number != "" {
-			return writeOK(w, map[string]any{"txid": id, "verified_push_code": t.number})
-		}
 		return writeOK(w, map[string]any{"txid": id})
 	}
 	return writeError(w, http.StatusBadRequest, 40002, "Invalid request parameters", "factor")

@@ -41,7 +41,7 @@ type Server struct {
 	reqs     []Request
 	txs      map[string]*tx
 	typed    map[string]string // user -> number typed into the app (Type)
-	vpOK     map[string]bool   // user -> the last preauth said client_supports_verified_push=1
+	vpTxids  map[string]string // a Verified Push txid from preauth, not yet pushed -> its user
 	release  chan struct{}
 	released bool
 }
@@ -55,11 +55,13 @@ type User struct {
 	Passcodes []string // valid passcodes, each works once
 	PushDelay int      // auth_status polls answered "waiting" before the outcome
 	Message   string   // when set, replaces every status_msg sent for this user
-	// VerifiedPush makes Duo ask for Verified Push: a push started after a
-	// preauth that said client_supports_verified_push=1 answers this
-	// number (verified_push_code) and succeeds only once the test calls
-	// Type with it; without that preauth parameter the push is denied,
-	// as Duo denies a client that cannot show the number.
+	// VerifiedPush makes Duo's policy ask for Verified Push, as Duo's
+	// Auth API documents it and duo_unix's mock server plays it: a
+	// preauth that says client_supports_verified_push=1 answers a txid
+	// and this number (verification_code); a push must carry that txid
+	// (each txid starts one push) and succeeds only once the test calls
+	// Type with the number. A push without the txid is denied, as is a
+	// txid for a user without Verified Push.
 	VerifiedPush string
 }
 
@@ -162,7 +164,7 @@ func Start(opts ...Option) (*Server, error) {
 		fails:   map[string][]Failure{},
 		txs:     map[string]*tx{},
 		typed:   map[string]string{},
-		vpOK:    map[string]bool{},
+		vpTxids: map[string]string{},
 		release: make(chan struct{}),
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
@@ -263,7 +265,7 @@ func (s *Server) Reset() {
 	s.fails = map[string][]Failure{}
 	s.txs = map[string]*tx{}
 	s.typed = map[string]string{}
-	s.vpOK = map[string]bool{}
+	s.vpTxids = map[string]string{}
 	s.reqs = nil
 	s.now = time.Now
 }
