@@ -12,9 +12,10 @@ import (
 
 // A login_duo.conf with motd, send_gecos and verified_push, through the
 // real sshd and the privileged gate: the interactive session asks Duo about
-// the GECOS name, shows the Verified Push number, opens, and shows the
-// message of the day; scp and sftp under the same file (a user Duo lets
-// in at preauth) get not one byte of it.
+// the GECOS name, shows the Verified Push number preauth answered, pushes
+// with its txid, opens, and shows the message of the day; scp and sftp
+// under the same file (a user Duo lets in at preauth) get not one byte of
+// it.
 func TestLoginDuoConfKeys(t *testing.T) {
 	fake := duotest.New(t)
 	h, _ := duoHost(t, fake, "login_duo.conf", "[duo]\n{duo}failmode = secure\nmotd = yes\nsend_gecos = yes\nverified_push = yes\n")
@@ -48,6 +49,9 @@ func TestLoginDuoConfKeys(t *testing.T) {
 	if len(pre) != 1 || pre[0].Params.Get("username") != alias || pre[0].Params.Get("client_supports_verified_push") != "1" ||
 		pre[0].Params.Get("failmode") != "closed" {
 		t.Errorf("preauth %+v, want the GECOS name, verified push and failmode=closed", pre)
+	}
+	if auth := fake.RequestsTo("/auth/v2/auth"); len(auth) != 1 || auth[0].Params.Get("factor") != "push" || auth[0].Params.Get("txid") == "" {
+		t.Errorf("%d auth requests, want one push carrying preauth's verified push txid", len(auth))
 	}
 	if motdLine != "" {
 		// motd = yes shows it after the gate let the user in, as
