@@ -43,7 +43,8 @@ func requireTools(t testing.TB) {
 // A root is a throwaway copy of this host: an overlay of / whose changes go
 // to a tmpfs, mounted in a private mount namespace, with its own /proc,
 // /run and /tmp and the host's /dev. Commands run in it through nsenter
-// and chroot. dpkg, apt, useradd and groupadd write only to the overlay, so
+// and chroot, with a private copy of /etc. dpkg, apt, useradd and groupadd
+// write only to the overlay and that copy, so
 // the host's package database and its logingate group are never touched,
 // and tests that create that group on the host cannot race this one. The
 // namespace is held by one process (sleep, started by unshare); killing it
@@ -66,6 +67,13 @@ mount --rbind /dev "$r/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$r/run"
 mount -t tmpfs -o mode=1777 tmpfs "$r/tmp"
 mkdir -p "$r/run/sshd" "$r/run/lock"
+# /etc is a private copy, not the overlay's live view of the host's: other
+# tests add and remove accounts on the host meanwhile, and their
+# /etc/passwd.lock would otherwise show through and stop useradd here.
+mkdir "$d/etc"
+cp -a /etc/. "$d/etc/"
+rm -f "$d"/etc/*.lock "$d"/etc/*+ "$d"/etc/*-new
+mount --bind "$d/etc" "$r/etc"
 echo ready
 exec sleep infinity
 `
