@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/term"
@@ -107,9 +108,9 @@ func (g *Gate) unreachable(ctx context.Context, name string, err error, hasLocal
 	case hasLocal:
 		g.say("logingate: warning: " + name + " cannot be reached; use another factor")
 		return Decision{}, false
-	case g.Config.Failmode == "safe":
+	case g.Config.Failmode == config.FailmodeSafe:
 		g.say("logingate: warning: " + name + " cannot be reached; letting you in (failmode safe)")
-		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
+		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	default:
 		g.say("logingate: error: " + name + " cannot be reached; access denied")
 		return Decision{Factor: name, Reason: reason + "; failmode secure"}, true

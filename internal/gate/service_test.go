@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 )
 
@@ -207,7 +208,7 @@ func TestDuoVerdicts(t *testing.T) {
 		name      string
 		plan      factors.Plan
 		err       error
-		failmode  string
+		failmode  config.Failmode
 		en        *enrollment
 		answers   []answer
 		wantAllow bool
