@@ -106,8 +106,9 @@ func NewBackup(st store.Store, user string, warnBelow int, b *store.Backup) Fact
 	return f
 }
 
-func (f *backupFactor) Name() string  { return "backup" }
-func (f *backupFactor) Label() string { return "Backup code" }
+func (f *backupFactor) Name() string   { return "backup" }
+func (f *backupFactor) Label() string  { return "Backup code" }
+func (f *backupFactor) Traits() Traits { return Traits{} }
 
 // Accepts reports whether code has the shape of one of our backup codes, or
 // of an imported scratch code when the user has any.

@@ -33,7 +33,7 @@ type RADIUSLogin struct {
 // RADIUS has no preauth: Plan asks the servers nothing and always offers
 // one factor, "OTP from <label>", so that whether the user exists and what
 // code is right is the server's call at the first code. Two consequences
-// the gate applies because the factor says so:
+// the gate applies because the factor's Traits say so:
 //
 //   - Routing (Fallback): a code typed at the menu goes to RADIUS only when
 //     no other held factor takes its shape and it is no option number or
@@ -71,10 +71,9 @@ type radiusCode struct {
 	rounds int // challenges in a row
 }
 
-func (r *radiusCode) Name() string          { return "radius" }
-func (r *radiusCode) Label() string         { return "OTP from " + r.l.Label }
-func (r *radiusCode) Fallback() bool        { return true }
-func (r *radiusCode) FailmodeOnCheck() bool { return true }
+func (r *radiusCode) Name() string   { return "radius" }
+func (r *radiusCode) Label() string  { return "OTP from " + r.l.Label }
+func (r *radiusCode) Traits() Traits { return Traits{Fallback: true, FailmodeOnCheck: true} }
 
 // Minimum and maximum length of a code typed at the menu for RADIUS. OTP
 // servers take codes of many shapes (digits, a PIN followed by a token

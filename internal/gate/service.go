@@ -40,7 +40,7 @@ import (
 // cannot be sent, a passcode that cannot be checked) costs that attempt;
 // failmode does not apply there, as login_duo applies it at preauth alone.
 //
-// A service with no preauth (RADIUS: its factors say FailmodeOnCheck)
+// A service with no preauth (RADIUS: its factors' Traits say FailmodeOnCheck)
 // offers its factor unasked, so the rules above apply at the attempt
 // instead: when no server answers, a user who holds another factor is
 // warned and keeps their remaining attempts for it; a user with nothing
