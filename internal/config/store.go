@@ -16,7 +16,7 @@ import (
 // Store selects and configures the state backend: the file backend in
 // state_dir (the default), or PostgreSQL shared by a fleet of hosts.
 type Store struct {
-	Backend Backend `mapstructure:"backend"` // "file" | "postgres"
+	Backend Backend `mapstructure:"backend"`
 	// DSN is the PostgreSQL connection string or URL; it may hold a
 	// password, so it is never printed (see String). DSNFile names a file
 	// holding it instead (exclusive with DSN), read with the checks of
