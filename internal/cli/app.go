@@ -65,7 +65,7 @@ func loadConfig(g globals) (*config.Config, error) {
 // used: a file that does not parse is a config error like any other, and
 // so tells a caller who may not see why nothing about what it holds.
 func checkStoreSecrets(cfg *config.Config) error {
-	if !cfg.LocalFactors || cfg.Store.Backend != "postgres" {
+	if !cfg.LocalFactors || cfg.Store.Backend != config.BackendPostgres {
 		return nil
 	}
 	pg, err := openPostgres(cfg)
@@ -152,7 +152,7 @@ func newStore(cfg *config.Config) store.Store {
 	if !cfg.LocalFactors {
 		return store.None{}
 	}
-	if cfg.Store.Backend == "postgres" {
+	if cfg.Store.Backend == config.BackendPostgres {
 		pg, err := openPostgres(cfg)
 		if err != nil {
 			return brokenStore{err}

@@ -64,7 +64,7 @@ func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.S
 			Reason: cfg.Path + " sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead"})
 	}
 	failmode := "closed"
-	if cfg.Failmode == "safe" {
+	if cfg.Failmode == config.FailmodeSafe {
 		failmode = "open"
 	}
 	server := localIP()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/audit"
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -71,7 +72,7 @@ func (a *app) sessions(args []string) (err error) {
 		if cur != nil {
 			live = store.PruneTrusted(cur.Trusted, now)
 		}
-		if cfg.Headless != "trusted" || cfg.GracePeriod <= 0 {
+		if cfg.Headless != config.HeadlessTrusted || cfg.GracePeriod <= 0 {
 			fmt.Fprintf(a.stderr, "logingate: warning: %s: headless is not trusted (or grace_period is 0): trusted sessions are not used on this host\n", cfg.Path)
 		}
 		if *asJSON {

@@ -48,7 +48,7 @@ func (a *app) storeCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Store.Backend != "postgres" {
+	if cfg.Store.Backend != config.BackendPostgres {
 		return withHint(fmt.Errorf("store %s needs store.backend: postgres (this config uses %q)", sub, cfg.Store.Backend),
 			"set store: {backend: postgres, dsn_file: ..., key_file: ...} in "+cfg.Path+"; see docs/FLEET.md")
 	}

@@ -60,14 +60,14 @@ type Config struct {
 	// as login_duo's motd = yes does (a login_duo file only).
 	Motd bool `mapstructure:"-"`
 
-	Failmode        string        `mapstructure:"failmode"`   // "secure" | "safe"
-	Groups          []string      `mapstructure:"groups"`     // login_duo pattern-lists, OR-ed
-	Unenrolled      string        `mapstructure:"unenrolled"` // "deny" | "allow" | "enroll"
-	Prompts         int           `mapstructure:"prompts"`    // 1..10
+	Failmode        Failmode      `mapstructure:"failmode"`
+	Groups          []string      `mapstructure:"groups"` // login_duo pattern-lists, OR-ed
+	Unenrolled      Unenrolled    `mapstructure:"unenrolled"`
+	Prompts         int           `mapstructure:"prompts"` // 1..10
 	PromptTimeout   time.Duration `mapstructure:"prompt_timeout"`
 	LoginTimeout    time.Duration `mapstructure:"login_timeout"`
 	AcceptEnvFactor bool          `mapstructure:"accept_env_factor"`
-	Headless        string        `mapstructure:"headless"`     // "deny" | "trusted" | "push" (needs Duo)
+	Headless        Headless      `mapstructure:"headless"`     // push needs Duo
 	GracePeriod     time.Duration `mapstructure:"grace_period"` // 0 (off) or up to 7 days
 	// AuthorizedKeysFiles are sshd's AuthorizedKeysFile patterns (%h, %u,
 	// %U, %%; relative to the home directory), where logingate looks up the
@@ -172,13 +172,13 @@ type Syslog struct {
 // etc/logingate.yaml. hostname fills totp.issuer.
 func Default(hostname string) Config {
 	return Config{
-		Failmode:            "secure",
+		Failmode:            FailmodeSecure,
 		Groups:              []string{"*"},
-		Unenrolled:          "deny",
+		Unenrolled:          UnenrolledDeny,
 		Prompts:             3,
 		PromptTimeout:       60 * time.Second,
 		LoginTimeout:        3 * time.Minute,
-		Headless:            "deny",
+		Headless:            HeadlessDeny,
 		GracePeriod:         8 * time.Hour,
 		AuthorizedKeysFiles: []string{"%h/.ssh/authorized_keys", "%h/.ssh/authorized_keys2"},
 		StateDir:            "/var/lib/logingate",

@@ -127,7 +127,7 @@ func writeLoginDuo(cfg *Config) string {
 	}
 	s := "[duo]\nikey = " + d.IKey + "\nskey = " + d.SKey + "\nhost = " + d.Host + "\n"
 	if !cfg.FailmodeDefaulted {
-		s += "failmode = " + cfg.Failmode + "\n"
+		s += "failmode = " + string(cfg.Failmode) + "\n"
 	}
 	s += "groups = " + strings.Join(cfg.Groups, " ") + "\n"
 	s += "autopush = " + yes(d.Autopush) + "\npushinfo = " + yes(d.Pushinfo) + "\nnoverify = " + yes(d.NoVerify) + "\n"

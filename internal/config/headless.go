@@ -5,11 +5,6 @@ import (
 	"time"
 )
 
-// headless is what a session without a terminal may do: be denied, use a
-// trusted window, or get login_duo's silent push to the default Duo device
-// (only with a duo: section).
-var headless = []string{"deny", "trusted", "push"}
-
 // maxGrace is the longest grace_period (store.MaxGrace; config does not
 // import the store).
 const maxGrace = 7 * 24 * time.Hour
@@ -17,7 +12,7 @@ const maxGrace = 7 * 24 * time.Hour
 // validateHeadless checks headless, grace_period and authorized_keys_files.
 func (c *Config) validateHeadless(p *problems) {
 	oneOf(p, "headless", c.Headless, headless)
-	if c.Headless == "push" && c.Duo == nil {
+	if c.Headless == HeadlessPush && c.Duo == nil {
 		p.add("headless", 0, `"push" needs Duo: add a duo: section, or use "deny" or "trusted"`)
 	}
 	if c.GracePeriod != 0 && (c.GracePeriod < time.Second || c.GracePeriod > maxGrace) {

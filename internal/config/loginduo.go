@@ -234,8 +234,8 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 	// Only Duo: no local factors, so no state, no trusted windows.
 	cfg.LocalFactors = false
 	cfg.GracePeriod = 0
-	cfg.Failmode, cfg.FailmodeDefaulted = "safe", true
-	cfg.Headless = "push"
+	cfg.Failmode, cfg.FailmodeDefaulted = FailmodeSafe, true
+	cfg.Headless = HeadlessPush
 	cfg.Syslog.Ident, cfg.Syslog.Facility = "login_duo", "user"
 	if cfg.TOTP.Issuer == "" {
 		cfg.TOTP.Issuer = "logingate" // unused without local factors
@@ -295,11 +295,11 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 				patterns = append(patterns, lists...)
 			}
 		case "failmode":
-			if v != "secure" && v != "safe" {
+			if m := Failmode(v); m != FailmodeSecure && m != FailmodeSafe {
 				p.add(e.key, e.line, `must be "secure" or "safe"`)
 				continue
 			}
-			cfg.Failmode, cfg.FailmodeDefaulted = v, false
+			cfg.Failmode, cfg.FailmodeDefaulted = Failmode(v), false
 		case "pushinfo", "autopush", "noverify", "accept_env_factor", "motd", "send_gecos", "fallback_local_ip", "verified_push":
 			b, ok := iniBool(e.value)
 			if !ok {

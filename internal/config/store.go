@@ -16,7 +16,7 @@ import (
 // Store selects and configures the state backend: the file backend in
 // state_dir (the default), or PostgreSQL shared by a fleet of hosts.
 type Store struct {
-	Backend string `mapstructure:"backend"` // "file" | "postgres"
+	Backend Backend `mapstructure:"backend"`
 	// DSN is the PostgreSQL connection string or URL; it may hold a
 	// password, so it is never printed (see String). DSNFile names a file
 	// holding it instead (exclusive with DSN), read with the checks of
@@ -42,11 +42,9 @@ const (
 	maxKeyFile = 64 << 10
 )
 
-var storeBackends = []string{"file", "postgres"}
-
 // DefaultStore is the store section's defaults.
 func DefaultStore(hostname string) Store {
-	return Store{Backend: "file", Timeout: 3 * time.Second, Host: hostname}
+	return Store{Backend: BackendFile, Timeout: 3 * time.Second, Host: hostname}
 }
 
 // String prints s without the DSN's password or the keys.
@@ -172,7 +170,7 @@ func dsnSettings(dsn string) (settings [][2]string, ok bool) {
 // resolve reads DSNFile into DSN and KeyFile into Keys for the postgres
 // backend, with duo.skey_file's checks.
 func (s *Store) resolve(p *problems) {
-	if s.Backend != "postgres" {
+	if s.Backend != BackendPostgres {
 		return
 	}
 	if s.DSN != "" && s.DSNFile != "" {
@@ -390,7 +388,7 @@ func (c *Config) validateStore(p *problems) {
 			p.add(f.key, 0, "must not contain control characters")
 		}
 	}
-	if s.Backend != "postgres" {
+	if s.Backend != BackendPostgres {
 		if s.DSN != "" || s.DSNFile != "" || s.KeyFile != "" {
 			p.add("store.backend", 0, "is %q, but dsn, dsn_file or key_file is set: they are for backend: postgres", s.Backend)
 		}

@@ -12,8 +12,6 @@ import (
 
 // Accepted values of the enum keys.
 var (
-	failmodes   = []string{"secure", "safe"}
-	unenrolled  = []string{"deny", "allow", "enroll"}
 	algorithms  = []string{"SHA1", "SHA256", "SHA512"}
 	facilities  = []string{"auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
 	totpDigits  = []int{6, 8}
@@ -107,13 +105,13 @@ func (c *Config) validate(p *problems) {
 	c.validateStore(p)
 }
 
-func oneOf(p *problems, key, v string, allowed []string) {
+func oneOf[T ~string](p *problems, key string, v T, allowed []T) {
 	if slices.Contains(allowed, v) {
 		return
 	}
 	q := make([]string, len(allowed))
 	for i, a := range allowed {
-		q[i] = `"` + a + `"`
+		q[i] = `"` + string(a) + `"`
 	}
 	var list string
 	if len(q) == 2 {

@@ -1,5 +1,6 @@
 // Package doctor is `logingate doctor`: it audits this host for every way
-// around a ForceCommand gate (REFERENCE §4) and for unsafe ownership of
+// around a ForceCommand gate (the classes docs/logingate.1 lists under
+// doctor) and for unsafe ownership of
 // logingate's own binary, config and state.
 //
 // sshd decides what applies, not doctor: it runs `sshd -T` and `sshd -T -C`

@@ -106,7 +106,7 @@ func (a *auditor) checkFiles(ref effective) {
 			files = append(files, s.SecretFile)
 		}
 	}
-	if cfg.Store.Backend == "postgres" {
+	if cfg.Store.Backend == config.BackendPostgres {
 		files = append(files, cfg.Store.DSNFile, cfg.Store.KeyFile)
 	}
 	for _, f := range files {

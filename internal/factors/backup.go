@@ -44,31 +44,11 @@ const (
 // without I, L, O and U.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// DefaultBackupParams is the argon2id cost of new backup-code hashes.
-//
-// Budget: a check of a code with a selector hashes once; a check of a code
-// made before selectors hashes once per stored code (10 by default). Both
-// run under the user's lock, in a freshly started gate process, and must
-// stay well under 50 ms on the reference machine (2 cores, a VM), with at
-// most about 4 MiB per hash. Two lanes use both cores for each hash. The
-// figures below are for the old check of 10 codes.
-//
-// In a fresh process on that machine, first touching memory costs about
-// 3.5 ms per MiB (page faults: 14-18 ms for 4 MiB, 0.5 ms the second time),
-// and x/crypto allocates MemKiB anew for every hash, so until the heap
-// settles memory costs wall time far beyond its compute. Measured there, a
-// fresh process hashing 10 codes (median / 90th percentile of 31 runs,
-// go1.26, x/crypto v0.59.0):
-//
-//	MemKiB 4096, Time 1:  54 ms / 62 ms   (over budget)
-//	MemKiB 2048, Time 1:  34 ms / 40 ms
-//	MemKiB 1024, Time 2:  25 ms / 30 ms
-//	MemKiB 1024, Time 3:  28 ms / 34 ms   (chosen: 3 MiB-passes per hash)
-//
-// Warm, in one process, BenchmarkBackupCheck10 takes 13-20 ms at the chosen
-// cost (BenchmarkBackupHash: 1.2 ms a hash). Forcing a collection after
-// each hash lowered max RSS (4.3 MB instead of 7.2 MB for a bare program)
-// but raised the 90th percentile by half, so it is not done.
+// DefaultBackupParams is the argon2id cost of new backup-code hashes: the
+// most memory and passes whose check of 10 old-style codes stays well under
+// 50 ms in a freshly started gate on 2 cores, where fresh memory costs page
+// faults. The measurements that chose it are in docs/BENCHMARKS.md
+// ("Backup-code hash cost").
 var DefaultBackupParams = store.HashParams{Time: 3, MemKiB: 1024, Threads: 2}
 
 // idKey is argon2.IDKey; tests count the hashes a check makes through it.
@@ -106,8 +86,9 @@ func NewBackup(st store.Store, user string, warnBelow int, b *store.Backup) Fact
 	return f
 }
 
-func (f *backupFactor) Name() string  { return "backup" }
-func (f *backupFactor) Label() string { return "Backup code" }
+func (f *backupFactor) Name() string   { return "backup" }
+func (f *backupFactor) Label() string  { return "Backup code" }
+func (f *backupFactor) Traits() Traits { return Traits{} }
 
 // Accepts reports whether code has the shape of one of our backup codes, or
 // of an imported scratch code when the user has any.

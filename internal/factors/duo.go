@@ -212,7 +212,7 @@ type duoAction struct {
 func (a *duoAction) Name() string                                         { return "duo-" + a.factor }
 func (a *duoAction) Label() string                                        { return a.label }
 func (a *duoAction) Accepts(string) bool                                  { return false }
-func (a *duoAction) Keywords() []string                                   { return []string{a.keyword} }
+func (a *duoAction) Traits() Traits                                       { return Traits{Keywords: []string{a.keyword}} }
 func (a *duoAction) Check(ctx context.Context, _ string) (Outcome, error) { return a.Run(ctx, nil) }
 
 // Run starts the authentication and, for a push or a call, waits for its
@@ -278,9 +278,9 @@ func nonEmpty(s, dflt string) string {
 // a hardware token or a bypass code.
 type duoPasscode struct{ s *duoService }
 
-func (p *duoPasscode) Name() string  { return "duo-passcode" }
-func (p *duoPasscode) Label() string { return "Duo passcode" }
-func (p *duoPasscode) Hidden() bool  { return true }
+func (p *duoPasscode) Name() string   { return "duo-passcode" }
+func (p *duoPasscode) Label() string  { return "Duo passcode" }
+func (p *duoPasscode) Traits() Traits { return Traits{Hidden: true} }
 
 // Accepts takes 6 to 12 digits (Duo Mobile, SMS, tokens, bypass codes) or
 // a 44-character YubiKey OTP in modhex.

@@ -48,11 +48,11 @@ func TestDuoPlanMenu(t *testing.T) {
 	}
 	var labels, words []string
 	for _, f := range p.Factors {
-		if !factors.Listed(f) {
+		if f.Traits().Hidden {
 			continue
 		}
 		labels = append(labels, f.Label())
-		words = append(words, f.(factors.Keyworded).Keywords()...)
+		words = append(words, f.Traits().Keywords...)
 	}
 	wantWords := []string{"push", "phone", "sms", "push2"}
 	if !slices.Equal(words, wantWords) || len(labels) != 4 || labels[1] != "Phone call to XXX-XXX-1234" || labels[2] != "SMS passcodes to XXX-XXX-1234" {
@@ -62,7 +62,7 @@ func TestDuoPlanMenu(t *testing.T) {
 		t.Errorf("tablet line %q", labels[3])
 	}
 	last := p.Factors[len(p.Factors)-1]
-	if factors.Listed(last) || !last.Accepts("123456") || !last.Accepts("1234567") || last.Accepts("abc") {
+	if !last.Traits().Hidden || !last.Accepts("123456") || !last.Accepts("1234567") || last.Accepts("abc") {
 		t.Errorf("the passcode taker should be hidden and take 6 to 12 digits")
 	}
 }
@@ -80,7 +80,7 @@ func TestDuoDeviceLabelsAreOneLine(t *testing.T) {
 	p := plan(t, duoLogin(t, s, factors.DuoLogin{User: "alice", IPAddr: "203.0.113.9", Hostname: "bastion"}))
 	n := 0
 	for _, f := range p.Factors {
-		if !factors.Listed(f) {
+		if f.Traits().Hidden {
 			continue
 		}
 		n++
@@ -138,7 +138,7 @@ func TestDuoActions(t *testing.T) {
 	byWord := map[string]factors.Action{}
 	for _, f := range p.Factors {
 		if a, ok := f.(factors.Action); ok {
-			byWord[f.(factors.Keyworded).Keywords()[0]] = a
+			byWord[f.Traits().Keywords[0]] = a
 		}
 	}
 	ctx := context.Background()

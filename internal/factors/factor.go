@@ -28,6 +28,32 @@ type Factor interface {
 	// could be made; wrap ErrService only for an outside service that is
 	// unreachable or misbehaving (failmode applies to those alone).
 	Check(ctx context.Context, code string) (Outcome, error)
+	// Traits says how the gate treats the factor beyond that; most
+	// factors return the zero value.
+	Traits() Traits
+}
+
+// Traits are a factor's optional behaviour, as data. The zero value is a
+// plain local factor: listed in the menu, reached by a code of its shape,
+// no outside service to fail.
+type Traits struct {
+	// Hidden: the factor takes typed codes but has no numbered menu line
+	// of its own (Duo passcodes: the menu invites a passcode anyway).
+	Hidden bool
+	// Keywords are the words a user may type to choose the factor, as
+	// login_duo users type "push", "push2", "phone" or "sms".
+	Keywords []string
+	// Fallback: the factor takes a typed code only when nothing else
+	// does: no other held factor takes its shape, and it is no menu option
+	// or keyword (RADIUS, whose servers take codes of any shape). Choosing
+	// its menu option still sends the next answer to it alone.
+	Fallback bool
+	// FailmodeOnCheck: the factor's service is asked nothing before the
+	// menu (RADIUS has no preauth). The gate applies at each Check what it
+	// applies to Duo at preauth: an error wrapping ErrService follows
+	// failmode, unless the user holds another factor; and a refused code
+	// counts against the local rate limit, as a local factor's does.
+	FailmodeOnCheck bool
 }
 
 // Outcome is a factor's verdict on one code.

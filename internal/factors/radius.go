@@ -32,22 +32,11 @@ type RADIUSLogin struct {
 //
 // RADIUS has no preauth: Plan asks the servers nothing and always offers
 // one factor, "OTP from <label>", so that whether the user exists and what
-// code is right is the server's call at the first code. Two consequences
-// the gate applies because the factor says so:
-//
-//   - Routing (Fallback): a code typed at the menu goes to RADIUS only when
-//     no other held factor takes its shape and it is no option number or
-//     keyword, so a 6-digit code goes to local TOTP (or a Duo passcode)
-//     when the user holds one. Choosing RADIUS's menu option sends the
-//     next answer to RADIUS alone, whatever its shape.
-//   - Outages (FailmodeOnCheck): no server answering is decided at the
-//     attempt: a user with another factor is told to use it; a user with
-//     none gets failmode. A rejected code counts against the local rate
-//     limit.
-//
-// An Access-Challenge comes back as Outcome.Challenge (the sanitised
-// Reply-Message); the next Check answers it, sent with the challenge's
-// State to the server that issued it.
+// code is right is the server's call at the first code. Its Traits
+// (Fallback, FailmodeOnCheck) tell the gate the rest; docs/logingate.1
+// (RADIUS) says what a user sees. An Access-Challenge comes back as
+// Outcome.Challenge (the sanitised Reply-Message); the next Check answers
+// it, with the challenge's State, to the server that issued it.
 func NewRADIUS(c RADIUSClient, l RADIUSLogin) Service {
 	return &radiusService{f: &radiusCode{c: c, l: l}}
 }
@@ -71,10 +60,9 @@ type radiusCode struct {
 	rounds int // challenges in a row
 }
 
-func (r *radiusCode) Name() string          { return "radius" }
-func (r *radiusCode) Label() string         { return "OTP from " + r.l.Label }
-func (r *radiusCode) Fallback() bool        { return true }
-func (r *radiusCode) FailmodeOnCheck() bool { return true }
+func (r *radiusCode) Name() string   { return "radius" }
+func (r *radiusCode) Label() string  { return "OTP from " + r.l.Label }
+func (r *radiusCode) Traits() Traits { return Traits{Fallback: true, FailmodeOnCheck: true} }
 
 // Minimum and maximum length of a code typed at the menu for RADIUS. OTP
 // servers take codes of many shapes (digits, a PIN followed by a token

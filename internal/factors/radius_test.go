@@ -41,13 +41,13 @@ func radiusFactor(t *testing.T, c RADIUSClient, warned *[]string) Factor {
 func TestRADIUSFactor(t *testing.T) {
 	var warned []string
 	f := radiusFactor(t, &scriptedRADIUS{}, &warned)
-	if f.Name() != "radius" || f.Label() != "OTP from Corp" || !Listed(f) {
+	if f.Name() != "radius" || f.Label() != "OTP from Corp" || f.Traits().Hidden {
 		t.Errorf("name %q label %q", f.Name(), f.Label())
 	}
-	if fb, ok := f.(Fallback); !ok || !fb.Fallback() {
+	if !f.Traits().Fallback {
 		t.Error("not a fallback")
 	}
-	if fm, ok := f.(FailmodeOnCheck); !ok || !fm.FailmodeOnCheck() {
+	if !f.Traits().FailmodeOnCheck {
 		t.Error("failmode not applied at the check")
 	}
 	for code, want := range map[string]bool{

@@ -54,39 +54,3 @@ type Action interface {
 	// service reports, to be shown as it comes; Run never prints.
 	Run(ctx context.Context, progress func(string)) (Outcome, error)
 }
-
-// Hidden is implemented by a factor that takes typed codes but has no menu
-// line of its own (Duo passcodes: the menu invites a passcode anyway).
-type Hidden interface {
-	Hidden() bool
-}
-
-// Listed reports whether f gets a numbered menu line.
-func Listed(f Factor) bool {
-	h, ok := f.(Hidden)
-	return !ok || !h.Hidden()
-}
-
-// Keyworded is implemented by a factor that a typed word selects, as
-// login_duo users type "push", "push2", "phone" or "sms".
-type Keyworded interface {
-	Keywords() []string
-}
-
-// Fallback is implemented by a factor that takes a typed code only when
-// nothing else does: no other held factor takes its shape, and it is no
-// menu option or keyword (RADIUS, whose servers take codes of any shape).
-// Choosing its menu option still sends the next answer to it alone.
-type Fallback interface {
-	Fallback() bool
-}
-
-// FailmodeOnCheck is implemented by a service factor whose service is
-// asked nothing before the menu (RADIUS has no preauth). The gate applies
-// at each Check what it applies to Duo at preauth: an error wrapping
-// ErrService follows failmode, unless the user holds another factor; and a
-// refused code counts against the local rate limit, as a local factor's
-// does.
-type FailmodeOnCheck interface {
-	FailmodeOnCheck() bool
-}

@@ -50,8 +50,9 @@ func NewTOTP(st store.Store, user string, window int, now func() time.Time, t *s
 	return f
 }
 
-func (f *totpFactor) Name() string  { return "totp" }
-func (f *totpFactor) Label() string { return "Authenticator app code" }
+func (f *totpFactor) Name() string   { return "totp" }
+func (f *totpFactor) Label() string  { return "Authenticator app code" }
+func (f *totpFactor) Traits() Traits { return Traits{} }
 
 // Accepts reports whether code is all digits with the enrolled length.
 func (f *totpFactor) Accepts(code string) bool {

@@ -119,8 +119,9 @@ func TestVerifiedPushNeedsTerminal(t *testing.T) {
 // failmode secure.
 func TestDuoEdgeAnswers(t *testing.T) {
 	for _, tc := range []struct {
-		name, failmode, body string
-		allow                bool
+		name, body string
+		failmode   config.Failmode
+		allow      bool
 	}{
 		{name: "FAIL without code, failmode safe", failmode: "safe", body: `{"stat":"FAIL","message":"Something"}`},
 		{name: "allow without status_msg, failmode secure", failmode: "secure", body: `{"stat":"OK","response":{"result":"allow"}}`, allow: true},

@@ -80,10 +80,15 @@ type Gate struct {
 	opened *store.TrustedSession // the window this login opened
 }
 
+// NoFactor is Decision.Factor when the gate lets a user in without one
+// (not gated, preauth allow, unenrolled: allow, failmode safe); the audit
+// line says "skip" for it.
+const NoFactor = "none"
+
 // Decision is the gate's verdict.
 type Decision struct {
 	Allow  bool
-	Factor string // the factor that passed, "none" when no factor was needed
+	Factor string // the factor that passed, NoFactor when no factor was needed
 	Reason string // for the audit line
 	// Failsafe: let in without a factor because a service could not be
 	// reached and failmode is safe.
@@ -158,7 +163,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 			return Decision{Reason: "group lookup failed: " + err.Error()}
 		}
 		if !g.Policy.Matches(names) {
-			return Decision{Allow: true, Factor: "none", Reason: "not in a gated group"}
+			return Decision{Allow: true, Factor: NoFactor, Reason: "not in a gated group"}
 		}
 	}
 
@@ -191,7 +196,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	}
 	if len(held) == 0 && len(p.factors) == 0 {
 		if len(p.skipped) > 0 && !p.degraded {
-			return Decision{Allow: true, Factor: "none", Reason: strings.Join(p.skipped, ", ") + " preauth allow"}
+			return Decision{Allow: true, Factor: NoFactor, Reason: strings.Join(p.skipped, ", ") + " preauth allow"}
 		}
 		return g.unenrolled(ctx)
 	}
@@ -226,10 +231,10 @@ func (g *Gate) decide(ctx context.Context) Decision {
 		}
 	}
 	if g.UI == nil {
-		if g.Config.Headless == "push" && p.auto != nil && g.unseeablePush(p.auto) {
+		if g.Config.Headless == config.HeadlessPush && p.auto != nil && g.unseeablePush(p.auto) {
 			return g.denyUnseeablePush()
 		}
-		if g.Config.Headless == "push" && p.auto != nil {
+		if g.Config.Headless == config.HeadlessPush && p.auto != nil {
 			d, _, _ := g.runAction(ctx, p.auto)
 			return d
 		}
@@ -264,9 +269,9 @@ func (g *Gate) denyUnseeablePush() Decision {
 // unenrolled applies the unenrolled policy to a gated user with no factor.
 func (g *Gate) unenrolled(ctx context.Context) Decision {
 	switch g.Config.Unenrolled {
-	case "allow":
-		return Decision{Allow: true, Factor: "none", Reason: "not enrolled (unenrolled: allow)"}
-	case "enroll":
+	case config.UnenrolledAllow:
+		return Decision{Allow: true, Factor: NoFactor, Reason: "not enrolled (unenrolled: allow)"}
+	case config.UnenrolledEnroll:
 		if g.UI == nil || g.Enroll == nil {
 			g.say("logingate: error: you have no second factor yet and this session has no terminal to enroll one")
 			g.say("logingate: hint: log in once with a terminal (ssh -t) to enroll")
@@ -299,7 +304,7 @@ func (g *Gate) record(action string, d Decision) {
 	case d.Failsafe:
 		e.Result = "failsafe"
 		sev = audit.Warning
-	case d.Allow && d.Factor == "none":
+	case d.Allow && d.Factor == NoFactor:
 		e.Result = "skip"
 	case d.Allow:
 		e.Result = "allow"

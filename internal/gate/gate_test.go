@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/store"
@@ -91,7 +92,7 @@ func TestGroupPolicy(t *testing.T) {
 func TestUnenrolled(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		policy    string
+		policy    config.Unenrolled
 		terminal  bool
 		enroll    error // nil: Enroll succeeds
 		noEnroll  bool  // Gate.Enroll is nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -27,7 +28,7 @@ import (
 // if not, why not (for the audit line; the user is not told).
 func (g *Gate) windowWanted() (bool, string) {
 	switch {
-	case !g.login || g.UI == nil || g.Config.Headless != "trusted" || g.Config.GracePeriod <= 0:
+	case !g.login || g.UI == nil || g.Config.Headless != config.HeadlessTrusted || g.Config.GracePeriod <= 0:
 		return false, ""
 	case g.Key == "":
 		return false, "no trusted window: sshd did not name the key (ExposeAuthInfo)"
@@ -118,7 +119,7 @@ func (g *Gate) window(st *store.UserState) (live, ended *store.TrustedSession) {
 
 // trustedWindow lets a session without a terminal in through a live window.
 func (g *Gate) trustedWindow(st *store.UserState) (Decision, bool) {
-	if g.UI != nil || g.Config.Headless != "trusted" || g.Config.GracePeriod <= 0 {
+	if g.UI != nil || g.Config.Headless != config.HeadlessTrusted || g.Config.GracePeriod <= 0 {
 		return Decision{}, false
 	}
 	w, _ := g.window(st)
@@ -133,7 +134,7 @@ func (g *Gate) trustedWindow(st *store.UserState) (Decision, bool) {
 // and tells the user, on stderr, what would have let them in.
 func (g *Gate) noTerminal(st *store.UserState) Decision {
 	g.say("logingate: error: a second factor is required and this session has no terminal to ask for it")
-	if g.Config.Headless != "trusted" || g.Config.GracePeriod <= 0 {
+	if g.Config.Headless != config.HeadlessTrusted || g.Config.GracePeriod <= 0 {
 		if g.Config.AcceptEnvFactor {
 			g.say("logingate: hint: log in with a terminal (ssh -t), or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ...")
 		} else {

@@ -575,8 +575,9 @@ type localFactor struct {
 	verify  func(*store.UserState, string, time.Time) (factors.Outcome, error)
 }
 
-func (f *localFactor) Name() string  { return f.name }
-func (f *localFactor) Label() string { return "Fake " + f.name }
+func (f *localFactor) Name() string           { return f.name }
+func (f *localFactor) Label() string          { return "Fake " + f.name }
+func (f *localFactor) Traits() factors.Traits { return factors.Traits{} }
 func (f *localFactor) Accepts(code string) bool {
 	return f.accepts == nil || f.accepts(code)
 }

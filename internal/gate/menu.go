@@ -29,7 +29,7 @@ import (
 func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) Decision {
 	var listed []factors.Factor
 	for _, f := range held {
-		if factors.Listed(f) {
+		if !f.Traits().Hidden {
 			listed = append(listed, f)
 		}
 	}
@@ -148,7 +148,7 @@ func envAction(held []factors.Factor, answer string) factors.Action {
 	}
 	var listed []factors.Factor
 	for _, f := range held {
-		if factors.Listed(f) {
+		if !f.Traits().Hidden {
 			listed = append(listed, f)
 		}
 	}
@@ -164,7 +164,7 @@ func envAction(held []factors.Factor, answer string) factors.Action {
 func byKeyword(held []factors.Factor, answer string) factors.Factor {
 	answer = strings.ToLower(answer)
 	for _, f := range held {
-		if k, ok := f.(factors.Keyworded); ok && slices.Contains(k.Keywords(), answer) {
+		if slices.Contains(f.Traits().Keywords, answer) {
 			return f
 		}
 	}
@@ -220,7 +220,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 	}
 	// A refusal is counted unless only Duo passcodes saw the code: Duo
 	// keeps its own count of those.
-	counted := len(local) > 0 || slices.ContainsFunc(remote, failmodeOnCheck)
+	counted := len(local) > 0 || slices.ContainsFunc(remote, func(f factors.Factor) bool { return f.Traits().FailmodeOnCheck })
 	now := g.now()
 	rl := g.Config.RateLimit
 	var (
@@ -296,7 +296,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 		switch {
 		case errors.Is(serr, errNoAnswer):
 			return g.inputFailed(serr), true
-		case serr != nil && failmodeOnCheck(failed):
+		case serr != nil && failed.Traits().FailmodeOnCheck:
 			return g.unreachableAtCheck(ctx, failed, serr, held)
 		case serr != nil:
 			return g.serviceFailed(ctx, failed, serr)
@@ -361,7 +361,7 @@ func (g *Gate) sayUpdateFailed(err error) {
 func accepting(held []factors.Factor, code string) []factors.Factor {
 	var out []factors.Factor
 	for _, f := range held {
-		if f.Accepts(code) && !isFallback(f) {
+		if f.Accepts(code) && !f.Traits().Fallback {
 			out = append(out, f)
 		}
 	}
@@ -373,7 +373,7 @@ func accepting(held []factors.Factor, code string) []factors.Factor {
 func fallbacks(held []factors.Factor, code string) []factors.Factor {
 	var out []factors.Factor
 	for _, f := range held {
-		if f.Accepts(code) && isFallback(f) {
+		if f.Accepts(code) && f.Traits().Fallback {
 			out = append(out, f)
 		}
 	}
@@ -387,16 +387,6 @@ func route(held []factors.Factor, code string) []factors.Factor {
 		return c
 	}
 	return fallbacks(held, code)
-}
-
-func isFallback(f factors.Factor) bool {
-	fb, ok := f.(factors.Fallback)
-	return ok && fb.Fallback()
-}
-
-func failmodeOnCheck(f factors.Factor) bool {
-	fm, ok := f.(factors.FailmodeOnCheck)
-	return ok && fm.FailmodeOnCheck()
 }
 
 // option reads answer as a menu option number.

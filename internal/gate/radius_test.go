@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/radius"
 	"github.com/logingate/logingate/internal/store"
@@ -58,7 +59,7 @@ func TestRADIUSMenu(t *testing.T) {
 		duo       bool
 		answers   []answer
 		setup     func(*fakeRADIUS)
-		failmode  string
+		failmode  config.Failmode
 		wantAllow bool
 		wantFac   string
 		wantWhy   string

@@ -8,45 +8,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/term"
 )
 
-// Outside services (Duo) and how they combine with local factors.
-//
-// Each service is asked once per login, after the group policy, the state
-// read and the rate limit, what the user must do (Plan):
-//
-//   - Offer: its factors join the menu after the local ones. A typed code
-//     goes to the local factors first, then to the service (a Duo
-//     passcode); it is one attempt, recorded as a failure only when all of
-//     them refused it.
-//   - Skip (Duo preauth allow): the service asks nothing. A user who also
-//     holds local factors is still asked for one; a user with none passes,
-//     logged as skipped.
-//   - Refuse (Duo preauth deny): denied with the service's message, whatever
-//     else the user holds. The service's administrator said no.
-//   - NotEnrolled: the enrollment link is shown. A user with local factors
-//     may use them; a user with none is denied.
-//   - The service cannot be reached (its error wraps factors.ErrService): a
-//     user with local factors is offered those, under either failmode, since
-//     that is safer than opening the door and as safe as closing it. Only a
-//     user with nothing else gets failmode: safe lets them in with a
-//     warning, secure denies.
-//
-// Once the menu is running, a service that fails mid-login (a push that
-// cannot be sent, a passcode that cannot be checked) costs that attempt;
-// failmode does not apply there, as login_duo applies it at preauth alone.
-//
-// A service with no preauth (RADIUS: its factors say FailmodeOnCheck)
-// offers its factor unasked, so the rules above apply at the attempt
-// instead: when no server answers, a user who holds another factor is
-// warned and keeps their remaining attempts for it; a user with nothing
-// else gets failmode (safe lets in, secure denies). A code it refuses is
-// recorded as a failure, as a local factor's is, so the rate limit holds.
-// An Access-Challenge is followed within the attempt (check): the
-// service's text is the next prompt, up to factors.MaxChallenges rounds.
+// Outside services (Duo, RADIUS) and how they combine with local factors.
+// Each service is asked once per login for its Plan, after the group
+// policy, the state read and the rate limit. docs/logingate.1 (DUO, RADIUS)
+// specifies what each verdict and each outage does; the rule behind them:
+// a local factor the user holds always stands in for an unreachable
+// service, and failmode applies only where login_duo applies it, at preauth
+// (at the attempt for a service with no preauth: Traits.FailmodeOnCheck).
 
 // plan is what the services said for this login.
 type plan struct {
@@ -107,9 +81,9 @@ func (g *Gate) unreachable(ctx context.Context, name string, err error, hasLocal
 	case hasLocal:
 		g.say("logingate: warning: " + name + " cannot be reached; use another factor")
 		return Decision{}, false
-	case g.Config.Failmode == "safe":
+	case g.Config.Failmode == config.FailmodeSafe:
 		g.say("logingate: warning: " + name + " cannot be reached; letting you in (failmode safe)")
-		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
+		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	default:
 		g.say("logingate: error: " + name + " cannot be reached; access denied")
 		return Decision{Factor: name, Reason: reason + "; failmode secure"}, true

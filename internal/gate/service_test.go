@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 )
 
@@ -38,10 +39,10 @@ type fakeAction struct {
 	runs int
 }
 
-func (a *fakeAction) Name() string        { return a.name }
-func (a *fakeAction) Label() string       { return a.label }
-func (a *fakeAction) Accepts(string) bool { return false }
-func (a *fakeAction) Keywords() []string  { return []string{a.keyword} }
+func (a *fakeAction) Name() string           { return a.name }
+func (a *fakeAction) Label() string          { return a.label }
+func (a *fakeAction) Accepts(string) bool    { return false }
+func (a *fakeAction) Traits() factors.Traits { return factors.Traits{Keywords: []string{a.keyword}} }
 func (a *fakeAction) Check(context.Context, string) (factors.Outcome, error) {
 	panic("actions are run")
 }
@@ -72,9 +73,9 @@ type fakePasscode struct {
 	checks int
 }
 
-func (p *fakePasscode) Name() string  { return "duo-passcode" }
-func (p *fakePasscode) Label() string { return "Duo passcode" }
-func (p *fakePasscode) Hidden() bool  { return true }
+func (p *fakePasscode) Name() string           { return "duo-passcode" }
+func (p *fakePasscode) Label() string          { return "Duo passcode" }
+func (p *fakePasscode) Traits() factors.Traits { return factors.Traits{Hidden: true} }
 func (p *fakePasscode) Accepts(code string) bool {
 	return len(code) >= 6 && len(code) <= 12 && strings.Trim(code, "0123456789") == ""
 }
@@ -207,7 +208,7 @@ func TestDuoVerdicts(t *testing.T) {
 		name      string
 		plan      factors.Plan
 		err       error
-		failmode  string
+		failmode  config.Failmode
 		en        *enrollment
 		answers   []answer
 		wantAllow bool

@@ -3,6 +3,7 @@ package gate
 import (
 	"errors"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -18,9 +19,9 @@ func (g *Gate) storeUnavailable(err error, what string) (d Decision, ok bool) {
 		return Decision{}, false
 	}
 	reason := "state store unavailable (" + what + "): " + err.Error()
-	if g.Config.Failmode == "safe" {
+	if g.Config.Failmode == config.FailmodeSafe {
 		g.say("logingate: warning: the second-factor state store cannot be reached; letting you in (failmode safe)")
-		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
+		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	}
 	g.say("logingate: error: the second-factor state store cannot be reached; access denied")
 	return Decision{Reason: reason + "; failmode secure"}, true

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
 )
 
@@ -19,7 +20,7 @@ func TestStoreOutage(t *testing.T) {
 	locked := fmt.Errorf("update state: %w", store.ErrLocked)
 	for _, tc := range []struct {
 		name      string
-		failmode  string
+		failmode  config.Failmode
 		loadErr   error
 		updateErr error
 		wantAllow bool

@@ -3,22 +3,9 @@
 // the config (which validates patterns at load time) and the gate (which
 // matches them at login) can use it.
 //
-// The semantics are login_duo's (REFERENCE §1, taken from OpenSSH's
-// match_pattern_list and groupaccess.c):
-//
-//   - A Policy is a set of pattern-lists, OR-ed: the user matches when any
-//     list matches.
-//   - A pattern-list is comma-separated patterns. It matches when one of the
-//     user's groups matches a positive pattern and none of them matches a
-//     negated (!) pattern: inside a list, a negated match wins.
-//   - A pattern matches a whole group name, case-sensitively. '*' matches any
-//     run of characters (also none), '?' exactly one character (a UTF-8
-//     character, where OpenSSH counts bytes). Nothing else is special: '[',
-//     ']' and '\' are literal.
-//   - A list of only negated patterns matches no one (OnlyNegated finds them).
-//   - One string may hold several pattern-lists separated by white space, as
-//     in login_duo's INI file ("users,!wheel *admin" is two lists). A group
-//     name with a space in it can therefore only be matched with '?' or '*'.
+// The semantics are login_duo's, which takes them from OpenSSH's
+// match_pattern_list and groupaccess.c; docs/logingate.1 (GROUP PATTERNS)
+// specifies them, and the table tests hold this package to it.
 package groups
 
 import (
