@@ -254,8 +254,6 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
-
 // printError writes err as one "logingate: error:" line per line of its text
 // (a config error lists every problem it found).
 func printError(w io.Writer, err error) {

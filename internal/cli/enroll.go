@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/logingate/logingate/internal/voice"
 	"io"
 	"os"
 	"strings"
@@ -240,7 +241,7 @@ func jsonError(w io.Writer, err error) error {
 	if errors.As(err, &s) {
 		return err
 	}
-	_ = writeJSON(w, map[string]string{"error": oneLine(err.Error())})
+	_ = writeJSON(w, map[string]string{"error": voice.OneLine(err.Error())})
 	var ue usageError
 	if errors.As(err, &ue) {
 		return silentError{2}

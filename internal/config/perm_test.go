@@ -217,19 +217,6 @@ func TestSymlinkLoopRefused(t *testing.T) {
 	wantRefused(t, a, "too many levels of symbolic links")
 }
 
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/etc/logingate.yaml": "/etc/logingate.yaml",
-		"/tmp/a b":            "'/tmp/a b'",
-		"/tmp/it's":           `'/tmp/it'\''s'`,
-		"/tmp/$(x)":           "'/tmp/$(x)'",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // A host whose config names its secret files through links that config
 // management made (relative or absolute, in root's directories) keeps
 // working: root's paths follow links whose targets pass the same checks.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/logingate/logingate/internal/voice"
 	"io"
 	"net/netip"
 	"strings"
@@ -50,7 +51,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := Run(context.Background(), o)
 	if err != nil {
-		fmt.Fprintf(stderr, "logingate: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "logingate: error: %s\n", voice.OneLine(err.Error()))
 		var se *sshdError
 		if errors.As(err, &se) && se.Hint != "" {
 			fmt.Fprintf(stderr, "logingate: hint: %s\n", se.Hint)
@@ -121,5 +122,3 @@ func parseFlags(args []string) (Options, bool, error) {
 	o.Users = users
 	return o, jsonOut, nil
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
