@@ -47,11 +47,7 @@ func (a *app) status(args []string) (err error) {
 	if *asJSON {
 		defer func() { err = jsonError(a.stdout, err) }()
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	_, target, err := a.target(*user)
+	cfg, _, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -142,11 +138,7 @@ func (a *app) adminChange(name string, args []string, change func(store.Store, s
 	if os.Getuid() != 0 {
 		return errors.New(name + " is for root")
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -199,11 +191,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	if *asJSON {
 		defer func() { err = jsonError(a.stdout, err) }()
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}

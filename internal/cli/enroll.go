@@ -164,11 +164,7 @@ func (a *app) enroll(args []string) (err error) {
 	if *asJSON && !*noVerify {
 		return usageError{"enroll: --json needs --no-verify (provisioning without a terminal)"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,7 @@ func (a *app) importCmd(args []string) error {
 	if len(rest) != 1 {
 		return usageError{"import google-authenticator: name the file to import"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}

@@ -49,11 +49,7 @@ func (a *app) sessions(args []string) (err error) {
 	if *revoke != "" && !revokeArg(*revoke) {
 		return usageError{"sessions: --revoke takes a session id (hex digits, as listed) or all"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
