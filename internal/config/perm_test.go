@@ -7,20 +7,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// requireRoot skips a test that needs root, except under CI=true, where
-// running without root is a failure: CI must exercise these checks.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true)")
-	}
-	t.Skip("needs root")
-}
+	"github.com/logingate/logingate/internal/testutil/need"
+)
 
 // secureDir makes a 0700 directory for a config.
 func secureDir(t *testing.T) string {
@@ -156,7 +145,7 @@ func TestSymlinkThroughUnsafeDirectoryRefused(t *testing.T) {
 }
 
 func TestOwnedByAnotherUserRefused(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	const nobody = 65534
 
 	path := filepath.Join(secureDir(t), "logingate.yaml")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -47,14 +48,7 @@ type hostOptions struct {
 func newHost(t *testing.T, o hostOptions) *host {
 	t.Helper()
 	sshtest.Require(t)
-	for _, tool := range []string{"oathtool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (scripts/deps.sh installs it)", tool)
-			}
-			t.Skipf("%s missing", tool)
-		}
-	}
+	need.Tool(t, "oathtool")
 	dir := sshtest.PublicTempDir(t)
 	h := &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
 	if err := os.Mkdir(h.state, 0o700); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -19,19 +20,6 @@ import (
 // clear message. And a key restricted with command="..." runs that command.
 
 const trustedYAML = "headless: trusted\ngrace_period: 1h\n"
-
-// requireTools skips (or fails under CI=true) when a client tool is missing.
-func requireTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (scripts/deps.sh installs it)", tool)
-			}
-			t.Skipf("%s missing", tool)
-		}
-	}
-}
 
 // extraKey returns u with a new key of its own (not yet authorized).
 func extraKey(t *testing.T, h *host, u *sshtest.User, label string) *sshtest.User {
@@ -166,7 +154,8 @@ const noTerminalMsg = "logingate: error: a second factor is required and this se
 // After one interactive login, every non-interactive tool works without a
 // prompt, and its stream stays intact.
 func TestHeadlessTrustedTools(t *testing.T) {
-	requireTools(t, "rsync", "git")
+	need.Tool(t, "rsync")
+	need.Tool(t, "git")
 	h := newHost(t, hostOptions{yaml: trustedYAML})
 	u := h.AddUser(t, "trust")
 	e := h.enroll(t, u)
@@ -201,7 +190,8 @@ func TestHeadlessTrustedTools(t *testing.T) {
 // Under headless: deny every tool is refused, also after an interactive
 // login; the tools that show the remote stderr show why.
 func TestHeadlessDenyTools(t *testing.T) {
-	requireTools(t, "rsync", "git")
+	need.Tool(t, "rsync")
+	need.Tool(t, "git")
 	h := newHost(t, hostOptions{})
 	u := h.AddUser(t, "deny")
 	e := h.enroll(t, u)

@@ -31,6 +31,7 @@ import (
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // gateBin is the logingate binary, built once for the package.
@@ -38,25 +39,15 @@ var gateBin string
 
 func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
 
-// unavailable skips t, or fails it under CI=true, where every tool and
-// privilege the tests need must be there.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // require checks for root and the tools every test here runs.
 func require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "needs root (mount, useradd, signals to other users)")
+		need.Unavailable(t, "needs root (mount, useradd, signals to other users)")
 	}
 	for _, tool := range []string{"oathtool", "useradd", "userdel", "mount", "umount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s missing (scripts/deps.sh installs it)", tool)
+			need.Unavailable(t, "%s missing (scripts/deps.sh installs it)", tool)
 		}
 	}
 	if gateBin == "" {
@@ -103,7 +94,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 func mountTmpfs(t *testing.T, dir, size string) {
 	t.Helper()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=1733", "tmpfs", dir).CombinedOutput(); err != nil {
-		unavailable(t, "cannot mount a tmpfs: %v: %s", err, out)
+		need.Unavailable(t, "cannot mount a tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {

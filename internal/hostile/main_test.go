@@ -44,6 +44,7 @@ import (
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/install"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -64,23 +65,14 @@ func TestMain(m *testing.M) {
 	gatebin.Main(m, &builtBin, true)
 }
 
-// unavailable skips t, or fails it under CI=true.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 func require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "hostile: needs root to create users and act as them")
+		need.Unavailable(t, "hostile: needs root to create users and act as them")
 	}
 	for _, tool := range []string{"oathtool", "useradd", "userdel", "strace", "prlimit", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "hostile: %s missing (scripts/deps.sh installs it)", tool)
+			need.Unavailable(t, "hostile: %s missing (scripts/deps.sh installs it)", tool)
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 const (
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, false) }
 // gets in, the others are told the code was already used, and the step and
 // every loser's failure are on disk.
 func TestTOTPCodeRace(t *testing.T) {
-	oathtool := needTool(t, "oathtool")
+	oathtool := need.Tool(t, "oathtool")
 	r := newRig(t)
 	for round := range rounds {
 		secret, _ := r.enroll(t)
@@ -271,18 +272,4 @@ func (r *rig) load(t *testing.T) *store.UserState {
 type result struct {
 	stdout, stderr bytes.Buffer
 	status         int
-}
-
-// needTool returns the path of a tool the test needs. A missing tool skips
-// the test, except under CI=true, where it fails.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required when CI=true (scripts/deps.sh installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
 }
