@@ -14,9 +14,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,6 +28,7 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/need"
 )
@@ -232,11 +231,7 @@ func procsOf(uid int, exe string) []int {
 }
 
 // enrollment is what root's provisioning hands out.
-type enrollment struct {
-	URI    string   `json:"otpauth_uri"`
-	Codes  []string `json:"backup_codes"`
-	secret string
-}
+type enrollment = enrolltest.Enrollment
 
 // enroll provisions a (or replaces its enrollment) as root does.
 func (e *env) enroll(t testing.TB, a *account) *enrollment {
@@ -245,41 +240,11 @@ func (e *env) enroll(t testing.TB, a *account) *enrollment {
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", a.Name, code, out, errOut)
 	}
-	return parseEnrollment(t, []byte(out))
+	return enrolltest.Parse(t, []byte(out))
 }
 
 func (e *env) enrollCmd(a *account) *exec.Cmd {
 	return exec.Command(gateBin, "-c", e.config, "enroll", "--user", a.Name, "--no-verify", "--force", "--json")
-}
-
-// parseEnrollment reads the output of enroll --json.
-func parseEnrollment(t testing.TB, out []byte) *enrollment {
-	t.Helper()
-	var en enrollment
-	if err := json.Unmarshal(out, &en); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	u, err := url.Parse(en.URI)
-	must(t, err)
-	en.secret = u.Query().Get("secret")
-	if en.secret == "" || len(en.Codes) == 0 {
-		t.Fatalf("enroll --json gave no secret or no codes: %q", out)
-	}
-	return &en
-}
-
-// code computes a TOTP code with oathtool, offset whole steps from now.
-func (en *enrollment) code(t testing.TB, offset int) string {
-	t.Helper()
-	args := []string{"--totp", "-b", en.secret}
-	if offset != 0 {
-		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
-	}
-	out, err := exec.Command("oathtool", args...).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // admin runs a logingate subcommand as root with this env's config.

@@ -32,7 +32,7 @@ func TestFileSizeLimitIsNoOracle(t *testing.T) {
 	fi, err := os.Stat(e.statePath(a))
 	must(t, err)
 	between := fi.Size() + 1
-	right := en.code(t, 0)
+	right := en.Code(t, 0)
 
 	for _, tc := range []struct {
 		name, limit string

@@ -122,7 +122,7 @@ func TestUmaskZero(t *testing.T) {
 		cmd := shell(u, userEnv(u, "LOGINGATE_PASSCODE="+code), fmt.Sprintf("umask 0; exec %s -c %s -- echo %s", h.bin, h.config, marker))
 		runFor(t, cmd, 30*time.Second)
 	}
-	umask0(en.wrongCode(t))
+	umask0(en.WrongCode(t))
 	if st := h.stateOf(t, u); len(st.Failures) != 1 {
 		t.Fatalf("the failed login under umask 0 was not recorded: %d failures", len(st.Failures))
 	}

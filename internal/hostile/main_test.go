@@ -28,9 +28,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +40,7 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/install"
 	"github.com/logingate/logingate/internal/testutil/need"
@@ -192,11 +191,7 @@ func (h *host) user(t *testing.T, label string) *sshtest.User {
 }
 
 // enrollment is what root's provisioning hands out.
-type enrollment struct {
-	URI    string   `json:"otpauth_uri"`
-	Codes  []string `json:"backup_codes"`
-	secret string
-}
+type enrollment = enrolltest.Enrollment
 
 // enroll provisions u as root does (enroll --user --no-verify).
 func (h *host) enroll(t *testing.T, u *sshtest.User) *enrollment {
@@ -205,43 +200,7 @@ func (h *host) enroll(t *testing.T, u *sshtest.User) *enrollment {
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", u.Name, code, out, errOut)
 	}
-	var en enrollment
-	if err := json.Unmarshal([]byte(out), &en); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	p, err := url.Parse(en.URI)
-	must(t, err)
-	en.secret = p.Query().Get("secret")
-	if en.secret == "" || len(en.Codes) == 0 {
-		t.Fatalf("enroll --json gave no secret or no codes: %q", out)
-	}
-	return &en
-}
-
-// code is the TOTP code offset whole steps from now, by oathtool.
-func (en *enrollment) code(t testing.TB, offset int) string {
-	t.Helper()
-	args := []string{"--totp", "-b", en.secret}
-	if offset != 0 {
-		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
-	}
-	out, err := exec.Command("oathtool", args...).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// wrongCode is a code that is not the current one.
-func (en *enrollment) wrongCode(t testing.TB) string {
-	t.Helper()
-	for _, c := range []string{"000000", "111111", "222222"} {
-		if c != en.code(t, -1) && c != en.code(t, 0) && c != en.code(t, 1) {
-			return c
-		}
-	}
-	t.Fatal("no wrong code")
-	return ""
+	return enrolltest.Parse(t, []byte(out))
 }
 
 // marker is what a session command prints: seeing it means the gate let

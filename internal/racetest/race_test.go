@@ -11,10 +11,8 @@ package racetest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -28,6 +26,7 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/need"
 )
@@ -148,19 +147,9 @@ func (r *rig) enroll(t *testing.T) (secret string, codes []string) {
 	if err != nil {
 		t.Fatalf("enroll: %v\n%s%s", err, out, stderr.Bytes())
 	}
-	var e struct {
-		URI   string   `json:"otpauth_uri"`
-		Codes []string `json:"backup_codes"`
-	}
-	if err := json.Unmarshal(out, &e); err != nil {
-		t.Fatalf("enroll --json: %v: %q", err, out)
-	}
-	u, err := url.Parse(e.URI)
-	if err != nil {
-		t.Fatalf("enroll: otpauth URI: %v", err)
-	}
-	secret = u.Query().Get("secret")
-	if secret == "" || len(e.Codes) != backupCount {
+	e := enrolltest.Parse(t, out)
+	secret = e.Secret
+	if len(e.Codes) != backupCount {
 		t.Fatalf("enroll: want a secret and %d backup codes, got %d codes", backupCount, len(e.Codes))
 	}
 	return secret, e.Codes
