@@ -13,6 +13,7 @@ import (
 	"github.com/logingate/logingate/internal/gate"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // statusReport is what `logingate status` shows: never a secret or a hash.
@@ -278,10 +279,10 @@ func (a *app) checkConfig(args []string) error {
 		return err
 	}
 	for _, l := range policy.OnlyNegated() {
-		fmt.Fprintf(a.stderr, "logingate: warning: %s: groups: %q has only negated patterns and matches no one\n", cfg.Path, l)
+		fmt.Fprintln(a.stderr, voice.Warningf("%s: groups: %q has only negated patterns and matches no one", cfg.Path, l))
 	}
 	for _, w := range namedPathWarnings(cfg.Path) {
-		fmt.Fprintf(a.stderr, "logingate: warning: %s\n", w)
+		fmt.Fprintln(a.stderr, voice.Warning(w))
 	}
 	fmt.Fprintf(a.stdout, "logingate: %s: configuration ok\n", cfg.Path)
 	return nil

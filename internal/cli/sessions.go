@@ -9,6 +9,7 @@ import (
 
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // trustedJSON is one trusted window as `sessions --json` prints it.
@@ -68,7 +69,7 @@ func (a *app) sessions(args []string) (err error) {
 			live = store.PruneTrusted(cur.Trusted, now)
 		}
 		if cfg.Headless != "trusted" || cfg.GracePeriod <= 0 {
-			fmt.Fprintf(a.stderr, "logingate: warning: %s: headless is not trusted (or grace_period is 0): trusted sessions are not used on this host\n", cfg.Path)
+			fmt.Fprintln(a.stderr, voice.Warningf("%s: headless is not trusted (or grace_period is 0): trusted sessions are not used on this host", cfg.Path))
 		}
 		if *asJSON {
 			out := []trustedJSON{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // storeUnavailable applies failmode to a state store that cannot answer: a
@@ -19,9 +20,9 @@ func (g *Gate) storeUnavailable(err error, what string) (d Decision, ok bool) {
 	}
 	reason := "state store unavailable (" + what + "): " + err.Error()
 	if g.Config.Failmode == "safe" {
-		g.say("logingate: warning: the second-factor state store cannot be reached; letting you in (failmode safe)")
+		g.say(voice.Warning("the second-factor state store cannot be reached; letting you in (failmode safe)"))
 		return Decision{Allow: true, Factor: "none", Failsafe: true, Reason: reason + "; failmode safe"}, true
 	}
-	g.say("logingate: error: the second-factor state store cannot be reached; access denied")
+	g.say(voice.Error("the second-factor state store cannot be reached; access denied"))
 	return Decision{Reason: reason + "; failmode secure"}, true
 }
