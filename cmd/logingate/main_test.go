@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/logingate/logingate/internal/cli"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // The CLI as a user sees it. Scripts in testdata/script run logingate as a
@@ -71,7 +72,7 @@ func TestScripts(t *testing.T) {
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "needs root")
+		need.Unavailable(t, "needs root")
 	}
 }
 
@@ -80,16 +81,8 @@ func requireRoot(t *testing.T) {
 func requireTool(t testing.TB, tool string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
-		unavailable(t, "%s not installed (scripts/deps.sh installs it)", tool)
+		need.Unavailable(t, "%s not installed (scripts/deps.sh installs it)", tool)
 	}
-}
-
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
 }
 
 var (

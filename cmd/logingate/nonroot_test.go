@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // An ordinary user acts only on their own second factor: root runs the
@@ -118,7 +120,7 @@ func nobody(t *testing.T) (uid, gid uint32) {
 	t.Helper()
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		unavailable(t, "no account nobody: %v", err)
+		need.Unavailable(t, "no account nobody: %v", err)
 	}
 	id, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	g, err2 := strconv.ParseUint(u.Gid, 10, 32)

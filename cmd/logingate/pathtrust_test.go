@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // hiddenLine is all a non-root caller of the privileged gate learns of any
@@ -33,7 +35,7 @@ func newSetgidLayout(t *testing.T) *setgidLayout {
 	requireRoot(t)
 	g, err := user.LookupGroup("logingate")
 	if err != nil {
-		unavailable(t, "no logingate group: %v", err)
+		need.Unavailable(t, "no logingate group: %v", err)
 	}
 	gid, _ := strconv.Atoi(g.Gid)
 	uid, ugid := nobody(t)
@@ -297,7 +299,7 @@ func TestCallerConfigOnAUserMount(t *testing.T) {
 	media := filepath.Join(l.base, "media")
 	mustDo(t, os.Mkdir(media, 0o755))
 	if err := syscall.Mount("tmpfs", media, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=0755"); err != nil {
-		unavailable(t, "cannot mount a tmpfs: %v", err)
+		need.Unavailable(t, "cannot mount a tmpfs: %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(media, syscall.MNT_DETACH) })
 	cfg := filepath.Join(media, "logingate.yaml")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -65,13 +65,7 @@ func newPtyGate(t *testing.T, extra string) *ptyGate {
 	if err != nil {
 		t.Fatalf("enroll: %v", err)
 	}
-	var enrolled struct {
-		URI   string   `json:"otpauth_uri"`
-		Codes []string `json:"backup_codes"`
-	}
-	if err := json.Unmarshal(out, &enrolled); err != nil || len(enrolled.Codes) == 0 {
-		t.Fatalf("enroll printed %q: %v", out, err)
-	}
+	enrolled := enrolltest.Parse(t, out)
 	g.uri, g.codes = enrolled.URI, enrolled.Codes
 	g.audit.drain()
 	return g

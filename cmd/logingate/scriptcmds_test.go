@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -58,7 +59,7 @@ func scriptCondition(cond string) (bool, error) {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}
 	if _, err := exec.LookPath(tool); err != nil {
-		if os.Getenv("CI") == "true" {
+		if need.CI() {
 			return false, fmt.Errorf("%s not installed (required when CI=true)", tool)
 		}
 		return false, nil

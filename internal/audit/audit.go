@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/term"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // Severity is a syslog severity.
@@ -154,7 +155,7 @@ func (l *Logger) log(sev Severity, e Event, shown string) {
 		l.warned = true
 		l.mu.Unlock()
 		if first {
-			fmt.Fprintf(l.stderr, "logingate: warning: audit log unreachable (%s): %v\n", l.socket, err)
+			fmt.Fprintln(l.stderr, voice.Warningf("audit log unreachable (%s): %v", l.socket, err))
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/logingate/logingate/internal/gate"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // statusReport is what `logingate status` shows: never a secret or a hash.
@@ -47,11 +48,7 @@ func (a *app) status(args []string) (err error) {
 	if *asJSON {
 		defer func() { err = jsonError(a.stdout, err) }()
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	_, target, err := a.target(*user)
+	cfg, _, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -142,11 +139,7 @@ func (a *app) adminChange(name string, args []string, change func(store.Store, s
 	if os.Getuid() != 0 {
 		return errors.New(name + " is for root")
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -199,11 +192,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	if *asJSON {
 		defer func() { err = jsonError(a.stdout, err) }()
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -290,10 +279,10 @@ func (a *app) checkConfig(args []string) error {
 		return err
 	}
 	for _, l := range policy.OnlyNegated() {
-		fmt.Fprintf(a.stderr, "logingate: warning: %s: groups: %q has only negated patterns and matches no one\n", cfg.Path, l)
+		fmt.Fprintln(a.stderr, voice.Warningf("%s: groups: %q has only negated patterns and matches no one", cfg.Path, l))
 	}
 	for _, w := range namedPathWarnings(cfg.Path) {
-		fmt.Fprintf(a.stderr, "logingate: warning: %s\n", w)
+		fmt.Fprintln(a.stderr, voice.Warning(w))
 	}
 	fmt.Fprintf(a.stdout, "logingate: %s: configuration ok\n", cfg.Path)
 	return nil

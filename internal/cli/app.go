@@ -223,6 +223,19 @@ func (a *app) audit(cfg *config.Config) *audit.Logger {
 	return audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, a.g.debug, a.stderr)
 }
 
+// subject is the preamble of the subcommands that act on one user's state:
+// the config, then the caller and the user --user names (see target), in
+// that order, so that a broken config is reported before anything else.
+func (a *app) subject(user string) (cfg *config.Config, caller, target *session.User, err error) {
+	if cfg, err = a.config(); err != nil {
+		return nil, nil, nil, err
+	}
+	if caller, target, err = a.target(user); err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, caller, target, nil
+}
+
 // target resolves --user: the caller by default; another user only for root.
 func (a *app) target(name string) (caller, target *session.User, err error) {
 	if caller, err = session.LookupUID(os.Getuid()); err != nil {

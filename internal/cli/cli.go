@@ -3,10 +3,9 @@
 // config, session, store, factors and gate together; the decisions live in
 // those packages.
 //
-// Every line for the user has one voice: "logingate: error: ...",
-// "logingate: hint: ...", "logingate: warning: ...", lowercase, no final
-// period. Errors carry a fixed text for the user; the cause goes to the
-// audit log.
+// Every line for the user has one voice, made by package voice
+// (voice.Error, voice.Warning, voice.Hint), never typed by hand. Errors
+// carry a fixed text for the user; the cause goes to the audit log.
 package cli
 
 import (
@@ -21,6 +20,7 @@ import (
 	"github.com/logingate/logingate/internal/doctor"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // Version is set at build time (-ldflags "-X ...cli.Version=v1.2.3").
@@ -238,13 +238,13 @@ func report(w io.Writer, err error) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "logingate: error: %s\n%s\n", ue.msg, usage)
+		fmt.Fprintf(w, "%s\n%s\n", voice.Error(ue.msg), usage)
 		return 2
 	}
 	printError(w, err)
 	var he hintError
 	if errors.As(err, &he) {
-		fmt.Fprintf(w, "logingate: hint: %s\n", he.hint)
+		fmt.Fprintln(w, voice.Hint(he.hint))
 	}
 	return 1
 }
@@ -254,12 +254,10 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
-
 // printError writes err as one "logingate: error:" line per line of its text
 // (a config error lists every problem it found).
 func printError(w io.Writer, err error) {
 	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(w, "logingate: error: %s\n", line)
+		fmt.Fprintln(w, voice.Error(line))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/logingate/logingate/internal/voice"
 	"io"
 	"os"
 	"strings"
@@ -163,11 +164,7 @@ func (a *app) enroll(args []string) (err error) {
 	if *asJSON && !*noVerify {
 		return usageError{"enroll: --json needs --no-verify (provisioning without a terminal)"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -240,7 +237,7 @@ func jsonError(w io.Writer, err error) error {
 	if errors.As(err, &s) {
 		return err
 	}
-	_ = writeJSON(w, map[string]string{"error": oneLine(err.Error())})
+	_ = writeJSON(w, map[string]string{"error": voice.OneLine(err.Error())})
 	var ue usageError
 	if errors.As(err, &ue) {
 		return silentError{2}

@@ -17,6 +17,7 @@ import (
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/term"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // runGate is the ForceCommand path: decide, then exec the session or exit 1.
@@ -42,7 +43,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		}
 		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
 		printError(stderr, err)
-		fmt.Fprintf(stderr, "logingate: error: the second-factor configuration is broken; access denied\n")
+		fmt.Fprintln(stderr, voice.Error("the second-factor configuration is broken; access denied"))
 		return 1
 	}
 	lg := audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, g.debug, stderr)
@@ -52,7 +53,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	defer lg.Close()
 	deny := func(user, reason, msg string) int {
 		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
-		fmt.Fprintf(stderr, "logingate: error: %s\n", msg)
+		fmt.Fprintln(stderr, voice.Error(msg))
 		return 1
 	}
 	// A file size limit could stop a failure's write and not a success's:
@@ -174,7 +175,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	restoreFileSize()
 	key.apply(sess)
 	err = sess.Exec(term.Caught()...)
-	fmt.Fprintf(stderr, "logingate: error: cannot start the session: %v\n", err)
+	fmt.Fprintln(stderr, voice.Errorf("cannot start the session: %v", err))
 	return 1
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // importCmd is `logingate import google-authenticator [--user NAME] [--force] FILE`:
@@ -30,11 +31,7 @@ func (a *app) importCmd(args []string) error {
 	if len(rest) != 1 {
 		return usageError{"import google-authenticator: name the file to import"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -111,7 +108,7 @@ func (a *app) importCmd(args []string) error {
 	fmt.Fprintf(a.stdout, "logingate: imported %s's authenticator (%s, %d digits, %ds steps, window %d) and %d scratch codes as backup codes\n",
 		target.Name, t.Algorithm, t.Digits, t.Period, window, n)
 	if n > 0 {
-		fmt.Fprintln(a.stdout, "logingate: hint: 8-digit scratch codes are weaker than logingate's own; replace them with: logingate backup-codes --regenerate")
+		fmt.Fprintln(a.stdout, voice.Hint("8-digit scratch codes are weaker than logingate's own; replace them with: logingate backup-codes --regenerate"))
 	}
 	return nil
 }

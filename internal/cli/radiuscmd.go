@@ -11,6 +11,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/radius"
 	"github.com/logingate/logingate/internal/session"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // radiusCmd is `logingate radius test --user NAME`: root sends one code for
@@ -101,7 +102,7 @@ func (a *app) explain(res radius.Result, took time.Duration) {
 		fmt.Fprintf(a.stdout, "logingate: radius test: %s\n", e)
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(a.stdout, "logingate: warning: %s\n", w)
+		fmt.Fprintln(a.stdout, voice.Warning(w))
 	}
 	fmt.Fprintf(a.stdout, "logingate: radius test: %s in all\n", took.Round(time.Millisecond))
 }

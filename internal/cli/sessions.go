@@ -10,6 +10,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // trustedJSON is one trusted window as `sessions --json` prints it.
@@ -50,11 +51,7 @@ func (a *app) sessions(args []string) (err error) {
 	if *revoke != "" && !revokeArg(*revoke) {
 		return usageError{"sessions: --revoke takes a session id (hex digits, as listed) or all"}
 	}
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	caller, target, err := a.target(*user)
+	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
 	}
@@ -73,7 +70,7 @@ func (a *app) sessions(args []string) (err error) {
 			live = store.PruneTrusted(cur.Trusted, now)
 		}
 		if cfg.Headless != config.HeadlessTrusted || cfg.GracePeriod <= 0 {
-			fmt.Fprintf(a.stderr, "logingate: warning: %s: headless is not trusted (or grace_period is 0): trusted sessions are not used on this host\n", cfg.Path)
+			fmt.Fprintln(a.stderr, voice.Warningf("%s: headless is not trusted (or grace_period is 0): trusted sessions are not used on this host", cfg.Path))
 		}
 		if *asJSON {
 			out := []trustedJSON{}

@@ -13,6 +13,7 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/store/pgstore"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // storeTimeout bounds a whole store subcommand (import and rekey go
@@ -121,12 +122,12 @@ func (a *app) storeImport(ctx context.Context, cfg *config.Config, pg *pgstore.S
 			return err
 		}
 		failed++
-		fmt.Fprintf(a.stderr, "logingate: error: %s: %v\n", name, err)
+		fmt.Fprintln(a.stderr, voice.Errorf("%s: %v", name, err))
 	}
 	fmt.Fprintf(a.stdout, "logingate: %d imported, %d already there, %d replaced, %d conflicts, %d failed\n",
 		counts[pgstore.Imported], counts[pgstore.Same], counts[pgstore.Replaced], counts[pgstore.Conflict], failed)
 	if counts[pgstore.Conflict] > 0 {
-		fmt.Fprintln(a.stderr, "logingate: hint: a conflict is a user whose state in the database differs from this host's; it was kept. Compare with logingate status --user NAME, then run with --force to replace it with this host's (which also brings back this host's record of used codes)")
+		fmt.Fprintln(a.stderr, voice.Hint("a conflict is a user whose state in the database differs from this host's; it was kept. Compare with logingate status --user NAME, then run with --force to replace it with this host's (which also brings back this host's record of used codes)"))
 	}
 	if failed > 0 || counts[pgstore.Conflict] > 0 {
 		return silentError{1}
@@ -169,7 +170,7 @@ func (a *app) storeCheck(ctx context.Context, cfg *config.Config, pg *pgstore.St
 	}
 	fmt.Fprintf(out, "decrypted: %d sample secrets (one per key in use)\n", n)
 	if _, old := use[pg.PrimaryKey()]; len(use) > 1 || (len(use) == 1 && !old) {
-		fmt.Fprintln(out, "logingate: hint: some secrets use an older key; run: logingate store rekey")
+		fmt.Fprintln(out, voice.Hint("some secrets use an older key; run: logingate store rekey"))
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // testSKey is a secret key as Duo issues them: 40 characters. No error
@@ -248,7 +250,7 @@ func TestInlineSKeyPermissions(t *testing.T) {
 
 // Group-readable is fine for root's group and logingate's, not another.
 func TestInlineSKeyOtherGroupRefused(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	const nogroup = 65534
 	path := writeConfig(t, duoYAML())
 	chmod(t, path, 0o640)

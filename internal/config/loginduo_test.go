@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // iniKeys3 is the three keys every login_duo file needs.
@@ -385,7 +387,7 @@ func TestLoginDuoPermissions(t *testing.T) {
 // login_duo's own install: owned by its privilege-separation user, mode
 // 600. The error hands it to root and the logingate group in one command.
 func TestLoginDuoOwnedByPrivsepUser(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	path := writeINI(t, iniKeys3)
 	if err := os.Chown(path, 65534, 0); err != nil {
 		t.Fatal(err)
@@ -405,7 +407,7 @@ func TestLoginDuoUnreadable(t *testing.T) {
 		os.Stdout.WriteString(err.Error())
 		return
 	}
-	requireRoot(t)
+	need.Root(t)
 	// A tree nobody may traverse, holding a copy of this test binary.
 	top := t.TempDir()
 	chmod(t, filepath.Dir(top), 0o755)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/voice"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func readChecked(path string, secret bool, r privilege.Rule) ([]byte, *fileMeta,
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, nil, &Error{Path: path, Msg: "cannot read: " + errnoText(err)}
+		return nil, nil, &Error{Path: path, Msg: "cannot read: " + voice.ErrnoText(err)}
 	}
 	if len(data) > MaxSize {
 		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", MaxSize>>10)}
@@ -98,7 +99,7 @@ type fileMeta struct {
 // readable by neither others nor other groups: login_duo's file is mode 600
 // for its own privilege-separation user.
 func handOver(file string, chown bool) string {
-	q := shellQuote(file)
+	q := privilege.ShellQuote(file)
 	if chown {
 		return "chown root:" + privilege.GroupName + " " + q + " && chmod 640 " + q
 	}
@@ -135,15 +136,3 @@ func groupMayRead(gid int) bool {
 	n, err := strconv.Atoi(g.Gid)
 	return err == nil && n == gid
 }
-
-// errnoText is the system's reason without the path, which the caller names.
-func errnoText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// shellQuote quotes s for a copy-and-paste fix command when it needs it.
-func shellQuote(s string) string { return privilege.ShellQuote(s) }

@@ -7,20 +7,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// requireRoot skips a test that needs root, except under CI=true, where
-// running without root is a failure: CI must exercise these checks.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true)")
-	}
-	t.Skip("needs root")
-}
+	"github.com/logingate/logingate/internal/testutil/need"
+)
 
 // secureDir makes a 0700 directory for a config.
 func secureDir(t *testing.T) string {
@@ -156,7 +145,7 @@ func TestSymlinkThroughUnsafeDirectoryRefused(t *testing.T) {
 }
 
 func TestOwnedByAnotherUserRefused(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	const nobody = 65534
 
 	path := filepath.Join(secureDir(t), "logingate.yaml")
@@ -215,19 +204,6 @@ func TestSymlinkLoopRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRefused(t, a, "too many levels of symbolic links")
-}
-
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/etc/logingate.yaml": "/etc/logingate.yaml",
-		"/tmp/a b":            "'/tmp/a b'",
-		"/tmp/it's":           `'/tmp/it'\''s'`,
-		"/tmp/$(x)":           "'/tmp/$(x)'",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 // A host whose config names its secret files through links that config

@@ -1,8 +1,6 @@
 package debpkg
 
 import (
-	"encoding/json"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -83,18 +82,11 @@ func (r *root) addUser(t *testing.T, name string) *user {
 func (r *root) enroll(t *testing.T, bin string, u *user) {
 	t.Helper()
 	out := r.run(t, bin, "enroll", "--user", u.name, "--no-verify", "--json")
-	var e struct {
-		URI   string   `json:"otpauth_uri"`
-		Codes []string `json:"backup_codes"`
+	e := enrolltest.Parse(t, []byte(out))
+	if len(e.Codes) < 3 {
+		t.Fatalf("enroll --json gave too few codes: %s", out)
 	}
-	if err := json.Unmarshal([]byte(out), &e); err != nil {
-		t.Fatalf("enroll --json: %v\n%s", err, out)
-	}
-	uri, err := url.Parse(e.URI)
-	if err != nil || uri.Query().Get("secret") == "" || len(e.Codes) < 3 {
-		t.Fatalf("enroll --json gave no secret or too few codes: %s", out)
-	}
-	u.secret, u.backup = uri.Query().Get("secret"), e.Codes
+	u.secret, u.backup = e.Secret, e.Codes
 }
 
 // totp is u's current code, computed by oathtool, independently of logingate.

@@ -12,31 +12,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// unavailable skips t, or fails it under CI=true, where every component
-// the package test needs must be there.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
-}
+	"github.com/logingate/logingate/internal/testutil/need"
+)
 
 // requireTools checks for root and the programs the package test runs.
 func requireTools(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "debpkg: needs root for mount namespaces, chroot and dpkg")
+		need.Unavailable(t, "debpkg: needs root for mount namespaces, chroot and dpkg")
 	}
 	for _, tool := range []string{"unshare", "nsenter", "chroot", "dpkg-deb", "dpkg-shlibdeps", "lintian", "apt-get", "ssh", "ssh-keygen", "oathtool", "make", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "debpkg: %s not found (scripts/deps.sh installs it)", tool)
+			need.Unavailable(t, "debpkg: %s not found (scripts/deps.sh installs it)", tool)
 		}
 	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		unavailable(t, "debpkg: /usr/sbin/sshd missing (Debian package openssh-server)")
+		need.Unavailable(t, "debpkg: /usr/sbin/sshd missing (Debian package openssh-server)")
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 var debversion, _ = filepath.Abs("../../scripts/debversion.sh")
@@ -65,10 +67,10 @@ func dpkgLess(t *testing.T, a, b string) bool {
 // sorts them in the order the commits were made.
 func TestVersion(t *testing.T) {
 	if _, err := exec.LookPath("dpkg"); err != nil {
-		unavailable(t, "debpkg: dpkg not found")
+		need.Unavailable(t, "debpkg: dpkg not found")
 	}
 	if _, err := exec.LookPath("git"); err != nil {
-		unavailable(t, "debpkg: git not found")
+		need.Unavailable(t, "debpkg: git not found")
 	}
 	dir := t.TempDir()
 	git(t, dir, "", "init", "-q")

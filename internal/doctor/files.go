@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // checkPAM looks for pam_env reading ~/.pam_environment.
@@ -25,7 +25,7 @@ func (a *auditor) checkPAM(ref effective) {
 	hits, unread, err := scanPAM(a.o.PAM, readLimited)
 	if err != nil {
 		a.hostFinding(Finding{ID: "pam-unread", Severity: Medium, Setting: a.o.PAM,
-			Problem: "cannot read sshd's PAM service file: " + errnoText(err) + "; pam_env user_readenv was not checked",
+			Problem: "cannot read sshd's PAM service file: " + voice.ErrnoText(err) + "; pam_env user_readenv was not checked",
 			Attack:  "if it runs pam_env with user_readenv=1, see pam-user-readenv",
 			Fix:     "run doctor as root, or name the file with --pam FILE"})
 		return
@@ -93,7 +93,7 @@ func (a *auditor) checkFiles(ref effective) {
 		}
 		a.hostFinding(Finding{ID: "config", Severity: High, Setting: setting, Problem: problem + "; state_dir was not checked",
 			Attack: "none through the config itself: the gate denies every gated login while it cannot load it (fail closed), which locks out everyone, root included",
-			Fix:    "fix what it names, then run: logingate check-config -c " + shellQuote(path)})
+			Fix:    "fix what it names, then run: logingate check-config -c " + privilege.ShellQuote(path)})
 		return
 	}
 	gid := a.gateGroup(bins)
@@ -145,7 +145,7 @@ func (a *auditor) readableByGate(path string, gid int) {
 		Problem: fmt.Sprintf("%s is mode %04o, group %d: the gate, which runs as the user with logingate's group (%d), cannot read it, so every gated login is denied",
 			path, st.Mode&0o7777, st.Gid, gid),
 		Attack: "none: logins fail closed, which locks out everyone the gate guards",
-		Fix:    fmt.Sprintf("chown root:%s %s && chmod 640 %s", groupName(gid), shellQuote(path), shellQuote(path))})
+		Fix:    fmt.Sprintf("chown root:%s %s && chmod 640 %s", groupName(gid), privilege.ShellQuote(path), privilege.ShellQuote(path))})
 }
 
 // groupName names group gid, or gives its number.
@@ -205,9 +205,9 @@ func stateDirVerdict(dir string, gid int) Finding {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		f.Severity = Low
-		f.Problem = "the state directory cannot be checked: " + errnoText(err) + "; logingate denies every login that needs state"
+		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; logingate denies every login that needs state"
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
-		f.Fix = "install -d -m 1733 -o root -g root " + shellQuote(dir)
+		f.Fix = "install -d -m 1733 -o root -g root " + privilege.ShellQuote(dir)
 		return f
 	}
 	st, _ := fi.Sys().(*syscall.Stat_t)
@@ -230,17 +230,17 @@ func stateDirVerdict(dir string, gid int) Finding {
 		f.Severity = High
 		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, owner)
 		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
-		f.Fix = "chown root:root " + shellQuote(dir)
+		f.Fix = "chown root:root " + privilege.ShellQuote(dir)
 	case mode&0o022 != 0 && mode&0o1000 == 0:
 		f.Severity = High
 		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
 		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
-		f.Fix = "chmod 1733 " + shellQuote(dir)
+		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
 	case mode&0o004 != 0 && mode&0o002 != 0:
 		f.Severity = Low
 		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
 		f.Attack = "learn which accounts have a second factor, and which do not yet"
-		f.Fix = "chmod 1733 " + shellQuote(dir)
+		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
 	default:
 		f.Severity = Medium
 		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the unprivileged per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
@@ -256,14 +256,14 @@ func protectedStateDirVerdict(dir string, gid int) Finding {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
 		f.Severity = High
-		f.Problem = "the state directory cannot be checked: " + errnoText(err) + "; the gate denies every login that needs state"
+		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; the gate denies every login that needs state"
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
-		f.Fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, shellQuote(dir))
+		f.Fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, privilege.ShellQuote(dir))
 		return f
 	}
 	mode := st.Mode & 0o7777
 	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d, gid %d)", dir, mode, st.Uid, st.Gid)
-	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, shellQuote(dir), shellQuote(dir))
+	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, privilege.ShellQuote(dir), privilege.ShellQuote(dir))
 	switch {
 	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
 		f.Severity, f.Fix = High, fix
@@ -280,30 +280,6 @@ func protectedStateDirVerdict(dir string, gid int) Finding {
 		f.Fix = "none needed"
 	}
 	return f
-}
-
-// errnoText is the system's reason without the path, which the caller names.
-func errnoText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
-// shellQuote quotes s for a copy-and-paste command when it needs it.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%=", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // namedConfigFinding reports a ForceCommand -c path that the setgid gate,
@@ -331,7 +307,7 @@ func (a *auditor) namedConfigFinding(setting, path string) {
 	}
 	fix := "name the config by its real path in ForceCommand (-c), with no link and no \"..\""
 	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.IsAbs(path) {
-		fix = "ForceCommand ... -c " + shellQuote(real)
+		fix = "ForceCommand ... -c " + privilege.ShellQuote(real)
 	}
 	a.hostFinding(Finding{ID: "config-path-refused", Severity: High, Setting: setting,
 		Problem: "the setgid gate, run as each user who logs in, refuses this -c path: " + strings.Join(ps, "; "),

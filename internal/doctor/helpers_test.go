@@ -9,24 +9,16 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// unavailable skips a test whose precondition is missing, except under
-// CI=true, where the run must exercise it and a missing one fails.
-func unavailable(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and %s", why)
-	}
-	t.Skip(why)
-}
+	"github.com/logingate/logingate/internal/testutil/need"
+)
 
 // requireRoot: the ownership checks need root-owned files, and sshd -T of
 // other users' Match Group membership is what root sees.
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "this test needs root")
+		need.Unavailable(t, "this test needs root")
 	}
 }
 
@@ -41,7 +33,7 @@ func requireTool(t *testing.T, name string, fallbacks ...string) string {
 			return p
 		}
 	}
-	unavailable(t, name+" is not installed (openssh-server)")
+	need.Unavailable(t, "%s is not installed (openssh-server)", name)
 	return ""
 }
 
@@ -53,7 +45,7 @@ func debianSSHDConfig(t *testing.T) string {
 			return string(b)
 		}
 	}
-	unavailable(t, "no stock sshd_config to start from")
+	need.Unavailable(t, "no stock sshd_config to start from")
 	return ""
 }
 

@@ -1,8 +1,8 @@
 package doctor
 
 // Lines for the user about doctor itself (bad flags, sshd -T failing) have
-// logingate's one voice: "logingate: error: ...", "logingate: hint: ...",
-// lower-case, no final period. The audit is the command's output.
+// logingate's one voice, made by package voice (voice.Error, voice.Hint),
+// never typed by hand. The audit is the command's output.
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+
+	"github.com/logingate/logingate/internal/voice"
 )
 
 const usage = `usage: logingate doctor [--json] [--sshd PATH] [-f SSHD_CONFIG] [--pam FILE]
@@ -45,15 +47,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "logingate: error: %s\n%s\n", err, usage)
+		fmt.Fprintf(stderr, "%s\n%s\n", voice.Errorf("%s", err), usage)
 		return 2
 	}
 	rep, err := Run(context.Background(), o)
 	if err != nil {
-		fmt.Fprintf(stderr, "logingate: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintln(stderr, voice.Error(voice.OneLine(err.Error())))
 		var se *sshdError
 		if errors.As(err, &se) && se.Hint != "" {
-			fmt.Fprintf(stderr, "logingate: hint: %s\n", se.Hint)
+			fmt.Fprintln(stderr, voice.Hint(se.Hint))
 		}
 		return 2
 	}
@@ -61,7 +63,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "logingate: error: %s\n", err)
+			fmt.Fprintln(stderr, voice.Errorf("%s", err))
 			return 2
 		}
 	} else {
@@ -121,5 +123,3 @@ func parseFlags(args []string) (Options, bool, error) {
 	o.Users = users
 	return o, jsonOut, nil
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"github.com/logingate/logingate/internal/voice"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func othersCanPlant(path string) []string {
 			// the file, and whoever may replace the link redirects it.
 			target, err := os.Readlink(path)
 			if err != nil {
-				return []string{path + ": " + errnoText(err)}
+				return []string{path + ": " + voice.ErrnoText(err)}
 			}
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(filepath.Dir(path), target)
@@ -90,7 +91,7 @@ func problemsOf(probs []*privilege.Unsafe, err error) []string {
 // which is then everyone's gate.
 func missingBinary(path string, err error) Finding {
 	f := Finding{ID: "binary-missing", Severity: Medium, Setting: path,
-		Problem: "cannot check " + path + ": " + errnoText(err) + "; if sshd's ForceCommand names it, every login fails",
+		Problem: "cannot check " + path + ": " + voice.ErrnoText(err) + "; if sshd's ForceCommand names it, every login fails",
 		Attack:  "none: logins fail closed", Fix: "install logingate at " + path + " (make install), or fix the ForceCommand path"}
 	if why := othersCanPlant(path); len(why) > 0 {
 		f.ID, f.Severity = "binary-plantable", High

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"github.com/logingate/logingate/internal/voice"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -150,7 +151,7 @@ func (r *configReader) file(path string, block *matchBlock, depth int) {
 	}
 	data, err := r.read(path)
 	if err != nil {
-		r.cfg.Problems = append(r.cfg.Problems, "cannot read "+path+": "+errnoText(err))
+		r.cfg.Problems = append(r.cfg.Problems, "cannot read "+path+": "+voice.ErrnoText(err))
 		return
 	}
 	if len(data) > maxConfigSize {

@@ -179,7 +179,7 @@ func TestDuoOutage(t *testing.T) {
 			s := h.SSHPty(t, u, "echo totp-in")
 			s.Expect(t, "duo cannot be reached; use another factor", expectTimeout)
 			s.Expect(t, ": ", expectTimeout)
-			s.Send(e.code(t, 0) + "\r")
+			s.Send(e.Code(t, 0) + "\r")
 			s.Expect(t, "totp-in", expectTimeout)
 			if code := s.Wait(); code != 0 {
 				t.Errorf("TOTP during the outage: exit %d\n%s", code, s.Output())

@@ -6,17 +6,16 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -47,14 +46,7 @@ type hostOptions struct {
 func newHost(t *testing.T, o hostOptions) *host {
 	t.Helper()
 	sshtest.Require(t)
-	for _, tool := range []string{"oathtool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (scripts/deps.sh installs it)", tool)
-			}
-			t.Skipf("%s missing", tool)
-		}
-	}
+	need.Tool(t, "oathtool")
 	dir := sshtest.PublicTempDir(t)
 	h := &host{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
 	if err := os.Mkdir(h.state, 0o700); err != nil {
@@ -93,11 +85,7 @@ func (h *host) gate(t *testing.T, args ...string) (stdout, stderr string, code i
 }
 
 // enrolled is what root's provisioning hands out.
-type enrolled struct {
-	URI    string   `json:"otpauth_uri"`
-	Codes  []string `json:"backup_codes"`
-	secret string
-}
+type enrolled = enrolltest.Enrollment
 
 func (h *host) enroll(t *testing.T, u *sshtest.User, flags ...string) *enrolled {
 	t.Helper()
@@ -105,32 +93,7 @@ func (h *host) enroll(t *testing.T, u *sshtest.User, flags ...string) *enrolled 
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", u.Name, code, out, errOut)
 	}
-	var e enrolled
-	if err := json.Unmarshal([]byte(out), &e); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	pu, err := url.Parse(e.URI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secret = pu.Query().Get("secret")
-	return &e
-}
-
-// code computes a TOTP code with oathtool; offset shifts the clock by whole
-// steps, so that two logins in one test need not wait for the next step
-// (window 1 accepts the next step's code).
-func (e *enrolled) code(t *testing.T, offset int) string {
-	t.Helper()
-	args := []string{"--totp", "-b", e.secret}
-	if offset != 0 {
-		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
-	}
-	out, err := exec.Command("oathtool", args...).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
+	return enrolltest.Parse(t, []byte(out))
 }
 
 // run runs cmd and returns its output and exit status.

@@ -27,10 +27,10 @@ func TestEnrollInSessionThenRegenerate(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no otpauth URI shown:\n%s", seen)
 	}
-	e := &enrolled{secret: m[1]}
+	e := &enrolled{Secret: m[1]}
 	s.Send("123\r")
 	s.Expect(t, "does not match", expectTimeout)
-	s.Send(e.code(t, 0) + "\r")
+	s.Send(e.Code(t, 0) + "\r")
 	s.Expect(t, "they are not shown again:", expectTimeout)
 	seen = s.Expect(t, "$ ", expectTimeout) // the shell's prompt
 	codes := codeRE.FindAllStringSubmatch(seen, -1)

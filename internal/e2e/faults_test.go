@@ -118,7 +118,7 @@ func TestOrphanedNonInteractiveGateEnds(t *testing.T) {
 	must(t, unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB))
 
 	cmd := h.SSH(u, "-o", "SendEnv=LOGINGATE_PASSCODE", "echo should-not-run")
-	cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+e.code(t, 0))
+	cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+e.Code(t, 0))
 	must(t, cmd.Start())
 	start := time.Now()
 	waitGateOpens(t, u.UID, lock)

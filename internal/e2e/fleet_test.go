@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
@@ -88,17 +87,7 @@ func (f *fleet) enroll(t *testing.T, u *sshtest.User) *enrolled {
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d\n%s%s", u.Name, code, out, errOut)
 	}
-	var e enrolled
-	if err := json.Unmarshal([]byte(out), &e); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	pu, err := url.Parse(e.URI)
-	must(t, err)
-	e.secret = pu.Query().Get("secret")
-	if e.secret == "" || len(e.Codes) == 0 {
-		t.Fatalf("enroll --json gave no secret or no backup codes: %q", out)
-	}
-	return &e
+	return enrolltest.Parse(t, []byte(out))
 }
 
 // noSecrets fails the test when text holds the database password or the
@@ -133,7 +122,7 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 	f := newFleet(t, "secure", "secure")
 	u := f.a.AddUser(t, "fleet") // an OS user: it logs in to both servers with one key
 	e := f.enroll(t, u)
-	code := e.code(t, 0)
+	code := e.Code(t, 0)
 
 	s := f.a.SSHPty(t, u, "echo on-a")
 	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
@@ -157,7 +146,7 @@ func TestFleetOneEnrollmentCodesOnceAcrossHosts(t *testing.T) {
 	}
 	f.b.audit.WaitFor(t, "action=login", "result=deny", "user="+u.Name, "code already used")
 
-	out, errOut, got := sshWithCode(t, f.b, u, e.code(t, 1), "echo on-b")
+	out, errOut, got := sshWithCode(t, f.b, u, e.Code(t, 1), "echo on-b")
 	if got != 0 || out != "on-b\n" {
 		t.Fatalf("host B, next step's code: exit %d, stdout %q, stderr %q", got, out, errOut)
 	}
@@ -199,14 +188,14 @@ func TestFleetDatabaseDown(t *testing.T) {
 	e := f.enroll(t, u)
 
 	must(t, f.db.Stop())
-	out, errOut, code := sshWithCode(t, f.a, u, e.code(t, 0), "echo through")
+	out, errOut, code := sshWithCode(t, f.a, u, e.Code(t, 0), "echo through")
 	if code != 0 || out != "through\n" || !strings.Contains(errOut, "state store cannot be reached; letting you in (failmode safe)") {
 		t.Errorf("database down, failmode safe: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	f.a.audit.WaitFor(t, "action=login", "result=failsafe", "user="+u.Name, "state store unavailable", "failmode safe")
 	f.noSecrets(t, "a failsafe login", errOut)
 
-	out, errOut, code = sshWithCode(t, f.b, u, e.code(t, 0), "echo should-not-run")
+	out, errOut, code = sshWithCode(t, f.b, u, e.Code(t, 0), "echo should-not-run")
 	if code == 0 || out != "" || !strings.Contains(errOut, "state store cannot be reached; access denied") {
 		t.Errorf("database down, failmode secure: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -215,14 +204,14 @@ func TestFleetDatabaseDown(t *testing.T) {
 
 	must(t, f.db.Restart())
 	// Nothing was consumed during the outage: a code works now, once.
-	now := e.code(t, 0)
+	now := e.Code(t, 0)
 	if out, errOut, code := sshWithCode(t, f.b, u, now, "echo back-on-b"); code != 0 || out != "back-on-b\n" {
 		t.Fatalf("host B after the restart: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	if out, errOut, code := sshWithCode(t, f.a, u, now, "echo should-not-run"); code == 0 || out != "" || !strings.Contains(errOut, "already used") {
 		t.Fatalf("host A after the restart took host B's code: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if out, errOut, code := sshWithCode(t, f.a, u, e.code(t, 1), "echo back-on-a"); code != 0 || out != "back-on-a\n" {
+	if out, errOut, code := sshWithCode(t, f.a, u, e.Code(t, 1), "echo back-on-a"); code != 0 || out != "back-on-a\n" {
 		t.Fatalf("host A after the restart: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	f.a.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -19,19 +20,6 @@ import (
 // clear message. And a key restricted with command="..." runs that command.
 
 const trustedYAML = "headless: trusted\ngrace_period: 1h\n"
-
-// requireTools skips (or fails under CI=true) when a client tool is missing.
-func requireTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing (scripts/deps.sh installs it)", tool)
-			}
-			t.Skipf("%s missing", tool)
-		}
-	}
-}
 
 // extraKey returns u with a new key of its own (not yet authorized).
 func extraKey(t *testing.T, h *host, u *sshtest.User, label string) *sshtest.User {
@@ -166,7 +154,8 @@ const noTerminalMsg = "logingate: error: a second factor is required and this se
 // After one interactive login, every non-interactive tool works without a
 // prompt, and its stream stays intact.
 func TestHeadlessTrustedTools(t *testing.T) {
-	requireTools(t, "rsync", "git")
+	need.Tool(t, "rsync")
+	need.Tool(t, "git")
 	h := newHost(t, hostOptions{yaml: trustedYAML})
 	u := h.AddUser(t, "trust")
 	e := h.enroll(t, u)
@@ -179,7 +168,7 @@ func TestHeadlessTrustedTools(t *testing.T) {
 		t.Fatalf("before the window: exit %d, stderr %q", code, errOut)
 	}
 
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	h.audit.WaitFor(t, "result=allow", "user="+u.Name, "factor=totp", "trusted window", "opened for 1h")
 	ws := sessionsOf(t, h, u)
 	if len(ws) != 1 || ws[0]["from"] != "127.0.0.1" || !strings.HasPrefix(ws[0]["key_fingerprint"].(string), "SHA256:") {
@@ -201,12 +190,13 @@ func TestHeadlessTrustedTools(t *testing.T) {
 // Under headless: deny every tool is refused, also after an interactive
 // login; the tools that show the remote stderr show why.
 func TestHeadlessDenyTools(t *testing.T) {
-	requireTools(t, "rsync", "git")
+	need.Tool(t, "rsync")
+	need.Tool(t, "git")
 	h := newHost(t, hostOptions{})
 	u := h.AddUser(t, "deny")
 	e := h.enroll(t, u)
 	bareRepo(t, u)
-	loginWithTerminal(t, h, u, e.code(t, 0), false)
+	loginWithTerminal(t, h, u, e.Code(t, 0), false)
 
 	for _, r := range runTools(t, h, u, "deny") {
 		if r.code == 0 {
@@ -232,7 +222,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	other := extraKey(t, h, u, "other")
 	u.WriteAuthorizedKeys(t, u.PublicKey, other.PublicKey)
 	e := h.enroll(t, u)
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	if out, _, _ := h.gate(t, "status", "--user", u.Name); !regexp.MustCompile(`(?m)^trusted windows: +1 `).MatchString(out) {
 		t.Errorf("status after a window opened:\n%s", out)
 	}
@@ -269,7 +259,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	}
 
 	// A new window; the user ends it from a session the window let in.
-	loginWithTerminal(t, h, u, e.code(t, 1), true)
+	loginWithTerminal(t, h, u, e.Code(t, 1), true)
 	out, errOut, code = run(t, h.SSH(u, gateBin+" -c "+h.config+" sessions --revoke all"))
 	if code != 0 || !strings.Contains(out, "revoked trusted session") {
 		t.Fatalf("the user's own revoke: exit %d %q %q", code, out, errOut)
@@ -281,7 +271,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	// New factors end the windows the old ones opened: a re-enrollment
 	// (the phone was lost) and new backup codes (the sheet leaked).
 	e = h.enroll(t, u, "--force")
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	replaced := func(what string, cmd ...string) {
 		t.Helper()
 		if len(sessionsOf(t, h, u)) != 1 {
@@ -299,7 +289,7 @@ func TestTrustedWindowIsBound(t *testing.T) {
 	}
 	replaced("enroll --force", "enroll", "--user", u.Name, "--force", "--no-verify", "--json")
 	e = h.enroll(t, u, "--force")
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	replaced("backup-codes --regenerate", "backup-codes", "--user", u.Name, "--regenerate")
 }
 
@@ -308,7 +298,7 @@ func TestTrustedWindowExpires(t *testing.T) {
 	h := newHost(t, hostOptions{yaml: "headless: trusted\ngrace_period: 3s\n"})
 	u := h.AddUser(t, "expire")
 	e := h.enroll(t, u)
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	time.Sleep(3500 * time.Millisecond)
 	out, errOut, code := run(t, h.SSH(u, "echo too-late"))
 	if code == 0 || out != "" || !strings.Contains(errOut, "logingate: hint: the trusted window for this key from this address ended at") {
@@ -328,7 +318,7 @@ func TestRestrictedKeyRunsItsOwnCommand(t *testing.T) {
 	e := h.enroll(t, u)
 
 	marker := filepath.Join(u.Home, "client-ran")
-	out := loginWithTerminal(t, h, backup, e.code(t, 0), true, "touch "+marker)
+	out := loginWithTerminal(t, h, backup, e.Code(t, 0), true, "touch "+marker)
 	if !strings.Contains(out, "restricted-touch "+marker) {
 		t.Errorf("interactive: the key's command did not run:\n%s", out)
 	}
@@ -375,11 +365,11 @@ func TestTrustedWindowPrivileged(t *testing.T) {
 		t.Fatal("enroll failed")
 	}
 	e := parseEnrolled(t, out)
-	loginWithTerminal(t, h, u, e.code(t, 0), true)
+	loginWithTerminal(t, h, u, e.Code(t, 0), true)
 	if out, errOut, code := run(t, h.SSH(u, "echo privileged-window")); code != 0 || out != "privileged-window\n" {
 		t.Errorf("window through the setgid gate: exit %d %q %q", code, out, errOut)
 	}
-	if out, errOut, code := sshWithCode(t, h, backup, e.code(t, 1), "echo client"); code != 0 || out != "restricted\n" {
+	if out, errOut, code := sshWithCode(t, h, backup, e.Code(t, 1), "echo client"); code != 0 || out != "restricted\n" {
 		t.Errorf("restricted key through the setgid gate: exit %d %q %q", code, out, errOut)
 	}
 }

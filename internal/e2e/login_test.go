@@ -23,7 +23,7 @@ func TestInteractiveLoginWithTOTP(t *testing.T) {
 	s.Expect(t, "1. Authenticator app code", expectTimeout)
 	s.Expect(t, "2. Backup code", expectTimeout)
 	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
-	code := e.code(t, 0)
+	code := e.Code(t, 0)
 	s.Send(code + "\r")
 	s.Send("echo shell=$0 sum=$((6*7))\r")
 	s.Expect(t, "shell=-bash sum=42", expectTimeout)
@@ -46,7 +46,7 @@ func TestWrongCodeThenReplayRefused(t *testing.T) {
 	h := newHost(t, hostOptions{})
 	u := h.AddUser(t, "replay")
 	e := h.enroll(t, u)
-	code := e.code(t, 0)
+	code := e.Code(t, 0)
 	wrong := "000000"
 	if code == wrong {
 		wrong = "111111"
@@ -120,7 +120,7 @@ func TestCommandQuotingAndExitStatus(t *testing.T) {
 	e := h.enroll(t, u)
 
 	cmd := h.SSH(u, "-o", "SendEnv=LOGINGATE_PASSCODE", `printf '<%s>' "a  b" 'c"d' "$LOGINGATE_PASSCODE"; exit 7`)
-	cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+e.code(t, 0))
+	cmd.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+e.Code(t, 0))
 	out, errOut, code := run(t, cmd)
 	if code != 7 {
 		t.Fatalf("exit status %d, want 7; stderr: %s", code, errOut)
@@ -131,7 +131,7 @@ func TestCommandQuotingAndExitStatus(t *testing.T) {
 
 	s := h.SSHPty(t, u, `printf '[%s]' "x  y"; exit 3`)
 	s.Expect(t, "Passcode or option (1-2): ", expectTimeout)
-	s.Send(e.code(t, 1) + "\r")
+	s.Send(e.Code(t, 1) + "\r")
 	s.Expect(t, "[x  y]", expectTimeout)
 	if got := s.Wait(); got != 3 {
 		t.Fatalf("exit status %d, want 3", got)
@@ -191,7 +191,7 @@ func TestNonInteractiveToolsWithEnvPasscode(t *testing.T) {
 	withCode := func(c *exec.Cmd, offset int) *exec.Cmd {
 		code := e.Codes[0]
 		if offset >= 0 {
-			code = e.code(t, offset)
+			code = e.Code(t, offset)
 		}
 		c.Args = append(c.Args[:1], append([]string{"-o", "SendEnv=LOGINGATE_PASSCODE"}, c.Args[1:]...)...)
 		c.Env = append(os.Environ(), "LOGINGATE_PASSCODE="+code)

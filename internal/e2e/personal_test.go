@@ -37,8 +37,8 @@ func TestPersonalModeThroughAuthorizedKeys(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no otpauth URI shown:\n%s", seen)
 	}
-	e := &enrolled{secret: m[1]}
-	s.Send(e.code(t, 0) + "\r")
+	e := &enrolled{Secret: m[1]}
+	s.Send(e.Code(t, 0) + "\r")
 	s.Expect(t, "they are not shown again:", expectTimeout)
 	if got := s.Wait(); got != 0 {
 		t.Fatalf("enroll exit %d:\n%s", got, s.Output())
@@ -53,7 +53,7 @@ func TestPersonalModeThroughAuthorizedKeys(t *testing.T) {
 	u.WriteAuthorizedKeys(t, `command="`+gateBin+`",restrict,pty `+u.PublicKey)
 	p := srv.SSHPty(t, u, "echo personal-$((40+2))")
 	p.Expect(t, "Passcode or option (1-2): ", expectTimeout)
-	p.Send(e.code(t, 1) + "\r")
+	p.Send(e.Code(t, 1) + "\r")
 	p.Expect(t, "personal-42", expectTimeout)
 	if got := p.Wait(); got != 0 {
 		t.Fatalf("login exit %d", got)

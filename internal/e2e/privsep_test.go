@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/install"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 	"golang.org/x/sys/unix"
@@ -96,7 +97,7 @@ func TestPrivilegedSessionHoldsNothing(t *testing.T) {
 		fmt.Sprintf(`cat %s >/dev/null 2>&1 && echo READ-SECRET`, secret),
 		`echo probe-done`,
 	}, "; ")
-	out, errOut, code = sshWithCode(t, h, u, e.code(t, 0), probe)
+	out, errOut, code = sshWithCode(t, h, u, e.Code(t, 0), probe)
 	if code != 0 || !strings.Contains(out, "probe-done") {
 		t.Fatalf("login failed: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
@@ -148,7 +149,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 		fmt.Sprintf(`%s -c %s import google-authenticator %s/%s/state.json; echo import-rc=$?`, bin, h.config, h.state, u.Name),
 		fmt.Sprintf(`printf 'state_dir: %s\n' > %s; %s -c %s status; echo own-config-rc=$?`, u.Home, own, bin, own),
 	}, "; ")
-	out, errOut, code := sshWithCode(t, h, u, e.code(t, 0), script)
+	out, errOut, code := sshWithCode(t, h, u, e.Code(t, 0), script)
 	if code != 0 {
 		t.Fatalf("login failed: %d %s", code, errOut)
 	}
@@ -161,7 +162,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 
 	// A group-writable binary is refused outright, and says how to fix it.
 	must(t, os.Chmod(bin, 0o775|os.ModeSetgid))
-	_, errOut, code = sshWithCode(t, h, u, e.code(t, 1), "echo should-not-run")
+	_, errOut, code = sshWithCode(t, h, u, e.Code(t, 1), "echo should-not-run")
 	if code == 0 || !strings.Contains(errOut, "writable by group or others") || !strings.Contains(errOut, "chmod 2755") {
 		t.Errorf("unsafe binary: exit %d, stderr %q", code, errOut)
 	}
@@ -169,7 +170,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 
 	// A state directory that others can enter is refused too.
 	must(t, os.Chmod(h.state, 0o775))
-	_, errOut, code = sshWithCode(t, h, u, e.code(t, 1), "echo should-not-run")
+	_, errOut, code = sshWithCode(t, h, u, e.Code(t, 1), "echo should-not-run")
 	if code == 0 || !strings.Contains(errOut, "state cannot be read") {
 		t.Errorf("open state directory: exit %d, stderr %q", code, errOut)
 	}
@@ -178,11 +179,7 @@ func TestPrivilegedGateRefusesTheCallersSteering(t *testing.T) {
 
 func parseEnrolled(t *testing.T, out string) *enrolled {
 	t.Helper()
-	m := secretRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no secret in %q", out)
-	}
-	return &enrolled{secret: m[1]}
+	return enrolltest.Parse(t, []byte(out))
 }
 
 // migrate moves state written by an unprivileged gate (per-user layout)
@@ -203,7 +200,7 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	before, _, _ := run(t, exec.Command(gateBin, "-c", h.config, "status", "--user", u.Name, "--json"))
 
 	// The setgid gate refuses the old layout until it is migrated.
-	if _, errOut, code := sshWithCode(t, h, u, e.code(t, 0), "true"); code == 0 {
+	if _, errOut, code := sshWithCode(t, h, u, e.Code(t, 0), "true"); code == 0 {
 		t.Fatalf("the privileged gate used an unprotected state directory: %s", errOut)
 	}
 	out, errOut, code := run(t, exec.Command(bin, "-c", h.config, "migrate"))
@@ -227,7 +224,7 @@ func TestMigrateKeepsEverything(t *testing.T) {
 	if out, errOut, code := sshWithCode(t, h, u, codes[0], "echo migrated-ok"); code != 0 || !strings.Contains(out, "migrated-ok") {
 		t.Fatalf("backup code after migrate: exit %d\n%s%s", code, out, errOut)
 	}
-	if out, errOut, code := sshWithCode(t, h, u, e.code(t, 1), "echo totp-ok"); code != 0 || !strings.Contains(out, "totp-ok") {
+	if out, errOut, code := sshWithCode(t, h, u, e.Code(t, 1), "echo totp-ok"); code != 0 || !strings.Contains(out, "totp-ok") {
 		t.Fatalf("TOTP after migrate: exit %d\n%s%s", code, out, errOut)
 	}
 }

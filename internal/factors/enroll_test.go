@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 )
@@ -105,7 +106,7 @@ const testURI = "otpauth://totp/logingate-test:alice?secret=JBSWY3DPEHPK3PXPJBSW
 // zbarDecode writes img as a PNG and returns what zbarimg reads from it.
 func zbarDecode(t *testing.T, pngData []byte) string {
 	t.Helper()
-	needTool(t, "zbarimg")
+	need.Tool(t, "zbarimg")
 	p := filepath.Join(t.TempDir(), "qr.png")
 	if err := os.WriteFile(p, pngData, 0o600); err != nil {
 		t.Fatal(err)

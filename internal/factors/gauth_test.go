@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 func parseFile(t *testing.T, name string) *GoogleAuthFile {
@@ -191,8 +192,8 @@ func TestImportWindowTooWide(t *testing.T) {
 // The real tool writes the file, oathtool computes the codes: after import
 // they verify, and every scratch code logs in exactly once.
 func TestImportFromRealTool(t *testing.T) {
-	needTool(t, "google-authenticator")
-	needTool(t, "oathtool")
+	need.Tool(t, "google-authenticator")
+	need.Tool(t, "oathtool")
 	for _, c := range []struct {
 		name string
 		args []string

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // memStore is an in-memory store.Store for tests: one mutex for everyone,
@@ -103,24 +103,10 @@ func (m *memStore) writeCount() int {
 	return m.writes
 }
 
-// needTool returns the path of an outside tool the test compares against.
-// A missing tool skips the test, except under CI=true, where it fails.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required when CI=true: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // run runs a tool and returns its trimmed standard output.
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
+	cmd := exec.Command(need.Tool(t, name), args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

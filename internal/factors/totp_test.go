@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 func rfcTOTP(alg string, digits int) *store.TOTP {
@@ -333,7 +334,7 @@ func TestTOTPAccepts(t *testing.T) {
 
 // An independent implementation, oathtool, agrees with ours.
 func TestTOTPAgainstOathtool(t *testing.T) {
-	needTool(t, "oathtool")
+	need.Tool(t, "oathtool")
 	at := time.Unix(1700000015, 0)
 	for _, c := range []struct {
 		alg    string

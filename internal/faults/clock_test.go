@@ -34,7 +34,7 @@ func TestLastStepInTheFuture(t *testing.T) {
 	// between computing the code and checking it (-1 would then fall out
 	// of it and read as a wrong code).
 	for _, offset := range []int{0, 1} {
-		mustDeny(t, "a current code after the clock went back", e.login(t, a, en.code(t, offset)), "already used")
+		mustDeny(t, "a current code after the clock went back", e.login(t, a, en.Code(t, offset)), "already used")
 	}
 	if st := e.stateOf(t, a); st.TOTP.LastStep != future {
 		t.Errorf("last step %d after refused codes, want %d", st.TOTP.LastStep, future)
@@ -49,7 +49,7 @@ func TestLastStepInTheFuture(t *testing.T) {
 		t.Fatalf("reset: exit %d\n%s%s", code, out, errOut)
 	}
 	en = e.enroll(t, a)
-	mustAllow(t, "a code of the new enrollment after reset", e.login(t, a, en.code(t, 0)))
+	mustAllow(t, "a code of the new enrollment after reset", e.login(t, a, en.Code(t, 0)))
 	if st := e.stateOf(t, a); bytes.Contains(good, []byte(string(st.TOTP.Secret))) {
 		t.Error("the new enrollment kept the old secret")
 	}

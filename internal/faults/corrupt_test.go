@@ -93,7 +93,7 @@ func TestCorruptOrHandEditedState(t *testing.T) {
 		{"state directory writable by all without the sticky bit", func(t *testing.T) { must(t, os.Chmod(e.state, 0o777)) },
 			[]string{e.state, "writable by group or others without the sticky bit"}},
 	}
-	code := en.code(t, 0)
+	code := en.Code(t, 0)
 	for _, c := range cases {
 		c.corrupt(t)
 		l := e.login(t, a, code)
@@ -135,7 +135,7 @@ func TestFlippedSecretStillDenies(t *testing.T) {
 		flip = "B"
 	}
 	must(t, os.WriteFile(e.statePath(a), bytes.Replace(good, []byte(secret), []byte(flip+secret[1:]), 1), 0o600))
-	mustDeny(t, "a right code against a flipped secret", e.login(t, a, en.code(t, 0)), "wrong code")
+	mustDeny(t, "a right code against a flipped secret", e.login(t, a, en.Code(t, 0)), "wrong code")
 }
 
 // restore puts the good state back: state directory mode, user directory,

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store/filestore"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"golang.org/x/sys/unix"
 )
 
@@ -263,7 +264,7 @@ func TestKilledMidWrite(t *testing.T) {
 			switch {
 			case v.code == "" && v.cmd.ProcessState.ExitCode() == 0:
 				// A finished enroll replaced the enrollment: use its codes.
-				en, tried = parseEnrollment(t, v.out.Bytes()), map[string]bool{}
+				en, tried = enrolltest.Parse(t, v.out.Bytes()), map[string]bool{}
 			case v.code != "" && strings.Contains(v.out.String(), marker):
 				accepted[v.code]++
 				if v.code == wrongBackupCode {
@@ -283,7 +284,7 @@ func TestKilledMidWrite(t *testing.T) {
 		if n := len(e.tempFiles(t, a)); n > 0 {
 			tempRounds++
 		}
-		if string(st.TOTP.Secret) != en.secret {
+		if string(st.TOTP.Secret) != en.Secret {
 			// A killed enroll landed before it could print its codes.
 			replaced++
 			en, tried = e.enroll(t, a), map[string]bool{}

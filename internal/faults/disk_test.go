@@ -60,7 +60,7 @@ func TestStateFileSystemFullOrReadOnly(t *testing.T) {
 		}},
 	}
 	for i, b := range breakages {
-		totp := en.code(t, i) // a step no login has used yet
+		totp := en.Code(t, i) // a step no login has used yet
 		backup := en.Codes[i]
 		for _, c := range []struct{ factor, code string }{{"totp", totp}, {"backup", backup}} {
 			repair := b.breakFS()

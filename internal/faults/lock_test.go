@@ -118,7 +118,7 @@ func TestStoppedGateHoldsOnlyItsUser(t *testing.T) {
 	results := make(chan result, 2)
 	began := time.Now()
 	for _, a := range []*account{stopper, flocked} {
-		cmd := e.gateCmd(a, ens[a].code(t, 0))
+		cmd := e.gateCmd(a, ens[a].Code(t, 0))
 		go func() {
 			start := time.Now()
 			var o, er strings.Builder
@@ -140,7 +140,7 @@ func TestStoppedGateHoldsOnlyItsUser(t *testing.T) {
 	if !waitStopped(pty.Cmd.Process.Pid) {
 		t.Fatal("the gate at the prompt did not stop")
 	}
-	mustAllow(t, "another user while two users' locks are held", e.login(t, other, ens[other].code(t, 0)))
+	mustAllow(t, "another user while two users' locks are held", e.login(t, other, ens[other].Code(t, 0)))
 	mustAllow(t, "the same user beside their gate stopped at the prompt", e.login(t, other, ens[other].Codes[0]))
 	if len(results) != 0 {
 		t.Errorf("a login waiting for a held lock ended before another user's logins did (%v): the bound is too short to tell", time.Since(began))
@@ -172,6 +172,6 @@ func TestStoppedGateHoldsOnlyItsUser(t *testing.T) {
 		if st := e.stateOf(t, a); a == stopper && len(st.Failures) != 1 {
 			t.Errorf("the resumed gate's failure was not recorded: %d failures", len(st.Failures))
 		}
-		mustAllow(t, a.Name+"'s refused code after the lock is free", e.login(t, a, ens[a].code(t, 0)))
+		mustAllow(t, a.Name+"'s refused code after the lock is free", e.login(t, a, ens[a].Code(t, 0)))
 	}
 }

@@ -14,9 +14,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,7 +28,9 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // gateBin is the logingate binary, built once for the package.
@@ -38,25 +38,15 @@ var gateBin string
 
 func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, true) }
 
-// unavailable skips t, or fails it under CI=true, where every tool and
-// privilege the tests need must be there.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // require checks for root and the tools every test here runs.
 func require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "needs root (mount, useradd, signals to other users)")
+		need.Unavailable(t, "needs root (mount, useradd, signals to other users)")
 	}
 	for _, tool := range []string{"oathtool", "useradd", "userdel", "mount", "umount"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s missing (scripts/deps.sh installs it)", tool)
+			need.Unavailable(t, "%s missing (scripts/deps.sh installs it)", tool)
 		}
 	}
 	if gateBin == "" {
@@ -103,7 +93,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 func mountTmpfs(t *testing.T, dir, size string) {
 	t.Helper()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=1733", "tmpfs", dir).CombinedOutput(); err != nil {
-		unavailable(t, "cannot mount a tmpfs: %v: %s", err, out)
+		need.Unavailable(t, "cannot mount a tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
@@ -241,11 +231,7 @@ func procsOf(uid int, exe string) []int {
 }
 
 // enrollment is what root's provisioning hands out.
-type enrollment struct {
-	URI    string   `json:"otpauth_uri"`
-	Codes  []string `json:"backup_codes"`
-	secret string
-}
+type enrollment = enrolltest.Enrollment
 
 // enroll provisions a (or replaces its enrollment) as root does.
 func (e *env) enroll(t testing.TB, a *account) *enrollment {
@@ -254,41 +240,11 @@ func (e *env) enroll(t testing.TB, a *account) *enrollment {
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", a.Name, code, out, errOut)
 	}
-	return parseEnrollment(t, []byte(out))
+	return enrolltest.Parse(t, []byte(out))
 }
 
 func (e *env) enrollCmd(a *account) *exec.Cmd {
 	return exec.Command(gateBin, "-c", e.config, "enroll", "--user", a.Name, "--no-verify", "--force", "--json")
-}
-
-// parseEnrollment reads the output of enroll --json.
-func parseEnrollment(t testing.TB, out []byte) *enrollment {
-	t.Helper()
-	var en enrollment
-	if err := json.Unmarshal(out, &en); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	u, err := url.Parse(en.URI)
-	must(t, err)
-	en.secret = u.Query().Get("secret")
-	if en.secret == "" || len(en.Codes) == 0 {
-		t.Fatalf("enroll --json gave no secret or no codes: %q", out)
-	}
-	return &en
-}
-
-// code computes a TOTP code with oathtool, offset whole steps from now.
-func (en *enrollment) code(t testing.TB, offset int) string {
-	t.Helper()
-	args := []string{"--totp", "-b", en.secret}
-	if offset != 0 {
-		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
-	}
-	out, err := exec.Command("oathtool", args...).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // admin runs a logingate subcommand as root with this env's config.

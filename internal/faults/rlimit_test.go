@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // Issue 10, reproduction 4. A failure on record makes the state file
@@ -16,7 +18,7 @@ import (
 // right code must not get in while wrong ones go uncounted.
 func TestFileSizeLimitIsNoOracle(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
-		unavailable(t, "prlimit missing (util-linux)")
+		need.Unavailable(t, "prlimit missing (util-linux)")
 	}
 	e := newEnv(t, envOptions{})
 	a := newAccount(t)
@@ -30,7 +32,7 @@ func TestFileSizeLimitIsNoOracle(t *testing.T) {
 	fi, err := os.Stat(e.statePath(a))
 	must(t, err)
 	between := fi.Size() + 1
-	right := en.code(t, 0)
+	right := en.Code(t, 0)
 
 	for _, tc := range []struct {
 		name, limit string
@@ -94,7 +96,7 @@ func (e *env) loginCmd(t testing.TB, cmd *exec.Cmd) login {
 // small limits stop the Go runtime or the dynamic loader before main.
 func TestOtherLimitsFailClosed(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
-		unavailable(t, "prlimit missing (util-linux)")
+		need.Unavailable(t, "prlimit missing (util-linux)")
 	}
 	e := newEnv(t, envOptions{yaml: "rate_limit: {failures: 100, per: 1h}\n"})
 	a := newAccount(t)

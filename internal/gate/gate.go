@@ -7,6 +7,9 @@
 // The rule for every path: only an outside service that cannot answer
 // follows failmode. Everything else that goes wrong denies: broken config or
 // state, a failed write, a panic, a timeout, EOF, a signal.
+//
+// Errors, warnings and hints for the user are made by package voice
+// (voice.Error, voice.Warning, voice.Hint), never typed by hand.
 package gate
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // UI is the conversation with a person at a terminal. The gate is its only
@@ -115,7 +119,7 @@ func (g *Gate) guarded(ctx context.Context, action string, decide func(context.C
 	defer func() {
 		if r := recover(); r != nil {
 			d = Decision{Reason: "internal error"}
-			g.sayAfterPanic("logingate: error: internal error; access denied")
+			g.sayAfterPanic(voice.Error("internal error; access denied"))
 		}
 		g.record(action, d)
 	}()
@@ -134,7 +138,7 @@ func (g *Gate) sayAfterPanic(s string) {
 func (g *Gate) confirm(ctx context.Context) Decision {
 	st, err := g.Store.Load(ctx, g.User)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		g.say("logingate: error: your second-factor state cannot be read")
+		g.say(voice.Error("your second-factor state cannot be read"))
 		return Decision{Reason: "state unreadable: " + err.Error()}
 	}
 	if until := LockedUntil(st, g.Config.RateLimit, g.now()); !until.IsZero() {
@@ -143,11 +147,11 @@ func (g *Gate) confirm(ctx context.Context) Decision {
 	}
 	held := g.Factors(g.User, st)
 	if len(held) == 0 {
-		g.say("logingate: error: " + g.User + " has no second factor to confirm with")
+		g.say(voice.Error(g.User + " has no second factor to confirm with"))
 		return Decision{Reason: "not enrolled"}
 	}
 	if g.UI == nil {
-		g.say("logingate: error: confirming with a second factor needs a terminal")
+		g.say(voice.Error("confirming with a second factor needs a terminal"))
 		return Decision{Reason: "no terminal"}
 	}
 	g.say("logingate: confirm this change with a current second factor")
@@ -159,7 +163,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	if !g.Policy.MatchesEveryone() {
 		names, err := g.Groups()
 		if err != nil {
-			g.say("logingate: error: cannot resolve your groups; access denied")
+			g.say(voice.Error("cannot resolve your groups; access denied"))
 			return Decision{Reason: "group lookup failed: " + err.Error()}
 		}
 		if !g.Policy.Matches(names) {
@@ -173,8 +177,8 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	} else if d, ok := g.storeUnavailable(err, "load"); ok {
 		return d
 	} else if err != nil {
-		g.say("logingate: error: your second-factor state cannot be read; access denied")
-		g.say("logingate: hint: an administrator can check it with: logingate status --user " + g.User)
+		g.say(voice.Error("your second-factor state cannot be read; access denied"))
+		g.say(voice.Hint("an administrator can check it with: logingate status --user " + g.User))
 		return Decision{Reason: "state unreadable: " + err.Error()}
 	}
 
@@ -262,7 +266,7 @@ func (g *Gate) unseeablePush(a factors.Action) bool {
 
 // denyUnseeablePush refuses to send a push nobody could complete.
 func (g *Gate) denyUnseeablePush() Decision {
-	g.say("logingate: error: verified push needs a terminal to show its number; use ssh -t, or a Duo passcode in DUO_PASSCODE")
+	g.say(voice.Error("verified push needs a terminal to show its number; use ssh -t, or a Duo passcode in DUO_PASSCODE"))
 	return Decision{Factor: "duo", Reason: "verified push without a terminal"}
 }
 
@@ -273,20 +277,20 @@ func (g *Gate) unenrolled(ctx context.Context) Decision {
 		return Decision{Allow: true, Factor: NoFactor, Reason: "not enrolled (unenrolled: allow)"}
 	case config.UnenrolledEnroll:
 		if g.UI == nil || g.Enroll == nil {
-			g.say("logingate: error: you have no second factor yet and this session has no terminal to enroll one")
-			g.say("logingate: hint: log in once with a terminal (ssh -t) to enroll")
+			g.say(voice.Error("you have no second factor yet and this session has no terminal to enroll one"))
+			g.say(voice.Hint("log in once with a terminal (ssh -t) to enroll"))
 			return Decision{Reason: "not enrolled, no terminal"}
 		}
 		if err := g.Enroll(ctx); err != nil {
-			g.say("logingate: error: enrollment did not complete; access denied")
+			g.say(voice.Error("enrollment did not complete; access denied"))
 			return Decision{Reason: "enrollment failed: " + err.Error()}
 		}
 		// Enrollment verified a fresh code from the new device and consumed
 		// it durably: that code is this login's second factor.
 		return Decision{Allow: true, Factor: "totp", Reason: "enrolled in session" + g.openWindowAfter(ctx)}
 	default:
-		g.say("logingate: error: no second factor is set up for " + g.User + "; access denied")
-		g.say("logingate: hint: an administrator can enroll you with: logingate enroll --user " + g.User)
+		g.say(voice.Error("no second factor is set up for " + g.User + "; access denied"))
+		g.say(voice.Hint("an administrator can enroll you with: logingate enroll --user " + g.User))
 		return Decision{Reason: "not enrolled"}
 	}
 }
@@ -332,9 +336,9 @@ func (g *Gate) sayLocked(until time.Time) {
 	if wait < time.Second {
 		wait = time.Second
 	}
-	g.say(fmt.Sprintf("logingate: error: too many failed attempts for %s; try again in %s (at %s)",
+	g.say(voice.Errorf("too many failed attempts for %s; try again in %s (at %s)",
 		g.User, wait, until.Format("15:04:05 MST")))
-	g.say("logingate: hint: an administrator can lift this with: logingate unlock --user " + g.User)
+	g.say(voice.Hint("an administrator can lift this with: logingate unlock --user " + g.User))
 }
 
 // clampFutureFailures rewrites failures dated after now (the clock went

@@ -8,6 +8,7 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // Trusted windows (headless: trusted). A successful interactive login opens
@@ -133,12 +134,12 @@ func (g *Gate) trustedWindow(st *store.UserState) (Decision, bool) {
 // noTerminal denies a session without a terminal that has no other way in,
 // and tells the user, on stderr, what would have let them in.
 func (g *Gate) noTerminal(st *store.UserState) Decision {
-	g.say("logingate: error: a second factor is required and this session has no terminal to ask for it")
+	g.say(voice.Error("a second factor is required and this session has no terminal to ask for it"))
 	if g.Config.Headless != config.HeadlessTrusted || g.Config.GracePeriod <= 0 {
 		if g.Config.AcceptEnvFactor {
-			g.say("logingate: hint: log in with a terminal (ssh -t), or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ...")
+			g.say(voice.Hint("log in with a terminal (ssh -t), or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ..."))
 		} else {
-			g.say("logingate: hint: log in with a terminal (ssh -t) first; non-interactive sessions need accept_env_factor on this host")
+			g.say(voice.Hint("log in with a terminal (ssh -t) first; non-interactive sessions need accept_env_factor on this host"))
 		}
 		return Decision{Reason: "no terminal"}
 	}
@@ -146,21 +147,21 @@ func (g *Gate) noTerminal(st *store.UserState) Decision {
 	reason := "no terminal, no trusted window"
 	switch _, ended := g.window(st); {
 	case g.Key == "":
-		g.say("logingate: hint: sshd does not tell logingate which key you used (ExposeAuthInfo), so no trusted window can open; ask an administrator")
+		g.say(voice.Hint("sshd does not tell logingate which key you used (ExposeAuthInfo), so no trusted window can open; ask an administrator"))
 		reason += ": key unknown (no SSH_USER_AUTH)"
 	case g.Remote == "":
-		g.say("logingate: hint: your address is unknown, so no trusted window can open; log in with a terminal (ssh -t)")
+		g.say(voice.Hint("your address is unknown, so no trusted window can open; log in with a terminal (ssh -t)"))
 		reason += ": no client address"
 	case ended != nil:
-		g.say(fmt.Sprintf("logingate: hint: the trusted window for this key from this address ended at %s; log in once with a terminal (ssh -t) to open a new one (%s)",
+		g.say(voice.Hintf("the trusted window for this key from this address ended at %s; log in once with a terminal (ssh -t) to open a new one (%s)",
 			ended.Until.Local().Format("Jan 2 15:04 MST"), grace))
 		reason += fmt.Sprintf(" for key %s (window %s ended)", g.Key, ended.ID)
 	default:
-		g.say("logingate: hint: log in once with a terminal (ssh -t) to open a trusted window (" + grace + ") for this key from this address")
+		g.say(voice.Hint("log in once with a terminal (ssh -t) to open a trusted window (" + grace + ") for this key from this address"))
 		reason += " for key " + g.Key
 	}
 	if g.Config.AcceptEnvFactor {
-		g.say("logingate: hint: or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ...")
+		g.say(voice.Hint("or send a code: LOGINGATE_PASSCODE=<code> ssh -o SendEnv=LOGINGATE_PASSCODE ..."))
 	}
 	return Decision{Reason: reason}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/term"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // menu runs the interactive exchange: a numbered list of the user's factors
@@ -76,7 +77,7 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 			// login: with every other answer costing one, the menu stays
 			// bounded.
 			if blanks++; blanks >= 3 {
-				g.say("logingate: error: no answer; access denied")
+				g.say(voice.Error("no answer; access denied"))
 				return after(Decision{Reason: "empty answers"})
 			}
 			continue
@@ -134,7 +135,7 @@ func (g *Gate) menu(ctx context.Context, held []factors.Factor, attempts int) De
 			g.say("logingate: " + strings.TrimPrefix(attemptsLeft(attempts), ", "))
 		}
 	}
-	g.say("logingate: error: too many failed attempts; access denied")
+	g.say(voice.Error("too many failed attempts; access denied"))
 	return last
 }
 
@@ -188,12 +189,12 @@ func (g *Gate) inputFailed(err error) Decision {
 		reason = "aborted (end of input)"
 	case errors.Is(err, context.DeadlineExceeded):
 		reason = "timed out"
-		g.say("logingate: error: timed out waiting for an answer; access denied")
+		g.say(voice.Error("timed out waiting for an answer; access denied"))
 		return Decision{Reason: reason}
 	case errors.Is(err, context.Canceled):
 		reason = "interrupted"
 	}
-	g.say("logingate: error: access denied")
+	g.say(voice.Error("access denied"))
 	return Decision{Reason: reason}
 }
 
@@ -313,7 +314,7 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 	if by != "" {
 		if won.Notice != "" {
 			if won.Warn {
-				g.say("logingate: warning: " + won.Notice)
+				g.say(voice.Warning(won.Notice))
 			} else {
 				g.say("logingate: " + sanitize(won.Notice))
 			}
@@ -340,11 +341,11 @@ func (g *Gate) tryCode(ctx context.Context, code string, candidates, held []fact
 // attacker nothing.
 func (g *Gate) sayUpdateFailed(err error) {
 	if errors.Is(err, store.ErrLocked) {
-		g.say("logingate: error: another login for " + g.User + " holds your second-factor state locked; access denied")
-		g.say("logingate: hint: finish that login (or end it if it is stopped), then try again")
+		g.say(voice.Error("another login for " + g.User + " holds your second-factor state locked; access denied"))
+		g.say(voice.Hint("finish that login (or end it if it is stopped), then try again"))
 		return
 	}
-	g.say("logingate: error: your second-factor state could not be updated; access denied")
+	g.say(voice.Error("your second-factor state could not be updated; access denied"))
 	cause := ""
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
@@ -354,7 +355,7 @@ func (g *Gate) sayUpdateFailed(err error) {
 	case errors.Is(err, syscall.EDQUOT):
 		cause = " (over the disk quota)"
 	}
-	g.say("logingate: hint: nothing was recorded" + cause + ", so the code is not used up; tell an administrator")
+	g.say(voice.Hint("nothing was recorded" + cause + ", so the code is not used up; tell an administrator"))
 }
 
 // accepting returns the factors that take code's shape, but fallbacks.

@@ -12,6 +12,7 @@ import (
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/term"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // Outside services (Duo, RADIUS) and how they combine with local factors.
@@ -50,7 +51,7 @@ func (g *Gate) consult(ctx context.Context, local []factors.Factor) (p plan, d D
 		case factors.Skip:
 			p.skipped = append(p.skipped, s.Name())
 		case factors.Refuse:
-			g.say("logingate: error: " + nonEmpty(sanitize(sp.Message), s.Name()+" denied this login"))
+			g.say(voice.Error(nonEmpty(sanitize(sp.Message), s.Name()+" denied this login")))
 			return p, Decision{Factor: s.Name(), Reason: s.Name() + " preauth deny: " + sanitize(sp.Message)}, true
 		case factors.NotEnrolled:
 			if sp.EnrollURL != "" {
@@ -76,16 +77,16 @@ func (g *Gate) unreachable(ctx context.Context, name string, err error, hasLocal
 		// the service's.
 		return g.inputFailed(ctx.Err()), true
 	case !errors.Is(err, factors.ErrService):
-		g.say("logingate: error: " + name + " refused the request; access denied")
+		g.say(voice.Error(name + " refused the request; access denied"))
 		return Decision{Factor: name, Reason: name + " error: " + err.Error()}, true
 	case hasLocal:
-		g.say("logingate: warning: " + name + " cannot be reached; use another factor")
+		g.say(voice.Warning(name + " cannot be reached; use another factor"))
 		return Decision{}, false
 	case g.Config.Failmode == config.FailmodeSafe:
-		g.say("logingate: warning: " + name + " cannot be reached; letting you in (failmode safe)")
+		g.say(voice.Warning(name + " cannot be reached; letting you in (failmode safe)"))
 		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	default:
-		g.say("logingate: error: " + name + " cannot be reached; access denied")
+		g.say(voice.Error(name + " cannot be reached; access denied"))
 		return Decision{Factor: name, Reason: reason + "; failmode secure"}, true
 	}
 }
@@ -127,7 +128,7 @@ func (g *Gate) check(ctx context.Context, f factors.Factor, code string) (factor
 			return factors.Outcome{Reason: f.Name() + ": too many challenges"}, nil
 		case g.UI == nil:
 			g.say("logingate: " + prompt)
-			g.say("logingate: error: this answer needs a terminal (ssh -t)")
+			g.say(voice.Error("this answer needs a terminal (ssh -t)"))
 			return factors.Outcome{Reason: f.Name() + ": challenge without a terminal"}, nil
 		}
 		var answer string
@@ -168,7 +169,7 @@ func (g *Gate) serviceFailed(ctx context.Context, f factors.Factor, err error) (
 	if ctx.Err() != nil {
 		return g.inputFailed(ctx.Err()), true
 	}
-	g.say("logingate: error: " + serviceOf(f) + " could not complete the request")
+	g.say(voice.Error(serviceOf(f) + " could not complete the request"))
 	return Decision{Factor: f.Name(), Reason: "service error: " + err.Error()}, false
 }
 

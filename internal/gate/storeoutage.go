@@ -5,6 +5,7 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // storeUnavailable applies failmode to a state store that cannot answer: a
@@ -20,9 +21,9 @@ func (g *Gate) storeUnavailable(err error, what string) (d Decision, ok bool) {
 	}
 	reason := "state store unavailable (" + what + "): " + err.Error()
 	if g.Config.Failmode == config.FailmodeSafe {
-		g.say("logingate: warning: the second-factor state store cannot be reached; letting you in (failmode safe)")
+		g.say(voice.Warning("the second-factor state store cannot be reached; letting you in (failmode safe)"))
 		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	}
-	g.say("logingate: error: the second-factor state store cannot be reached; access denied")
+	g.say(voice.Error("the second-factor state store cannot be reached; access denied"))
 	return Decision{Reason: reason + "; failmode secure"}, true
 }

@@ -54,7 +54,7 @@ func TestSessionHoldsNothing(t *testing.T) {
 			t.Errorf("the session reached what it must not: %s", grepLines(r.stdout, bad))
 		}
 	}
-	if l := leaks(r.stdout, ena.Codes[0], ena.secret, enb.secret); len(l) > 0 {
+	if l := leaks(r.stdout, ena.Codes[0], ena.Secret, enb.Secret); len(l) > 0 {
 		t.Errorf("the session's environment or output holds secrets or the passcode: %q", l)
 	}
 	base := fdsOf(t, a)
@@ -137,9 +137,9 @@ func TestSubcommandsReachNothing(t *testing.T) {
 					args = append(args, "-d")
 				}
 				args = append(args, call...)
-				env := userEnv(a, "SSH_USER_AUTH="+h.skey, "LOGINGATE_PASSCODE="+ena.code(t, 0))
+				env := userEnv(a, "SSH_USER_AUTH="+h.skey, "LOGINGATE_PASSCODE="+ena.Code(t, 0))
 				r := runFor(t, asUser(a, env, h.bin, args...), 20*time.Second)
-				secrets := append([]string{ena.secret, enb.secret}, append(ena.Codes, enb.Codes...)...)
+				secrets := append([]string{ena.Secret, enb.Secret}, append(ena.Codes, enb.Codes...)...)
 				if l := leaks(r.stdout+r.stderr, secrets...); len(l) > 0 {
 					t.Errorf("logingate %s showed secrets %q:\n%v", strings.Join(args, " "), l, r)
 				}

@@ -37,14 +37,14 @@ func TestParallelGatesHoldRateLimit(t *testing.T) {
 	for _, g := range gates {
 		g.Expect(t, "Passcode", 20*time.Second)
 	}
-	wrong := en.wrongCode(t)
+	wrong := en.WrongCode(t)
 	for i, g := range gates[:limit] {
 		g.Send(wrong + "\r")
 		if code := g.Wait(); code == 0 {
 			t.Fatalf("gate %d let a wrong code in:\n%s", i, g.Output())
 		}
 	}
-	right := append(append([]string{}, en.Codes[:parallelGates-limit-1]...), en.code(t, 0))
+	right := append(append([]string{}, en.Codes[:parallelGates-limit-1]...), en.Code(t, 0))
 	let := 0
 	for i, g := range gates[limit:] {
 		g.Send(right[i] + "\r")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -121,7 +122,7 @@ func TestUmaskZero(t *testing.T) {
 		cmd := shell(u, userEnv(u, "LOGINGATE_PASSCODE="+code), fmt.Sprintf("umask 0; exec %s -c %s -- echo %s", h.bin, h.config, marker))
 		runFor(t, cmd, 30*time.Second)
 	}
-	umask0(en.wrongCode(t))
+	umask0(en.WrongCode(t))
 	if st := h.stateOf(t, u); len(st.Failures) != 1 {
 		t.Fatalf("the failed login under umask 0 was not recorded: %d failures", len(st.Failures))
 	}
@@ -148,7 +149,7 @@ func TestUmaskZero(t *testing.T) {
 func TestDSNWithoutHostFindsNoUserSocket(t *testing.T) {
 	require(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
-		unavailable(t, "hostile: unshare missing (util-linux)")
+		need.Unavailable(t, "hostile: unshare missing (util-linux)")
 	}
 	root, err := os.MkdirTemp("/var/tmp", "logingate-hostile-")
 	must(t, err)
@@ -166,7 +167,7 @@ rc=$?; kill %%1 2>/dev/null; wait; exit $rc`, u.Name, helperEnv, helper, got, u.
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
 	r := runFor(t, cmd, 30*time.Second)
 	if r.code == 97 {
-		unavailable(t, "hostile: cannot mount in a private namespace: %v", r)
+		need.Unavailable(t, "hostile: cannot mount in a private namespace: %v", r)
 	}
 	mustDeny(t, "store without a host", r)
 	if b, _ := os.ReadFile(got); len(b) > 0 {

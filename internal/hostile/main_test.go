@@ -28,9 +28,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,8 +40,10 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
 	"github.com/logingate/logingate/internal/testutil/install"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -64,23 +64,14 @@ func TestMain(m *testing.M) {
 	gatebin.Main(m, &builtBin, true)
 }
 
-// unavailable skips t, or fails it under CI=true.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 func require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "hostile: needs root to create users and act as them")
+		need.Unavailable(t, "hostile: needs root to create users and act as them")
 	}
 	for _, tool := range []string{"oathtool", "useradd", "userdel", "strace", "prlimit", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "hostile: %s missing (scripts/deps.sh installs it)", tool)
+			need.Unavailable(t, "hostile: %s missing (scripts/deps.sh installs it)", tool)
 		}
 	}
 }
@@ -200,11 +191,7 @@ func (h *host) user(t *testing.T, label string) *sshtest.User {
 }
 
 // enrollment is what root's provisioning hands out.
-type enrollment struct {
-	URI    string   `json:"otpauth_uri"`
-	Codes  []string `json:"backup_codes"`
-	secret string
-}
+type enrollment = enrolltest.Enrollment
 
 // enroll provisions u as root does (enroll --user --no-verify).
 func (h *host) enroll(t *testing.T, u *sshtest.User) *enrollment {
@@ -213,43 +200,7 @@ func (h *host) enroll(t *testing.T, u *sshtest.User) *enrollment {
 	if code != 0 {
 		t.Fatalf("enroll --user %s: exit %d: %s %s", u.Name, code, out, errOut)
 	}
-	var en enrollment
-	if err := json.Unmarshal([]byte(out), &en); err != nil {
-		t.Fatalf("enroll --json printed %q: %v", out, err)
-	}
-	p, err := url.Parse(en.URI)
-	must(t, err)
-	en.secret = p.Query().Get("secret")
-	if en.secret == "" || len(en.Codes) == 0 {
-		t.Fatalf("enroll --json gave no secret or no codes: %q", out)
-	}
-	return &en
-}
-
-// code is the TOTP code offset whole steps from now, by oathtool.
-func (en *enrollment) code(t testing.TB, offset int) string {
-	t.Helper()
-	args := []string{"--totp", "-b", en.secret}
-	if offset != 0 {
-		args = append(args, "-N", fmt.Sprintf("%+d seconds", offset*30))
-	}
-	out, err := exec.Command("oathtool", args...).Output()
-	if err != nil {
-		t.Fatalf("oathtool: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// wrongCode is a code that is not the current one.
-func (en *enrollment) wrongCode(t testing.TB) string {
-	t.Helper()
-	for _, c := range []string{"000000", "111111", "222222"} {
-		if c != en.code(t, -1) && c != en.code(t, 0) && c != en.code(t, 1) {
-			return c
-		}
-	}
-	t.Fatal("no wrong code")
-	return ""
+	return enrolltest.Parse(t, []byte(out))
 }
 
 // marker is what a session command prints: seeing it means the gate let

@@ -25,7 +25,7 @@ func (h *host) limited(t *testing.T, u *sshtest.User, limit, passcode string) re
 func (h *host) underLimit(t *testing.T, u *sshtest.User, en *enrollment, limit string, backup int) {
 	t.Helper()
 	before := h.stateOf(t, u)
-	wrong := h.limited(t, u, limit, en.wrongCode(t))
+	wrong := h.limited(t, u, limit, en.WrongCode(t))
 	mustDeny(t, "wrong code under "+limit, wrong)
 	counted := len(h.stateOf(t, u).Failures) > len(before.Failures)
 	right := h.limited(t, u, limit, en.Codes[backup])
@@ -64,7 +64,7 @@ func TestFileSizeLimitCountsWrongCodes(t *testing.T) {
 	u := h.user(t, "fsize")
 	en := h.enroll(t, u)
 	mustAllow(t, "a backup code without limits", h.login(t, u, en.Codes[0]))
-	mustDeny(t, "a wrong code without limits", h.login(t, u, en.wrongCode(t)))
+	mustDeny(t, "a wrong code without limits", h.login(t, u, en.WrongCode(t)))
 	fi, err := os.Stat(h.statePath(u))
 	must(t, err)
 	limit := fmt.Sprintf("--fsize=%d", fi.Size())
@@ -127,16 +127,16 @@ func TestHugeInputRefused(t *testing.T) {
 		{"-c", func(t *testing.T) result {
 			return runFor(t, asUser(u, userEnv(u), h.bin, "-c", "/"+huge, "--", "echo", marker), 30*time.Second)
 		}},
-		{"-h", func(t *testing.T) result { return h.login(t, u, en.wrongCode(t), "-h", huge) }},
-		{"-f", func(t *testing.T) result { return h.login(t, u, en.wrongCode(t), "-f", huge) }},
+		{"-h", func(t *testing.T) result { return h.login(t, u, en.WrongCode(t), "-h", huge) }},
+		{"-f", func(t *testing.T) result { return h.login(t, u, en.WrongCode(t), "-f", huge) }},
 		{"LOGINGATE_PASSCODE", func(t *testing.T) result { return h.login(t, u, huge) }},
 		{"SSH_ORIGINAL_COMMAND", func(t *testing.T) result {
-			cmd := h.gate(u, en.wrongCode(t))
+			cmd := h.gate(u, en.WrongCode(t))
 			cmd.Env = append(cmd.Env, "SSH_ORIGINAL_COMMAND="+huge)
 			return runFor(t, cmd, 30*time.Second)
 		}},
 		{"SSH_USER_AUTH=/dev/zero", func(t *testing.T) result {
-			cmd := h.gate(u, en.wrongCode(t))
+			cmd := h.gate(u, en.WrongCode(t))
 			cmd.Env = append(cmd.Env, "SSH_USER_AUTH=/dev/zero")
 			return runFor(t, cmd, 30*time.Second)
 		}},

@@ -136,7 +136,7 @@ func TestKillAtEachStep(t *testing.T) {
 			right := h.strace(t, u, step, en.Codes[backup])
 			mid := h.stateOf(t, u)
 			used := len(mid.Backup.Codes) < len(before.Backup.Codes)
-			wrong := h.strace(t, u, step, en.wrongCode(t))
+			wrong := h.strace(t, u, step, en.WrongCode(t))
 			after := h.stateOf(t, u)
 			counted := len(after.Failures) > len(mid.Failures)
 			t.Logf("right code: exit %d, let in %v, used up %v; wrong code: exit %d, counted %v", right.code, right.allowed(), used, wrong.code, counted)
@@ -185,7 +185,7 @@ func TestRandomKills(t *testing.T) {
 		cmd.Wait()
 		return result{o.String(), e.String(), cmd.ProcessState.ExitCode()}
 	}
-	wrong := en.wrongCode(t)
+	wrong := en.WrongCode(t)
 	within := span(wrong)
 	base := len(h.stateOf(t, u).Failures)
 	told := 0
@@ -199,7 +199,7 @@ func TestRandomKills(t *testing.T) {
 	if failures < told {
 		t.Errorf("%d gates spoke before dying but only %d failures are recorded", told, failures)
 	}
-	code, sessions := en.code(t, 0), 0
+	code, sessions := en.Code(t, 0), 0
 	within = span(en.Codes[0])
 	for range randomKills / 2 {
 		if r := kill(code, within); strings.Contains(r.stdout, marker) {

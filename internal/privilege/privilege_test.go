@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,12 +103,7 @@ func TestUnprivilegedIsPlain(t *testing.T) {
 // request, and after Drop hold nothing (real, effective and saved) and be
 // unable to regain it.
 func TestDropInSetgidBinary(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
+	need.Root(t)
 	dir, err := os.MkdirTemp("", "privilege-")
 	if err != nil {
 		t.Fatal(err)

@@ -13,20 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// needRoot skips a test that chowns, except under CI=true, where a run
-// without root is a failure.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true)")
-	}
-	t.Skip("needs root")
-}
+	"github.com/logingate/logingate/internal/testutil/need"
+)
 
 // trustedDir makes a root-owned 0755 directory whose whole chain passes
 // the rule (t.TempDir sits in /tmp, root's and sticky).
@@ -143,7 +132,7 @@ func TestOpenTrustedFile(t *testing.T) {
 // link and the "..", and root's rule (links followed) reads what the
 // kernel would, checked: the user's directory does not pass.
 func TestDotDotThroughALink(t *testing.T) {
-	needRoot(t)
+	need.Root(t)
 	base := trustedDir(t)
 	write(t, filepath.Join(base, "c.yaml"), "root's", 0o644) // where text cleaning lands
 	home := filepath.Join(base, "u", "home")
@@ -269,7 +258,7 @@ func TestNotARegularFile(t *testing.T) {
 }
 
 func TestOwnersAndModes(t *testing.T) {
-	needRoot(t)
+	need.Root(t)
 	const other = 65534
 
 	d := trustedDir(t)
@@ -431,7 +420,7 @@ func BenchmarkOpen(b *testing.B) {
 // server user's, but one where others can bind a socket (sticky /tmp) or
 // make the directory (a directory in /tmp) is refused.
 func TestSocketDir(t *testing.T) {
-	needRoot(t)
+	need.Root(t)
 	base := trustedDir(t)
 	server := filepath.Join(base, "postgresql")
 	mkdir(t, server, os.ModeSetgid|0o775)
@@ -462,7 +451,7 @@ func TestSocketDir(t *testing.T) {
 // owns it. In a sticky directory such as /tmp anyone may plant a link by a
 // name root's config uses, and so choose which file is read.
 func TestLinkOwner(t *testing.T) {
-	needRoot(t)
+	need.Root(t)
 	base := trustedDir(t)
 	tmp := filepath.Join(base, "tmp")
 	mkdir(t, tmp, os.ModeSticky|0o777)

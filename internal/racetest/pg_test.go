@@ -16,6 +16,7 @@ import (
 
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/pgstore"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
 )
 
@@ -148,7 +149,7 @@ func exitStatus(t *testing.T, err error, res *result) int {
 // gets in, round after round, and the database holds the step and every
 // loser's failure.
 func TestPGTOTPCodeRace(t *testing.T) {
-	oathtool := needTool(t, "oathtool")
+	oathtool := need.Tool(t, "oathtool")
 	r := newPGRig(t, "secure", 3*time.Second)
 	for round := range rounds {
 		secret, _ := r.enroll(t)

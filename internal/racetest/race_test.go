@@ -11,10 +11,8 @@ package racetest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -28,7 +26,9 @@ import (
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/enrolltest"
 	"github.com/logingate/logingate/internal/testutil/gatebin"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 const (
@@ -48,7 +48,7 @@ func TestMain(m *testing.M) { gatebin.Main(m, &gateBin, false) }
 // gets in, the others are told the code was already used, and the step and
 // every loser's failure are on disk.
 func TestTOTPCodeRace(t *testing.T) {
-	oathtool := needTool(t, "oathtool")
+	oathtool := need.Tool(t, "oathtool")
 	r := newRig(t)
 	for round := range rounds {
 		secret, _ := r.enroll(t)
@@ -147,19 +147,9 @@ func (r *rig) enroll(t *testing.T) (secret string, codes []string) {
 	if err != nil {
 		t.Fatalf("enroll: %v\n%s%s", err, out, stderr.Bytes())
 	}
-	var e struct {
-		URI   string   `json:"otpauth_uri"`
-		Codes []string `json:"backup_codes"`
-	}
-	if err := json.Unmarshal(out, &e); err != nil {
-		t.Fatalf("enroll --json: %v: %q", err, out)
-	}
-	u, err := url.Parse(e.URI)
-	if err != nil {
-		t.Fatalf("enroll: otpauth URI: %v", err)
-	}
-	secret = u.Query().Get("secret")
-	if secret == "" || len(e.Codes) != backupCount {
+	e := enrolltest.Parse(t, out)
+	secret = e.Secret
+	if len(e.Codes) != backupCount {
 		t.Fatalf("enroll: want a secret and %d backup codes, got %d codes", backupCount, len(e.Codes))
 	}
 	return secret, e.Codes
@@ -271,18 +261,4 @@ func (r *rig) load(t *testing.T) *store.UserState {
 type result struct {
 	stdout, stderr bytes.Buffer
 	status         int
-}
-
-// needTool returns the path of a tool the test needs. A missing tool skips
-// the test, except under CI=true, where it fails.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required when CI=true (scripts/deps.sh installs it): %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
 }

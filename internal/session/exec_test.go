@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 func TestArgv(t *testing.T) {
@@ -56,7 +58,9 @@ func TestArgv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.needSFTP {
-				needOrSkip(t, sftp != "", "no sftp-server binary installed (openssh-server)")
+				if sftp == "" {
+					need.Unavailable(t, "no sftp-server binary installed (openssh-server)")
+				}
 			}
 			s := &Session{User: tt.user, Command: tt.cmd, HasCommand: tt.hasCmd}
 			path, argv, err := s.Argv()

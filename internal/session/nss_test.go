@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/nssfake"
 )
 
@@ -84,7 +85,9 @@ func TestUnknownUser(t *testing.T) {
 // TestNSSOnlyUser proves users and groups come through NSS: they exist only
 // in libnss-extrausers' files, never in /etc/passwd or /etc/group.
 func TestNSSOnlyUser(t *testing.T) {
-	needOrSkip(t, nssfake.Available() == "", nssfake.Available())
+	if why := nssfake.Available(); why != "" {
+		need.Unavailable(t, "%s", why)
+	}
 	var extra []nssfake.FakeGroup
 	var extraNames []string
 	// More groups than Groups' first getgrouplist buffer holds.
@@ -163,7 +166,9 @@ func TestNSSOnlyUser(t *testing.T) {
 // alone read, the group would be missing, and a `groups: ["lgx-admins"]`
 // policy would let that user skip the second factor.
 func TestLocalUserDirectoryGroup(t *testing.T) {
-	needOrSkip(t, nssfake.Available() == "", nssfake.Available())
+	if why := nssfake.Available(); why != "" {
+		need.Unavailable(t, "%s", why)
+	}
 	before, err := LookupUser("root")
 	if err != nil {
 		t.Fatal(err)

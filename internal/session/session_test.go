@@ -14,19 +14,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// needOrSkip skips a test whose precondition (root, a tool) is missing, except
-// under CI=true, where a missing precondition fails the run.
-func needOrSkip(t testing.TB, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and %s", why)
-	}
-	t.Skip(why)
-}
-
 func TestFromEnv(t *testing.T) {
 	alice := &User{Name: "alice", UID: 1000, GID: 1000, Home: "/home/alice", Shell: "/bin/bash"}
 	tests := []struct {

@@ -6,7 +6,7 @@
 // hangup) into a cancelled context instead of a dead or stopped process.
 //
 // This package prints only what its callers hand it; the voice of those
-// messages (`logingate: error: ...`, `logingate: hint: ...`) is the caller's.
+// messages is package voice's.
 package term
 
 import (

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"golang.org/x/sys/unix"
 )
 
@@ -164,7 +165,7 @@ func TestChecks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.root {
-				requireRoot(t)
+				need.Root(t)
 			}
 			dir := t.TempDir()
 			stateDir := filepath.Join(dir, "state")

@@ -30,7 +30,6 @@ package filestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -139,21 +138,11 @@ func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserStat
 	if err := u.removeTemps(); err != nil {
 		return err
 	}
-	st, err := u.read()
-	if errors.Is(err, store.ErrNotFound) {
-		st, err = &store.UserState{Version: store.FormatVersion}, nil
-	}
-	if err != nil {
+	read, err := u.read()
+	st, err := store.Modify(read, err, fn)
+	if err != nil || st == nil {
 		return err
 	}
-	if err := fn(st); err != nil {
-		if errors.Is(err, store.ErrUnchanged) {
-			return nil
-		}
-		return err
-	}
-	// Every write drops the trusted windows that have ended.
-	st.Trusted = store.PruneTrusted(st.Trusted, time.Now())
 	b, err := EncodeOwned(st, u.owner())
 	if err != nil {
 		return fmt.Errorf("state for %s not written: %w", user, err)

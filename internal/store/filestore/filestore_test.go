@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 	"golang.org/x/sys/unix"
 )
 
@@ -539,7 +540,7 @@ func TestCanceledContext(t *testing.T) {
 // TestRootProvisionsUser: root writing a user's state hands the directory
 // and every file to that user.
 func TestRootProvisionsUser(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	dir := t.TempDir()
 	s := New(dir, func(string) (int, int, error) { return 4242, 4243, nil })
 	put(t, s, "alice", sampleState())
@@ -599,7 +600,7 @@ func TestStaleLockTempRemoved(t *testing.T) {
 // TestRootRefusesPlantedLinks: in a user's directory, root follows no
 // symlink and chowns no file it did not create.
 func TestRootRefusesPlantedLinks(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	dir := t.TempDir()
 	s := New(dir, func(string) (int, int, error) { return 4242, 4242, nil })
 	put(t, s, "alice", sampleState())

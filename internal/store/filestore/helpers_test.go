@@ -102,19 +102,6 @@ func helperMain(mode, dir, user string) int {
 	return 0
 }
 
-// requireRoot skips a test that needs root, except under CI=true, where a
-// test that cannot run is a failure.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true")
-	}
-	t.Skip("needs root")
-}
-
 // selfOwner makes every user's state belong to this process's user.
 func selfOwner(string) (int, int, error) { return os.Getuid(), os.Getgid(), nil }
 

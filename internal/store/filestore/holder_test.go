@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,19 +13,14 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // A wait that gives up names the process holding the lock, and says when
 // it is stopped (a user's gate halted with SIGSTOP while it held it), so
 // that root can end it.
 func TestLockWaitNamesTheHolder(t *testing.T) {
-	flock, err := exec.LookPath("flock")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("flock(1) missing (util-linux); required when CI=true")
-		}
-		t.Skip("flock(1) missing (util-linux)")
-	}
+	flock := need.Tool(t, "flock")
 	s, dir := newStore(t)
 	s.LockWait(100 * time.Millisecond)
 	put(t, s, "alice", sampleState())

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // Issue 10, reproduction 5. Under a mode 1733 state directory, mallory
@@ -18,7 +19,7 @@ import (
 // if root hands it over anyway, bob's logins must not take mallory's state
 // (her authenticator) for his.
 func TestSquattedUserDirIsNeverHandedOver(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	const mallory, bob = 4242, 4343
 	dir := filepath.Join(t.TempDir(), "state")
 	mkdir(t, dir)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // helperCmd runs this test binary as a helper process (see TestMain).
@@ -103,7 +104,7 @@ func TestProcessesConsumeOnce(t *testing.T) {
 // directory, and they can neither read another user's state nor list the
 // state directory.
 func TestUserCreatesOwnDirInStickyStateDir(t *testing.T) {
-	requireRoot(t)
+	need.Root(t)
 	// The helper runs as uid 4242: it needs a path it may traverse to the
 	// test binary and the state directory (t.TempDir's parent is 0700).
 	base, err := os.MkdirTemp("", "filestore-sticky-")

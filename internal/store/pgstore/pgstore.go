@@ -251,22 +251,19 @@ func (s *Store) update(ctx context.Context, c conn, user string, fn func(*store.
 	if err != nil {
 		return err
 	}
-	st, err := s.decode(user, r)
-	if errors.Is(err, store.ErrNotFound) {
-		st, err = &store.UserState{Version: store.FormatVersion}, nil
-	}
+	read, err := s.decode(user, r)
+	st, err := store.Modify(read, err, func(st *store.UserState) error {
+		if err := fn(st); err != nil {
+			return callbackError{err} // ErrUnchanged still shows through
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if err := fn(st); err != nil {
-		if errors.Is(err, store.ErrUnchanged) {
-			return nil // the deferred rollback drops a row inserted above
-		}
-		return callbackError{err}
+	if st == nil {
+		return nil // unchanged: the deferred rollback drops a row inserted above
 	}
-	// Every write drops the trusted windows that have ended, as the file
-	// backend's does.
-	st.Trusted = store.PruneTrusted(st.Trusted, time.Now())
 	w, err := s.encode(user, st)
 	if err != nil {
 		return localError{fmt.Errorf("state for %s not written: %w", user, err)}

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logingate/logingate/internal/testutil/need"
 )
 
 // Paths of the Debian openssh-server programs the harness runs.
@@ -67,28 +69,18 @@ type Server struct {
 func Require(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		unavailable(t, "sshtest: needs root to run sshd for other users")
+		need.Unavailable(t, "sshtest: needs root to run sshd for other users")
 	}
 	for _, p := range []string{SSHDPath, SFTPServerPath} {
 		if _, err := os.Stat(p); err != nil {
-			unavailable(t, "sshtest: %s missing (Debian package openssh-server)", p)
+			need.Unavailable(t, "sshtest: %s missing (Debian package openssh-server)", p)
 		}
 	}
 	for _, tool := range []string{"ssh", "scp", "sftp", "ssh-keygen", "useradd", "userdel"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "sshtest: %s not found (Debian packages openssh-client, passwd)", tool)
+			need.Unavailable(t, "sshtest: %s not found (Debian packages openssh-client, passwd)", tool)
 		}
 	}
-}
-
-// unavailable skips the test, or fails it under CI=true, where every tool
-// the tests need must be present.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (required when CI=true)", args...)
-	}
-	t.Skipf(format, args...)
 }
 
 // PublicTempDir returns a new directory that every user can traverse and

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logingate/logingate/internal/testutil/need"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 
@@ -225,12 +226,7 @@ func TestSCP(t *testing.T) {
 
 func TestRsyncOverSSHCommand(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("rsync"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("rsync not installed (scripts/deps.sh installs it)")
-		}
-		t.Skip("rsync not installed")
-	}
+	need.Tool(t, "rsync")
 	srv, u := startGated(t)
 	src, data := randomFile(t, t.TempDir(), "src")
 
