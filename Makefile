@@ -74,13 +74,17 @@ demo-deps:
 
 # Each step stops the run on failure and names itself; the go test output
 # stays as it is. PKGS narrows the run: make test PKGS=./internal/gate/...
+# -timeout 30m: the package test (internal/debpkg) builds the packaged,
+# externally linked binary itself, which on a fresh machine's empty build
+# cache takes minutes; go test's default of 10 minutes a package is too
+# close.
 test: deps
 	@echo '==> go vet $(PKGS)'
 	@$(GO) vet $(PKGS) || { echo 'make test: FAIL (go vet)'; exit 1; }
 	@echo '==> staticcheck $(PKGS)'
 	@$(STATICCHECK) $(PKGS) || { echo 'make test: FAIL (staticcheck)'; exit 1; }
-	@echo '==> go test -race -count=1 $(PKGS)'
-	@$(GO) test -race -count=1 $(PKGS) || { echo 'make test: FAIL (go test)'; exit 1; }
+	@echo '==> go test -race -count=1 -timeout 30m $(PKGS)'
+	@$(GO) test -race -count=1 -timeout 30m $(PKGS) || { echo 'make test: FAIL (go test)'; exit 1; }
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; budget=$${rest#*:}x; \
 		[ -z "$(FUZZTIME)" ] || budget=$(FUZZTIME); \
