@@ -8,34 +8,43 @@
 package install
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/logingate/logingate/internal/privilege"
 )
 
-// Group returns the logingate group's id, creating the group (and removing
-// it after the test) when the machine has none.
+// Group returns the logingate group's id, creating the group when the
+// machine has none. The group is left in place afterwards, as make install
+// leaves it: go test runs packages in parallel, and a package that removed
+// the group it made would pull it from under another package's setgid
+// install (and two packages adding it at once would fail one of them).
 func Group(t testing.TB) int {
 	t.Helper()
-	if g, err := user.LookupGroup(privilege.GroupName); err == nil {
-		id, _ := strconv.Atoi(g.Gid)
-		return id
+	for try := 0; try < 100; try++ {
+		if g, err := user.LookupGroup(privilege.GroupName); err == nil {
+			id, _ := strconv.Atoi(g.Gid)
+			return id
+		}
+		// Exit 9: another package added it meanwhile. Exit 10: another
+		// account tool holds /etc/group's lock. Look again either way.
+		out, err := exec.Command("groupadd", "--system", privilege.GroupName).CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && (!errors.As(err, &ee) || (ee.ExitCode() != 9 && ee.ExitCode() != 10)) {
+			t.Fatalf("install: groupadd %s: %v: %s", privilege.GroupName, err, out)
+		}
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	if out, err := exec.Command("groupadd", "--system", privilege.GroupName).CombinedOutput(); err != nil {
-		t.Fatalf("install: groupadd %s: %v: %s", privilege.GroupName, err, out)
-	}
-	t.Cleanup(func() { exec.Command("groupdel", privilege.GroupName).Run() })
-	g, err := user.LookupGroup(privilege.GroupName)
-	if err != nil {
-		t.Fatalf("install: %v", err)
-	}
-	id, _ := strconv.Atoi(g.Gid)
-	return id
+	t.Fatalf("install: no %s group after 100 tries", privilege.GroupName)
+	return 0
 }
 
 // Binary copies the gate binary src to dst (creating dst's directory, mode
