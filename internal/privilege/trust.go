@@ -112,7 +112,7 @@ func Open(path string, r Rule) (*os.File, *unix.Stat_t, error) {
 // bind the socket's name while the server is down, and be sent the
 // password.
 func CheckSocketDir(path string, r Rule) error {
-	w := &walker{rule: r, socketDir: true}
+	w := &walker{rule: r, end: endSocketDir}
 	for strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "//") {
 		path = path[:len(path)-1] // the directory itself, not an ancestor
 	}
@@ -142,7 +142,7 @@ func Check(path string, r Rule) ([]*Unsafe, error) {
 // exemption, since whoever may write it may create any name in it. For
 // doctor, which asks who can put a file somewhere.
 func CheckDir(path string, r Rule) ([]*Unsafe, error) {
-	w := &walker{rule: r, collect: true, dirs: true}
+	w := &walker{rule: r, collect: true, end: endDir}
 	_, _, err := w.open(path)
 	var u *Unsafe
 	if errors.As(err, &u) {
@@ -151,13 +151,21 @@ func CheckDir(path string, r Rule) ([]*Unsafe, error) {
 	return w.found, err
 }
 
+// endKind is what a walk's path names, and so how its last step is judged.
+type endKind int
+
+const (
+	endFile      endKind = iota // a regular file, opened (Open) or judged (Check)
+	endDir                      // a directory, judged as one that holds the file (CheckDir)
+	endSocketDir                // a server's socket directory (CheckSocketDir)
+)
+
 type walker struct {
-	rule      Rule
-	collect   bool      // report owner and mode problems and go on
-	found     []*Unsafe // with collect
-	links     int
-	dirs      bool // the path may name a directory (CheckDir)
-	socketDir bool // the path names a socket directory (CheckSocketDir)
+	rule    Rule
+	collect bool      // report owner and mode problems and go on
+	found   []*Unsafe // with collect
+	links   int
+	end     endKind // what the path names
 }
 
 // dir is a directory on the walk, open with O_PATH.
@@ -208,10 +216,10 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		cur := &stack[len(stack)-1]
 		if len(pending) == 0 {
 			// The path names a directory.
-			if w.dirs {
+			if w.end == endDir {
 				return nil, nil, w.heldDir(cur)
 			}
-			if w.socketDir {
+			if w.end == endSocketDir {
 				parent := cur
 				if len(stack) > 1 {
 					parent = &stack[len(stack)-2]
@@ -237,7 +245,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		full := join(cur.path, name)
 		fd, err := unix.Openat(cur.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			if w.socketDir && len(pending) == 0 && err == unix.ENOENT {
+			if w.end == endSocketDir && len(pending) == 0 && err == unix.ENOENT {
 				// Not there yet: who could make it?
 				if perm := cur.st.Mode & 0o7777; perm&0o022 != 0 {
 					return nil, nil, &Unsafe{Path: cur.path,
@@ -270,7 +278,7 @@ func (w *walker) open(path string) (*os.File, *unix.Stat_t, error) {
 		case unix.S_IFDIR:
 			// The O_PATH descriptor is the directory from here on.
 			d := dir{fd: fd, path: full, st: st}
-			if w.socketDir && len(pending) == 0 {
+			if w.end == endSocketDir && len(pending) == 0 {
 				// The socket's own directory: checkSocketDir's rule,
 				// not an ancestor's.
 				err := w.notProc(fd, full)
