@@ -66,6 +66,12 @@ mkdir "$d/etc"
 cp -a /etc/. "$d/etc/"
 rm -f "$d"/etc/*.lock "$d"/etc/*+ "$d"/etc/*-new
 mount --bind "$d/etc" "$r/etc"
+# Accounts made in the root get ids no test account on the host has: PIDs
+# are shared, and tests on either side kill every process of a test user's
+# uid when they clean up, which would end a session of the other's.
+sed -i -e 's/^UID_MIN.*/UID_MIN 42000/' -e 's/^UID_MAX.*/UID_MAX 42999/' \
+	-e 's/^GID_MIN.*/GID_MIN 42000/' -e 's/^GID_MAX.*/GID_MAX 42999/' "$d/etc/login.defs"
+grep -q '^UID_MIN 42000' "$d/etc/login.defs"
 echo ready
 exec sleep infinity
 `
