@@ -84,6 +84,10 @@ func helperMain(mode, dir, user string) int {
 			_, rerr := os.ReadDir(dir)
 			out = fmt.Sprintf("created; load alice: %v; list: %v", lerr != nil, rerr != nil)
 		}
+	case "queue":
+		// Join the user's queue and take the lock in turn, changing nothing.
+		err = s.Update(ctx, user, func(*store.UserState) error { return store.ErrUnchanged })
+		out = "had its turn"
 	case "load":
 		_, err = s.Load(ctx, user)
 		out = "loaded"

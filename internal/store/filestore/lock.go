@@ -15,6 +15,10 @@ import (
 const (
 	lockPollMin = time.Millisecond
 	lockPollMax = 20 * time.Millisecond
+	// While waiting in the queue, a login looks at the state this often,
+	// and after queueSkip without a change it tries the flock as well.
+	queuePoll = 100 * time.Millisecond
+	queueSkip = 500 * time.Millisecond
 )
 
 // lock takes the user's lock (flock on USER/lock), waiting until ctx is done
@@ -31,7 +35,9 @@ func (u *userDir) lock(ctx context.Context, stall time.Duration) (unlock func(),
 	if err != nil {
 		return nil, false, err
 	}
-	if err := waitFlock(ctx, fd, stall, u.progress); err != nil {
+	t := u.takeTicket()
+	if err := waitFlock(ctx, fd, t.turn(), stall, u.progress); err != nil {
+		t.leave()
 		var holder int
 		var what string
 		if err == errStalled || ctx.Err() != nil {
@@ -46,7 +52,11 @@ func (u *userDir) lock(ctx context.Context, stall time.Duration) (unlock func(),
 		}
 		return nil, false, &os.PathError{Op: "lock", Path: u.join(lockName), Err: err}
 	}
-	unlock = func() { unix.Close(fd) }
+	unlock = func() {
+		// The flock first, so that the next in the queue finds it free.
+		unix.Close(fd)
+		t.leave()
+	}
 	current, err = u.current(fd)
 	if err != nil {
 		unlock()
@@ -191,38 +201,51 @@ func (u *userDir) handOver(fd int, path string) error {
 	return nil
 }
 
-// waitFlock polls a non-blocking exclusive flock with a backoff from
-// lockPollMin to lockPollMax until it succeeds, ctx is done, or (stall > 0)
-// progress has returned the same mark for stall: then it returns
-// errStalled. Polling, rather than a blocking flock, keeps the wait bounded.
-// A queue of live logins keeps changing the mark, so it waits its turn; a
-// holder that is stopped or stuck changes nothing, so its waiters give up.
-func waitFlock(ctx context.Context, fd int, stall time.Duration, progress func() stateMark) error {
+// waitFlock takes an exclusive flock on fd once turn is closed (the logins
+// queued before this one are done), polling it with a backoff from
+// lockPollMin to lockPollMax, until ctx is done or (stall > 0) progress
+// has returned the same mark for stall: then it returns errStalled. A queue
+// of live logins keeps changing the mark, so it waits its turn; a holder
+// that is stopped or stuck changes nothing, so its waiters give up. A
+// queue that makes no progress for queueSkip while the flock is free (a
+// login stopped while it waited) is passed by.
+func waitFlock(ctx context.Context, fd int, turn <-chan struct{}, stall time.Duration, progress func() stateMark) error {
 	delay := lockPollMin
 	mark, since := progress(), time.Now()
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			return err
-		}
-		if stall > 0 {
-			if m := progress(); m != mark {
-				mark, since = m, time.Now()
-			} else if time.Since(since) >= stall {
-				return errStalled
+		queued := turn != nil
+		if !queued || time.Since(since) >= queueSkip {
+			err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+			if err == nil {
+				return nil
+			}
+			if err != unix.EWOULDBLOCK && err != unix.EINTR {
+				return err
 			}
 		}
-		t := time.NewTimer(delay)
+		if m := progress(); m != mark {
+			mark, since = m, time.Now()
+		} else if stall > 0 && time.Since(since) >= stall {
+			return errStalled
+		}
+		wait := delay
+		if queued {
+			wait = queuePoll
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-turn:
+			t.Stop()
+			turn, delay = nil, lockPollMin
+			continue
 		case <-t.C:
 		}
-		delay = min(2*delay, lockPollMax)
+		if !queued {
+			delay = min(2*delay, lockPollMax)
+		}
 	}
 }
 
