@@ -42,7 +42,7 @@ FUZZ_TARGETS = \
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/logingate ./cmd/logingate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/logingate ./cmd/logingate
 
 # The Debian package: logingate_VERSION_ARCH.deb in DEB_OUT, built by
 # scripts/mkdeb.sh with dpkg-deb alone (no debhelper, no packaging library:
@@ -53,16 +53,12 @@ ifeq ($(origin DEB_VERSION),undefined)
 DEB_VERSION := $(shell scripts/debversion.sh 2>/dev/null)
 endif
 DEB_OUT     ?= .
-# The packaged binary is hardened as Debian's own (lintian checks it): PIE,
-# full RELRO, bind-now, the C parts with dpkg-buildflags' flags, stripped.
+# The packaged binary is static and stripped, as `build` makes it
+# (packaging/deb/LINTIAN.md).
 deb: VERSION = $(DEB_VERSION)
 deb:
 	@[ -n '$(DEB_VERSION)' ] || { echo 'make deb: no version (set DEB_VERSION)'; exit 1; }
-	CGO_CPPFLAGS="$$(dpkg-buildflags --get CPPFLAGS)" CGO_CFLAGS="$$(dpkg-buildflags --get CFLAGS)" \
-	CGO_LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
-	$(GO) build -trimpath -buildmode=pie \
-		-ldflags '$(LDFLAGS) -s -w -linkmode=external -extldflags "-Wl,-z,relro,-z,now"' \
-		-o bin/deb/logingate ./cmd/logingate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o bin/deb/logingate ./cmd/logingate
 	scripts/mkdeb.sh bin/deb/logingate '$(DEB_VERSION)' '$(DEB_OUT)'
 
 deps:

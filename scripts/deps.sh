@@ -14,16 +14,16 @@ DEB_PACKAGES=(
 	libpam-google-authenticator   # google-authenticator files to import, bench peer
 	libnss-extrausers             # users and groups that exist only through NSS
 	expect pamtester              # bench and peer comparisons
-	gcc libc6-dev make            # cgo build, make targets
+	gcc libc6-dev make            # go test -race (cgo), make targets
 	git rsync                     # end-to-end protocol tests
 	freeradius                    # a real RADIUS server for the RADIUS factor's tests
 	postgresql                    # a real PostgreSQL for the shared store's tests
-	dpkg-dev lintian              # make deb (dpkg-deb, dpkg-shlibdeps) and the package's checks
+	dpkg-dev lintian              # make deb (dpkg-deb) and the package's checks
 	strace                        # the hostile suite's root-run tracer kills the gate at exact steps
 )
 # `make demo` needs only these: sshd and a client, oathtool for -check, and
-# the cgo build. A newcomer's first run should not wait for PostgreSQL.
-DEMO_PACKAGES=(openssh-server openssh-client oathtool gcc libc6-dev make)
+# the build. A newcomer's first run should not wait for PostgreSQL.
+DEMO_PACKAGES=(openssh-server openssh-client oathtool make)
 if [[ ${1:-} == demo ]]; then
 	DEB_PACKAGES=("${DEMO_PACKAGES[@]}")
 fi

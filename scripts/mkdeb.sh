@@ -4,7 +4,7 @@
 #
 # Plain dpkg-deb, no debhelper or packaging library: the package is one
 # binary, a man page, a conffile and three maintainer scripts, which
-# dpkg-dev's tools (already needed for dpkg-shlibdeps) build with no extra
+# dpkg-dev's dpkg-deb builds with no extra
 # toolchain, and every line of what lands on a host is in this file and
 # packaging/deb. --root-owner-group makes every file root:root without
 # fakeroot; the setgid mode comes from postinst's dpkg-statoverride, since
@@ -30,6 +30,7 @@ install -D -m 0755 "$bin" "$stage/usr/bin/logingate"
 install -d -m 0755 "$stage/usr/share/man/man1" "$stage/usr/share/doc/logingate"
 gzip -9n <"$top/docs/logingate.1" >"$stage/usr/share/man/man1/logingate.1.gz"
 install -D -m 0644 "$top/etc/logingate.yaml" "$stage/etc/logingate/logingate.yaml"
+install -D -m 0644 "$pkg/lintian-overrides" "$stage/usr/share/lintian/overrides/logingate"
 # Shipped where sshd does not read it: enabling it is the operator's step.
 install -D -m 0644 "$top/etc/sshd_config.d/00-logingate.conf" "$stage/usr/share/logingate/00-logingate.conf"
 
@@ -59,14 +60,6 @@ install -D -m 0644 "$top/etc/sshd_config.d/00-logingate.conf" "$stage/usr/share/
 	printf ' -- %s  %s\n' "$maintainer" "$(date -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$stage/usr/share/doc/logingate/changelog.gz"
 
-# Depends: the libc the cgo binary links (NSS lookups need glibc), as
-# dpkg-shlibdeps finds it, and adduser for postinst's addgroup.
-shlibs=$(
-	cd "$stage" && mkdir -p debian && : >debian/control &&
-		dpkg-shlibdeps -O -e usr/bin/logingate 2>/dev/null | sed -n 's/^shlibs:Depends=//p'
-	rm -rf debian
-)
-[ -n "$shlibs" ] || { echo 'mkdeb: dpkg-shlibdeps found no libc dependency' >&2; exit 1; }
 
 install -d -m 0755 "$stage/DEBIAN"
 for s in postinst prerm postrm; do
@@ -76,7 +69,7 @@ echo /etc/logingate/logingate.yaml >"$stage/DEBIAN/conffiles"
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | sort | xargs md5sum) >"$stage/DEBIAN/md5sums"
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@MAINTAINER@|$maintainer|" \
-	-e "s|@SIZE@|$size|" -e "s|@SHLIBS@|$shlibs|" "$pkg/control.in" >"$stage/DEBIAN/control"
+	-e "s|@SIZE@|$size|" "$pkg/control.in" >"$stage/DEBIAN/control"
 
 mkdir -p "$out"
 deb="$out/logingate_${version}_$arch.deb"

@@ -1,6 +1,8 @@
 package debpkg
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,8 +192,23 @@ func TestPackage(t *testing.T) {
 		if strings.Contains(string(listing), "sshd_config.d") || strings.Contains(string(listing), "/var/lib") {
 			t.Errorf("the package ships something sshd reads or state:\n%s", listing)
 		}
-		if d := debField(t, old, "Depends"); !strings.Contains(d, "libc6 (>=") || !strings.Contains(d, "adduser") {
-			t.Errorf("Depends: %q, want libc6 (>= ...) and adduser", d)
+		if d := debField(t, old, "Depends"); d != "adduser" {
+			t.Errorf("Depends: %q, want adduser alone (getent is Essential)", d)
+		}
+		// Static: no dynamic loader, so no C library and no NSS module
+		// is ever loaded into the setgid gate.
+		bin, err := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/bin/logingate`, "sh", old).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		exe, err := elf.NewFile(bytes.NewReader(bin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range exe.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("the packaged binary has a %v program header: it is not static", p.Type)
+			}
 		}
 		if c := debField(t, old, "Conffiles"); c != "" {
 			t.Logf("Conffiles field: %s", c)

@@ -22,7 +22,7 @@ func requireTools(t testing.TB) {
 	if os.Geteuid() != 0 {
 		need.Unavailable(t, "debpkg: needs root for mount namespaces, chroot and dpkg")
 	}
-	for _, tool := range []string{"unshare", "nsenter", "chroot", "dpkg-deb", "dpkg-shlibdeps", "lintian", "apt-get", "ssh", "ssh-keygen", "oathtool", "make", "git"} {
+	for _, tool := range []string{"unshare", "nsenter", "chroot", "dpkg-deb", "lintian", "apt-get", "ssh", "ssh-keygen", "oathtool", "make", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			need.Unavailable(t, "debpkg: %s not found (scripts/deps.sh installs it)", tool)
 		}

@@ -1,77 +1,57 @@
-//go:build cgo
-
 package session
 
-// Users and groups come from the C library's NSS functions, so that every
-// source in /etc/nsswitch.conf counts (files, LDAP, SSSD, extrausers,
-// systemd). Pure-Go os/user reads only /etc/passwd and /etc/group and has no
-// shell field, which is why logingate is a cgo build.
-
-/*
-#include <errno.h>
-#include <grp.h>
-#include <pwd.h>
-#include <stdlib.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-// The wrappers keep the C library's result pointers on the C side: Go passes
-// only the struct to fill and a C buffer, and learns found/not found.
-static int lg_getpwnam(const char *name, struct passwd *pwd, char *buf, size_t len, int *found) {
-	struct passwd *res = NULL;
-	int rc = getpwnam_r(name, pwd, buf, len, &res);
-	*found = res != NULL;
-	return rc;
-}
-
-static int lg_getpwuid(uid_t uid, struct passwd *pwd, char *buf, size_t len, int *found) {
-	struct passwd *res = NULL;
-	int rc = getpwuid_r(uid, pwd, buf, len, &res);
-	*found = res != NULL;
-	return rc;
-}
-
-static int lg_getgrgid(gid_t gid, struct group *grp, char *buf, size_t len, int *found) {
-	struct group *res = NULL;
-	int rc = getgrgid_r(gid, grp, buf, len, &res);
-	*found = res != NULL;
-	return rc;
-}
-*/
-import "C"
+// Users and groups that /etc/passwd and /etc/group do not fully answer
+// (LDAP, SSSD, extrausers, systemd's userdb) come from getent, the C
+// library's own front end to NSS, so that every source in
+// /etc/nsswitch.conf counts. logingate itself is a static binary: no NSS
+// module is ever loaded into the setgid gate, and a local user pays for
+// no C library at all (files.go). getent runs by absolute path, with an
+// empty environment, nothing on stdin, and the caller's own ids: the
+// logingate group is not passed on.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
+	"time"
+
+	"github.com/logingate/logingate/internal/term"
 )
 
 const (
-	// maxBuf bounds the buffer handed to getpw*_r / getgr*_r; it doubles on
-	// ERANGE up to this size (a group with many members needs a lot).
-	maxBuf = 1 << 22
-	// maxGroups bounds getgrouplist (Linux NGROUPS_MAX).
+	defaultGetent = "/usr/bin/getent"
+	// getentTimeout bounds one lookup: a directory that does not answer
+	// denies the login rather than holding it.
+	getentTimeout = 30 * time.Second
+	// maxGetentOutput bounds what a lookup may print.
+	maxGetentOutput = 4 << 20
+	// maxGroups bounds a user's groups (Linux NGROUPS_MAX).
 	maxGroups = 65536
 )
+
+// getentPath is a variable only so that a test can watch what getent gets.
+var getentPath = defaultGetent
 
 // LookupUser resolves a user by name: from /etc/passwd when the files are
 // the whole answer (files.go), otherwise through NSS. An unknown user is
 // ErrUnknownUser; any other error means NSS could not answer.
 func LookupUser(name string) (*User, error) {
-	if name == "" || strings.IndexByte(name, 0) >= 0 {
+	if !validName(name) {
 		return nil, fmt.Errorf("user %q: %w", name, ErrUnknownUser)
 	}
 	if u, ok := localFiles.lookupUser(name); ok {
 		return u, nil
 	}
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	u, err := lookupPasswd(func(pwd *C.struct_passwd, buf *C.char, n C.size_t, found *C.int) C.int {
-		return C.lg_getpwnam(cname, pwd, buf, n, found)
-	})
+	u, err := getentUser(name)
+	if err == nil && u.Name != name { // getent takes a number for an id
+		err = ErrUnknownUser
+	}
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", name, err)
 	}
@@ -88,9 +68,10 @@ func LookupUID(uid int) (*User, error) {
 	if u, ok := localFiles.lookupUID(uid); ok {
 		return u, nil
 	}
-	u, err := lookupPasswd(func(pwd *C.struct_passwd, buf *C.char, n C.size_t, found *C.int) C.int {
-		return C.lg_getpwuid(C.uid_t(uid), pwd, buf, n, found)
-	})
+	u, err := getentUser(strconv.Itoa(uid))
+	if err == nil && u.UID != uid {
+		err = ErrUnknownUser
+	}
 	if err != nil {
 		return nil, fmt.Errorf("user id %d: %w", uid, err)
 	}
@@ -106,7 +87,7 @@ func LookupUID(uid int) (*User, error) {
 // getgrouplist skips an NSS source that fails (say, LDAP unreachable) without
 // reporting it; that is the C library's behaviour and login_duo's as well.
 func Groups(u *User) ([]string, error) {
-	if u == nil || u.Name == "" || strings.IndexByte(u.Name, 0) >= 0 {
+	if u == nil || !validName(u.Name) {
 		return nil, errors.New("groups: no user name")
 	}
 	if u.GID < 0 || u.GID >= math.MaxUint32 {
@@ -115,133 +96,161 @@ func Groups(u *User) ([]string, error) {
 	if names, ok := localFiles.groups(u); ok {
 		return names, nil
 	}
-	gids, err := groupList(u.Name, C.gid_t(u.GID))
+	names, err := getentGroups(u)
 	if err != nil {
 		return nil, fmt.Errorf("groups of %q: %w", u.Name, err)
-	}
-	names := make([]string, 0, len(gids))
-	seen := make(map[C.gid_t]bool, len(gids))
-	// Primary group first, whatever order the C library used.
-	for _, gid := range append([]C.gid_t{C.gid_t(u.GID)}, gids...) {
-		if seen[gid] {
-			continue
-		}
-		seen[gid] = true
-		name, err := groupName(gid)
-		if err != nil {
-			return nil, fmt.Errorf("groups of %q: %w", u.Name, err)
-		}
-		names = append(names, name)
 	}
 	return names, nil
 }
 
-// lookupPasswd runs one getpw*_r call, growing the buffer on ERANGE.
-func lookupPasswd(call func(*C.struct_passwd, *C.char, C.size_t, *C.int) C.int) (*User, error) {
-	var pwd C.struct_passwd
-	var found C.int
-	buf, err := retryERANGE(initialSize(C._SC_GETPW_R_SIZE_MAX), func(buf *C.char, n C.size_t) C.int {
-		return call(&pwd, buf, n, &found)
-	})
-	if err != nil {
-		return nil, err
+// validName refuses what getent would read as something else (an option)
+// and what no passwd line can hold.
+func validName(name string) bool {
+	return name != "" && name[0] != '-' && !strings.ContainsAny(name, ":\n\x00")
+}
+
+// getentUser looks up one passwd entry by name or id.
+func getentUser(key string) (*User, error) {
+	out, found, err := getent("passwd", key)
+	if err != nil || !found {
+		return nil, errOr(err, ErrUnknownUser)
 	}
-	defer C.free(unsafe.Pointer(buf))
-	if found == 0 {
-		return nil, ErrUnknownUser
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	f := strings.Split(string(line), ":")
+	if len(f) != 7 {
+		return nil, errors.New("getent passwd: malformed entry")
 	}
-	u := &User{
-		Name:  C.GoString(pwd.pw_name),
-		UID:   int(pwd.pw_uid),
-		GID:   int(pwd.pw_gid),
-		Home:  C.GoString(pwd.pw_dir),
-		Shell: C.GoString(pwd.pw_shell),
-		Gecos: C.GoString(pwd.pw_gecos),
+	uid, uerr := parseID(f[2])
+	gid, gerr := parseID(f[3])
+	if uerr != nil || gerr != nil {
+		return nil, errors.New("getent passwd: malformed entry")
 	}
+	u := &User{Name: f[0], UID: uid, GID: gid, Gecos: f[4], Home: f[5], Shell: f[6]}
 	if u.Shell == "" {
 		u.Shell = DefaultShell
 	}
 	return u, nil
 }
 
-// groupName resolves one group id with getgrgid_r.
-func groupName(gid C.gid_t) (string, error) {
-	var grp C.struct_group
-	var found C.int
-	buf, err := retryERANGE(initialSize(C._SC_GETGR_R_SIZE_MAX), func(buf *C.char, n C.size_t) C.int {
-		return C.lg_getgrgid(gid, &grp, buf, n, &found)
-	})
+// getentGroups names u's primary group and the groups getgrouplist finds.
+func getentGroups(u *User) ([]string, error) {
+	out, _, err := getent("initgroups", u.Name)
 	if err != nil {
-		return "", fmt.Errorf("group id %d: %w", gid, err)
+		return nil, err
 	}
-	defer C.free(unsafe.Pointer(buf))
-	if found == 0 {
-		return "", fmt.Errorf("%w: id %d", ErrUnknownGroup, gid)
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) == 0 || f[0] != u.Name || len(f) > maxGroups {
+		return nil, errors.New("getent initgroups: malformed answer")
 	}
-	name := C.GoString(grp.gr_name)
-	if name == "" {
-		return "", fmt.Errorf("%w: id %d has an empty name", ErrUnknownGroup, gid)
+	gids := []int{u.GID}
+	seen := map[int]bool{u.GID: true}
+	for _, s := range f[1:] {
+		gid, err := parseID(s)
+		if err != nil {
+			return nil, errors.New("getent initgroups: malformed answer")
+		}
+		if !seen[gid] {
+			seen[gid] = true
+			gids = append(gids, gid)
+		}
 	}
-	return name, nil
+	keys := make([]string, len(gids))
+	for i, gid := range gids {
+		keys[i] = strconv.Itoa(gid)
+	}
+	// Exit status 2 (some key not found) is fine here: which one is
+	// found by its missing line.
+	out, _, err = getent("group", keys...)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int]string, len(gids))
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		f := strings.SplitN(line, ":", 4)
+		if len(f) != 4 {
+			continue
+		}
+		if gid, err := parseID(f[2]); err == nil && f[0] != "" && byID[gid] == "" {
+			byID[gid] = f[0]
+		}
+	}
+	names := make([]string, len(gids))
+	for i, gid := range gids {
+		if names[i] = byID[gid]; names[i] == "" {
+			return nil, fmt.Errorf("%w: id %d", ErrUnknownGroup, gid)
+		}
+	}
+	return names, nil
 }
 
-// groupList calls getgrouplist, growing the array while it reports -1.
-func groupList(name string, primary C.gid_t) ([]C.gid_t, error) {
-	cname := C.CString(name)
-	defer C.free(unsafe.Pointer(cname))
-	n := C.int(64)
-	for {
-		arr := (*C.gid_t)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(C.gid_t(0)))))
-		if arr == nil {
-			return nil, errors.New("getgrouplist: out of memory")
-		}
-		got := n
-		rc := C.getgrouplist(cname, primary, arr, &got)
-		if rc >= 0 {
-			gids := append([]C.gid_t(nil), unsafe.Slice(arr, int(got))...)
-			C.free(unsafe.Pointer(arr))
-			return gids, nil
-		}
-		C.free(unsafe.Pointer(arr))
-		// glibc sets got to the size it needs; others may not.
-		if got <= n {
-			got = n * 2
-		}
-		if got > maxGroups {
-			return nil, fmt.Errorf("getgrouplist: more than %d groups", maxGroups)
-		}
-		n = got
+// getent runs getent on database with keys. found is false when getent
+// says a key is unknown (exit status 2); any other failure is an error.
+func getent(database string, keys ...string) (out []byte, found bool, err error) {
+	cmd := exec.Command(getentPath, append([]string{database, "--"}, keys...)...)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = maxGetentOutput, 4096
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// The real ids: a setgid gate's logingate group stays behind.
+		Credential: &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true},
+		Pdeathsig:  syscall.SIGKILL,
 	}
+	if err := cmd.Start(); err != nil {
+		return nil, false, fmt.Errorf("nss: %w", err)
+	}
+	timer := time.AfterFunc(getentTimeout, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	timer.Stop()
+	var exit *exec.ExitError
+	switch {
+	case stdout.over || stderr.over:
+		return nil, false, errors.New("nss: getent printed too much")
+	case errors.As(err, &exit) && exit.ExitCode() == 2:
+		return stdout.Bytes(), false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("nss: getent %s: %v%s", database, err, firstLine(stderr.Bytes()))
+	}
+	return stdout.Bytes(), true, nil
 }
 
-// retryERANGE calls f with a C buffer, doubling it while f returns ERANGE. On
-// success the caller owns (and frees) the buffer.
-func retryERANGE(size C.size_t, f func(*C.char, C.size_t) C.int) (*C.char, error) {
-	for {
-		buf := (*C.char)(C.malloc(size))
-		if buf == nil {
-			return nil, errors.New("nss: out of memory")
-		}
-		rc := f(buf, size)
-		if rc == 0 {
-			return buf, nil
-		}
-		C.free(unsafe.Pointer(buf))
-		if syscall.Errno(rc) != syscall.ERANGE {
-			return nil, fmt.Errorf("nss: %w", syscall.Errno(rc))
-		}
-		if size >= maxBuf {
-			return nil, fmt.Errorf("nss: entry larger than %d bytes", maxBuf)
-		}
-		size *= 2
+// parseID reads a uid or gid: decimal, 32 bits, not (id_t)-1.
+func parseID(s string) (int, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n == math.MaxUint32 {
+		return 0, errors.New("not an id")
 	}
+	return int(n), nil
 }
 
-// initialSize is the C library's suggested buffer size, within bounds.
-func initialSize(key C.int) C.size_t {
-	n := C.sysconf(key)
-	if n <= 0 || n > maxBuf {
-		return 1024
+func errOr(err, dflt error) error {
+	if err != nil {
+		return err
 	}
-	return C.size_t(n)
+	return dflt
+}
+
+func firstLine(b []byte) string {
+	line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n"))
+	if len(line) == 0 {
+		return ""
+	}
+	return ": " + term.SanitizeLine(string(line), 200)
+}
+
+// limitedBuffer keeps up to max bytes and notes whether more came.
+type limitedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		b.over = true
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
 }

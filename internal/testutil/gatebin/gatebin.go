@@ -35,7 +35,10 @@ func run(m *testing.M, bin *string, needRoot bool) int {
 		return 1
 	}
 	*bin = filepath.Join(dir, "logingate")
-	out, err := exec.Command("go", "build", "-o", *bin, "github.com/logingate/logingate/cmd/logingate").CombinedOutput()
+	// Static, as make build and make deb ship it.
+	cmd := exec.Command("go", "build", "-o", *bin, "github.com/logingate/logingate/cmd/logingate")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building logingate: %v\n%s", err, out)
 		return 1
