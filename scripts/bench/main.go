@@ -1,35 +1,21 @@
 // Command bench measures what logingate adds to a login and writes
-// docs/BENCHMARKS.md. `make bench` runs it through scripts/bench.sh.
+// docs/BENCHMARKS.md; `make bench` runs it, as root, through
+// scripts/bench.sh.
 //
 //	go run ./scripts/bench [-n 300] [-stress 20s] [-procs 64] [-out docs/BENCHMARKS.md]
+//	go run ./scripts/bench -n 100 -stress 0 -rows shell,totp,nss-user [-base OTHER-LOGINGATE]
 //
-// Two sections:
+// Latency (latency.go): the gate's login rows against the shell alone, the
+// floor and start-up rows, a user known only through NSS (nss.go), Duo,
+// RADIUS and google-authenticator's PAM module, interleaved in one run.
+// Stress (stress.go): many gate processes at once against one user's
+// state, on the file backend and on PostgreSQL. A peer that is not
+// installed leaves its rows out, and the report says so.
 //
-//   - Latency: process start to the exec of the command, as issue 2 asks:
-//     the gate running `$SHELL -c /bin/true` after a TOTP code, against
-//     `$SHELL -c /bin/true` alone, interleaved in the same run; the deny and
-//     backup-code paths; context rows (a bare /bin/true, trivial Go binaries,
-//     logingate's own start and config load); and, where installed,
-//     google-authenticator's PAM module through pamtester; a RADIUS login
-//     against a real FreeRADIUS the driver starts on loopback (radius.go).
-//   - Stress: many gate processes at once against one user's state, with
-//     good, wrong and replayed codes and re-enrollments, counting double
-//     accepts, corrupt state reads and latency; on the file backend, then
-//     on a PostgreSQL the driver starts on loopback (pgstress.go).
-//
-// A peer that is not installed (google-authenticator, FreeRADIUS,
-// PostgreSQL) leaves its rows out, and the report says why.
-//
-// A TOTP step or a backup code works once, so before each timed gate run the
-// user's state file is put back to the same fresh enrollment (untimed, and
-// flushed to disk so that the gate's own fsync pays for nothing of ours);
-// google-authenticator's secrets file is restored the same way.
-//
-// It needs root: the gate reads root's own state, and the PAM rows install a
-// service file in /etc/pam.d for the duration of the run. Everything it
-// creates (a temp directory, the PAM service files) is removed on exit, and
-// the servers it starts are stopped by their pids, also on failure or
-// Ctrl-C.
+// It needs root: the gate reads root's own state, and the PAM rows install
+// service files in /etc/pam.d for the run. What it creates is removed on
+// exit, and the servers it starts are stopped by their pids, also on
+// failure or Ctrl-C.
 package main
 
 import (
@@ -85,6 +71,11 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// The NSS rows' user reaches the gate, its config and the audit socket
+	// through here; nothing in it can be listed.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return err
+	}
 
 	say("building logingate and the context binaries")
 	bins, err := build(ctx, dir)

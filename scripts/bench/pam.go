@@ -16,31 +16,27 @@ import (
 const pamMarker = "# written by logingate's make bench (scripts/bench); removed when it ends\n"
 
 // The PAM services the bench installs for the length of the run.
-var (
-	pamServiceGA     = "logingate-bench-ga"
-	pamServicePermit = "logingate-bench-permit"
-)
+const pamServiceGA, pamServicePermit = "logingate-bench-ga", "logingate-bench-permit"
 
 // pamPeer is google-authenticator's PAM module driven by pamtester.
 type pamPeer struct {
-	pamtester string
-	secrets   string // the secrets file the real google-authenticator tool made
-	pristine  []byte
-	secret    string
-	scratch   string
-	stdin     *os.File // the answer to the code prompt, rewritten for each run
-	services  []string
+	pamtester       string
+	secrets         string // the secrets file the real google-authenticator tool made
+	pristine        []byte
+	secret, scratch string
+	stdin           *os.File // the answer to the code prompt, rewritten for each run
+	services        []string
 }
 
 // newPAM sets up the peer rows, or says why it cannot (not installed).
 func newPAM(ctx context.Context, dir string) (*pamPeer, string, error) {
 	pamtester, err := exec.LookPath("pamtester")
 	if err != nil {
-		return nil, "pamtester is not installed", nil
+		return nil, "the google-authenticator rows: pamtester is not installed", nil
 	}
 	tool, err := exec.LookPath("google-authenticator")
 	if err != nil {
-		return nil, "google-authenticator (libpam-google-authenticator) is not installed", nil
+		return nil, "the google-authenticator rows: google-authenticator (libpam-google-authenticator) is not installed", nil
 	}
 	module := ""
 	for _, pat := range []string{"/lib/*/security/pam_google_authenticator.so", "/usr/lib/*/security/pam_google_authenticator.so", "/usr/lib/security/pam_google_authenticator.so"} {
@@ -50,7 +46,7 @@ func newPAM(ctx context.Context, dir string) (*pamPeer, string, error) {
 		}
 	}
 	if module == "" {
-		return nil, "pam_google_authenticator.so is not installed", nil
+		return nil, "the google-authenticator rows: pam_google_authenticator.so is not installed", nil
 	}
 
 	p := &pamPeer{pamtester: pamtester, secrets: filepath.Join(dir, "ga", "secrets")}
@@ -76,11 +72,11 @@ func newPAM(ctx context.Context, dir string) (*pamPeer, string, error) {
 	if p.stdin, err = os.Create(filepath.Join(dir, "ga", "stdin")); err != nil {
 		return nil, "", err
 	}
-	if err := p.install(pamServiceGA, fmt.Sprintf("auth required %s secret=%s user=root\n", module, p.secrets)); err != nil {
-		p.cleanup()
-		return nil, "", err
+	err = p.install(pamServiceGA, fmt.Sprintf("auth required %s secret=%s user=root\n", module, p.secrets))
+	if err == nil {
+		err = p.install(pamServicePermit, "auth required pam_permit.so\n")
 	}
-	if err := p.install(pamServicePermit, "auth required pam_permit.so\n"); err != nil {
+	if err != nil {
 		p.cleanup()
 		return nil, "", err
 	}
@@ -119,7 +115,7 @@ func (p *pamPeer) cleanup() {
 // one: DISALLOW_REUSE and RATE_LIMIT stay on and are written on every
 // login, as the gate writes its used step.
 func (p *pamPeer) cmd(service, answer string) (*exec.Cmd, error) {
-	if err := restore(p.secrets, p.pristine, 0o400); err != nil {
+	if err := restore(p.secrets, p.pristine, 0o400, nobody); err != nil {
 		return nil, err
 	}
 	if err := p.stdin.Truncate(0); err != nil {
