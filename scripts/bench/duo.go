@@ -16,17 +16,16 @@ import (
 // preauth and the auth exchange. The fake runs in this driver's process,
 // on the same cores as the gate.
 type duoBench struct {
-	fake                 *duotest.Server
 	passcode, push, bare string // configs: Duo passcodes; headless: push; duobare's
 	codes                []string
 }
 
-func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
+func duoRows(dir string, g *gateDir, runs int, bins binaries, shell, shellRun string) (peer, error) {
 	fake, err := duotest.Start()
 	if err != nil {
-		return nil, err
+		return peer{}, err
 	}
-	b := &duoBench{fake: fake, passcode: filepath.Join(dir, "duo-passcode.yaml"), push: filepath.Join(dir, "duo-push.yaml"), bare: filepath.Join(dir, "duo-bare.conf")}
+	b := &duoBench{passcode: filepath.Join(dir, "duo-passcode.yaml"), push: filepath.Join(dir, "duo-push.yaml"), bare: filepath.Join(dir, "duo-bare.conf")}
 	for i := range runs {
 		b.codes = append(b.codes, fmt.Sprintf("%07d", 1000000+i))
 	}
@@ -52,12 +51,10 @@ func newDuoBench(dir string, g *gateDir, runs int) (*duoBench, error) {
 	}
 	if err != nil {
 		fake.Close()
-		return nil, err
+		return peer{}, err
 	}
-	return b, nil
+	return peer{cases: b.cases(bins.gate, bins.duoBare, shell, shellRun), close: fake.Close}, nil
 }
-
-func (b *duoBench) close() { b.fake.Close() }
 
 // cases are the Duo rows of the gate under test and of the bare
 // duo_api_golang program; shell is the login shell both exec.

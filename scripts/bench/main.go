@@ -89,24 +89,20 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 		}
 	}
 	info := machine(dir)
-	if len(only) > 0 {
-		say("latency: %d interleaved runs of %s", n, strings.Join(only, ", "))
-		lat, err := latency(ctx, dir, bins, n, only)
-		if err != nil {
+	var su *startupProfile
+	if len(only) == 0 {
+		if su, err = startup(ctx, bins.gate); err != nil {
 			return err
 		}
+	}
+	say("latency: %d interleaved runs of each row", n)
+	lat, err := latency(ctx, dir, bins, n, only)
+	if err != nil {
+		return err
+	}
+	if len(only) > 0 {
 		fmt.Print(table(info, lat))
 		return nil
-	}
-	su, err := startup(ctx, bins.gate, startupRuns)
-	if err != nil {
-		return err
-	}
-
-	say("latency: %d interleaved runs per case", n)
-	lat, err := latency(ctx, dir, bins, n, nil)
-	if err != nil {
-		return err
 	}
 	var st *stressSection
 	if stressFor > 0 {
@@ -142,39 +138,4 @@ func installCopy(src, dst string) error {
 
 func say(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-}
-
-// stressSection is the stress run on each backend, one after the other,
-// the file backend first.
-type stressSection struct {
-	runs      []*stressResult
-	pgVersion string // the PostgreSQL the second run went against
-	pgMissing string // why there is no PostgreSQL run, if there is none
-}
-
-func stressBoth(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressSection, error) {
-	sec := &stressSection{}
-	say("stress: %d processes for %s, file backend", procs, d)
-	r, err := stress(ctx, dir, gate, procs, d, nil)
-	if err != nil {
-		return nil, fmt.Errorf("stress, file backend: %v", err)
-	}
-	sec.runs = append(sec.runs, r)
-	pg, why, err := newPGBench(ctx, dir)
-	if err != nil {
-		return nil, fmt.Errorf("stress: PostgreSQL: %v", err)
-	}
-	if pg == nil {
-		say("stress: no PostgreSQL run: %s", why)
-		sec.pgMissing = why
-		return sec, nil
-	}
-	defer pg.close()
-	sec.pgVersion = pg.version
-	say("stress: %d processes for %s, %s", procs, d, pg.version)
-	if r, err = stress(ctx, dir, gate, procs, d, pg); err != nil {
-		return nil, fmt.Errorf("stress, PostgreSQL: %v", err)
-	}
-	sec.runs = append(sec.runs, r)
-	return sec, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,51 +41,59 @@ type nssBench struct {
 // nssGroup, a group of the directory too.
 const nssUser, nssGroup = "lgbench", "lgbench-dir"
 
-// newNSSBench writes the user's files, enrolls it as root (through NSS, in
+// nssRows writes the user's files, enrolls it as root (through NSS, in
 // the same namespace) and keeps its fresh state, or says why it cannot.
-func newNSSBench(dir string, gs *gateSet, r *runner, shell string) (*nssBench, string, error) {
+func nssRows(dir string, gs *gateSet, r *runner, shell, shellRun string) (peer, error) {
 	if m, _ := filepath.Glob("/usr/lib*/libnss_extrausers.so.2"); len(m) == 0 {
 		if m, _ = filepath.Glob("/usr/lib/*/libnss_extrausers.so.2"); len(m) == 0 {
-			return nil, "the NSS rows: libnss-extrausers is not installed", nil
+			return peer{why: "the NSS rows: libnss-extrausers is not installed"}, nil
 		}
 	}
-	for _, name := range []string{nssUser, nssGroup} {
-		if _, err := user.Lookup(name); err == nil {
-			return nil, "", fmt.Errorf("NSS rows: a user %s exists on this machine", name)
-		}
+	_, e1 := user.Lookup(nssUser)
+	_, e2 := user.LookupGroup(nssUser)
+	_, e3 := user.LookupGroup(nssGroup)
+	if e1 == nil || e2 == nil || e3 == nil {
+		return peer{}, fmt.Errorf("NSS rows: this machine has a user or group %s or %s", nssUser, nssGroup)
 	}
-	id := 61000 // a uid and two gids no NSS source of the machine knows
-	for ; ; id += 2 {
-		_, e1 := user.LookupId(strconv.Itoa(id))
-		_, e2 := user.LookupGroupId(strconv.Itoa(id))
-		_, e3 := user.LookupGroupId(strconv.Itoa(id + 1))
-		if errors.As(e1, new(user.UnknownUserIdError)) && errors.As(e2, new(user.UnknownGroupIdError)) && errors.As(e3, new(user.UnknownGroupIdError)) {
+	// A uid and two gids no NSS source of the machine knows.
+	id, unknown := 61000, func(err error) bool {
+		var u user.UnknownUserIdError
+		var g user.UnknownGroupIdError
+		return errors.As(err, &u) || errors.As(err, &g)
+	}
+	for ; id < 62000; id += 2 {
+		_, e1 = user.LookupId(strconv.Itoa(id))
+		_, e2 = user.LookupGroupId(strconv.Itoa(id))
+		_, e3 = user.LookupGroupId(strconv.Itoa(id + 1))
+		if unknown(e1) && unknown(e2) && unknown(e3) {
 			break
 		}
+	}
+	if id >= 62000 {
+		return peer{}, errors.New("NSS rows: no free uid in 61000-62000")
 	}
 	top := filepath.Join(dir, "nss")
 	b := &nssBench{name: nssUser, home: filepath.Join(top, "home"), ids: fmt.Sprintf("%d:%d,%d", id, id, id+1),
 		state: filepath.Join(gs.g.state, nssUser, "state.json")}
 	conf, err := os.ReadFile("/etc/nsswitch.conf")
 	if err != nil {
-		return nil, "", err
+		return peer{}, err
 	}
 	var lines []string
 	for _, l := range strings.Split(string(conf), "\n") {
-		if db, _, _ := strings.Cut(l, ":"); strings.TrimSpace(db) != "passwd" && db != "group" && db != "initgroups" {
+		if db, _, _ := strings.Cut(l, ":"); !slices.Contains([]string{"passwd", "group", "initgroups"}, strings.TrimSpace(db)) {
 			lines = append(lines, l)
 		}
 	}
-	lines = append(lines, "passwd: files extrausers", "group: files extrausers", "")
 	files := map[string]string{
-		"nsswitch.conf": strings.Join(lines, "\n"),
-		"passwd":        fmt.Sprintf("%s:x:%d:%d::%s:%s\n", nssUser, id, id, b.home, shell),
-		"group":         fmt.Sprintf("%s:x:%d:\n%s:x:%d:%s\n", nssUser, id, nssGroup, id+1, nssUser),
+		"nsswitch.conf":     strings.Join(append(lines, "passwd: files extrausers", "group: files extrausers", ""), "\n"),
+		"extrausers/passwd": fmt.Sprintf("%s:x:%d:%d::%s:%s\n", nssUser, id, id, b.home, shell),
+		"extrausers/group":  fmt.Sprintf("%s:x:%d:\n%s:x:%d:%s\n", nssUser, id, nssGroup, id+1, nssUser),
 	}
 	err = os.MkdirAll(filepath.Join(top, "extrausers"), 0o755)
 	for name, body := range files {
 		if err == nil {
-			err = os.WriteFile(filepath.Join(top, "extrausers", name), []byte(body), 0o644)
+			err = os.WriteFile(filepath.Join(top, name), []byte(body), 0o644)
 		}
 	}
 	if err == nil {
@@ -94,17 +103,17 @@ func newNSSBench(dir string, gs *gateSet, r *runner, shell string) (*nssBench, s
 		err = os.Chown(b.home, id, id)
 	}
 	if err != nil {
-		return nil, "", err
+		return peer{}, err
 	}
 	// A bind needs a directory to bind over: one that is missing is made,
 	// empty, and removed at the end.
 	if _, err := os.Stat(extraDir); errors.Is(err, os.ErrNotExist) {
 		if err := os.Mkdir(extraDir, 0o755); err != nil {
-			return nil, "", err
+			return peer{}, err
 		}
 		b.made = true
 	}
-	b.mounts = []string{"-m", filepath.Join(top, "extrausers", "nsswitch.conf") + ":/etc/nsswitch.conf", "-m", filepath.Join(top, "extrausers") + ":" + extraDir}
+	b.mounts = []string{"-m", filepath.Join(top, "nsswitch.conf") + ":/etc/nsswitch.conf", "-m", filepath.Join(top, "extrausers") + ":" + extraDir}
 
 	var out bytes.Buffer
 	cmd := exec.Command(gs.bin, enrollArgs(gs.g.config, nssUser)...)
@@ -126,9 +135,9 @@ func newNSSBench(dir string, gs *gateSet, r *runner, shell string) (*nssBench, s
 	}
 	if err != nil {
 		b.close()
-		return nil, "", fmt.Errorf("NSS rows: %v", err)
+		return peer{}, fmt.Errorf("NSS rows: %v", err)
 	}
-	return b, "", nil
+	return peer{cases: b.cases(gs, shellRun), close: b.close}, nil
 }
 
 func (b *nssBench) close() {

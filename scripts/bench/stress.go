@@ -31,6 +31,39 @@ const (
 	stressDigits  = 8 // so that a wrong or old code matches by chance with odds of 1e-8, not 1e-6
 )
 
+// stressSection is the stress run on each backend, one after the other,
+// the file backend first.
+type stressSection struct {
+	runs      []*stressResult
+	pgVersion string // the PostgreSQL the second run went against
+	pgMissing string // why there is no PostgreSQL run, if there is none
+}
+
+func stressBoth(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressSection, error) {
+	sec := &stressSection{}
+	for _, pg := range []bool{false, true} {
+		var db *pgBench
+		if pg {
+			var err error
+			if db, sec.pgMissing, err = newPGBench(ctx, dir); err != nil {
+				return nil, fmt.Errorf("stress: PostgreSQL: %v", err)
+			} else if db == nil {
+				say("stress: no PostgreSQL run: %s", sec.pgMissing)
+				return sec, nil
+			}
+			defer db.close()
+			sec.pgVersion = db.version
+		}
+		say("stress: %d processes for %s, backend %s", procs, d, map[bool]string{false: "file", true: sec.pgVersion}[pg])
+		r, err := stress(ctx, dir, gate, procs, d, db)
+		if err != nil {
+			return nil, fmt.Errorf("stress: %v", err)
+		}
+		sec.runs = append(sec.runs, r)
+	}
+	return sec, nil
+}
+
 // stressUser is whose state every gate process of the run fights over.
 const stressUser = "root"
 
