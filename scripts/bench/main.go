@@ -3,7 +3,13 @@
 // scripts/bench.sh.
 //
 //	go run ./scripts/bench [-n 300] [-stress 20s] [-procs 64] [-out docs/BENCHMARKS.md]
-//	go run ./scripts/bench -n 100 -stress 0 -rows shell,totp,nss-user [-base OTHER-LOGINGATE]
+//	go run ./scripts/bench -n 100 -stress 0 -rows shell,floor,totp,nss-files,nss-user [-base OTHER-LOGINGATE]
+//
+// Row ids for -rows: true, go-static, go-cgo, version, check-config, shell
+// (A), floor (F), totp (B), wrong (C), backup (D), nss-files (B′), nss-user
+// (N), duo-passcode (G), duo-push (H), duo-bare (H0), radius (R), pam-permit,
+// pam-totp, pam-wrong, pam-scratch (E0-E3); with -base, base-totp,
+// base-wrong and base-backup too.
 //
 // Latency (latency.go): the gate's login rows against the shell alone, the
 // floor and start-up rows, a user known only through NSS (nss.go), Duo,
@@ -60,8 +66,8 @@ func run(ctx context.Context, n int, stressFor time.Duration, procs int, out str
 	if os.Geteuid() != 0 {
 		return errors.New("run it as root (sudo make bench): the gate checks root's own state and the PAM rows need /etc/pam.d")
 	}
-	if n < 10 {
-		return errors.New("-n must be at least 10")
+	if n < 5 {
+		return errors.New("-n must be at least 5")
 	}
 	if _, err := os.Stat("cmd/logingate"); err != nil {
 		return errors.New("run it from the repository root (make bench does)")
