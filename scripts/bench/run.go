@@ -228,10 +228,7 @@ type gateDir struct {
 func newGateDir(parent, name, extra string) (*gateDir, error) {
 	dir := filepath.Join(parent, name)
 	g := &gateDir{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Mkdir(g.state, 0o700); err != nil {
+	if err := os.MkdirAll(g.state, 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(g.state, 0o733|os.ModeSticky); err != nil {
@@ -252,14 +249,13 @@ func newGateDir(parent, name, extra string) (*gateDir, error) {
 func (g *gateDir) close() { g.audit.close() }
 
 // auditSink receives the gate's syslog datagrams and counts the login
-// lines, and the allow lines by user and factor.
+// allow lines by "USER/FACTOR", and all of them as "*".
 type auditSink struct {
-	path         string
-	conn         *net.UnixConn
-	done         chan struct{}
-	mu           sync.Mutex
-	lines, allow int
-	byKey        map[string]int // allow lines by "USER/FACTOR"
+	path  string
+	conn  *net.UnixConn
+	done  chan struct{}
+	mu    sync.Mutex
+	byKey map[string]int
 }
 
 func listenAudit(path string) (*auditSink, error) {
@@ -287,23 +283,14 @@ func listenAudit(path string) (*auditSink, error) {
 				return v
 			}
 			a.mu.Lock()
-			if strings.Contains(l, "action=login") {
-				a.lines++
-				if strings.Contains(l, "result=allow") {
-					a.allow++
-					a.byKey[field("user")+"/"+field("factor")]++
-				}
+			if strings.Contains(l, "action=login") && strings.Contains(l, "result=allow") {
+				a.byKey["*"]++
+				a.byKey[field("user")+"/"+field("factor")]++
 			}
 			a.mu.Unlock()
 		}
 	}()
 	return a, nil
-}
-
-func (a *auditSink) counts() (lines, allow int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lines, a.allow
 }
 
 // allowed is the number of allow lines for key, "USER/FACTOR".
