@@ -210,11 +210,17 @@ type peer struct {
 }
 
 // ok is the check of a row that must exit 0 and say nothing.
-func ok(status int, stderr string) error {
-	if status != 0 || stderr != "" {
-		return fmt.Errorf("exit %d: %q", status, stderr)
+var ok = exits(0, "")
+
+// exits is the check of a row that must exit with status and say says (or
+// nothing, when says is empty), and no warning.
+func exits(status int, says string) func(int, string) error {
+	return func(st int, stderr string) error {
+		if st != status || !strings.Contains(stderr, says) || (says == "" && stderr != "") || strings.Contains(stderr, "warning") {
+			return fmt.Errorf("want exit %d saying %q, got exit %d: %q", status, says, st, stderr)
+		}
+		return nil
 	}
-	return nil
 }
 
 // gateSet is one logingate binary's gate rows (B, C, D) with a state
@@ -264,21 +270,9 @@ func (gs *gateSet) cases(shellRun string) []kase {
 	return []kase{
 		a.audited(kase{id: gs.idPre + "totp", label: "B: gate, TOTP code, then " + shellRun + gs.suffix, prep: gs.totp}, "root/totp"),
 		{id: gs.idPre + "wrong", label: "C: gate, wrong code (denied, no exec)" + gs.suffix,
-			prep: func() (*exec.Cmd, error) { return gs.login(wrongCode(gs.en.secret)) },
-			check: func(status int, stderr string) error {
-				if status != 1 || !strings.Contains(stderr, "wrong code") {
-					return fmt.Errorf("want a denial, got exit %d: %q", status, stderr)
-				}
-				return nil
-			}},
+			prep: func() (*exec.Cmd, error) { return gs.login(wrongCode(gs.en.secret)) }, check: exits(1, "wrong code")},
 		a.audited(kase{id: gs.idPre + "backup", label: "D: gate, backup code, then " + shellRun + gs.suffix,
-			prep: func() (*exec.Cmd, error) { return gs.login(gs.en.codes[0]) },
-			check: func(status int, stderr string) error {
-				if status != 0 || !strings.Contains(stderr, "backup codes left") || strings.Contains(stderr, "warning") {
-					return fmt.Errorf("want a login, got exit %d: %q", status, stderr)
-				}
-				return nil
-			}}, "root/backup"),
+			prep: func() (*exec.Cmd, error) { return gs.login(gs.en.codes[0]) }, check: exits(0, "backup codes left")}, "root/backup"),
 	}
 }
 

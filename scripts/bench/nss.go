@@ -119,6 +119,10 @@ func nssRows(dir string, gs *gateSet, r *runner, shell, shellRun string) (peer, 
 	cmd := exec.Command(gs.bin, enrollArgs(gs.g.config, nssUser)...)
 	cmd.Env, cmd.Stdout = baseEnv(), &out
 	_, status, stderr, err := r.run(cmd, b.mounts...)
+	if err != nil && strings.Contains(err.Error(), "private mount namespace") {
+		b.close()
+		return peer{why: "the NSS rows: no private mount namespace here"}, nil
+	}
 	if err == nil && status != 0 {
 		err = fmt.Errorf("exit %d: %s", status, stderr)
 	}

@@ -122,7 +122,7 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSectio
 	// diff is a row of "Against the target": the median wall and CPU of
 	// to − from, then the target cells.
 	diff := func(what, to, from, rest string) {
-		p("| %s, median %s | %s | %s | %s |\n", what, what2(l, to, from), ms(wall(to)-wall(from)), ms(cpu(to)-cpu(from)), rest)
+		p("| %s | %s | %s | %s |\n", what, ms(wall(to)-wall(from)), ms(cpu(to)-cpu(from)), rest)
 	}
 
 	p("# Benchmarks\n\n")
@@ -151,28 +151,28 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSectio
 
 	p("\n### Against the target\n\n| | wall | CPU | target | |\n|---|---:|---:|---:|---|\n")
 	added, rss := wall("totp")-wall("shell"), l.get("totp").maxRSS()
-	diff("added to a TOTP login", "totp", "shell", fmt.Sprintf("≤ %s | %s", ms(targetAdded), verdict(added <= targetAdded)))
+	diff("added to a TOTP login, median B − A", "totp", "shell", fmt.Sprintf("≤ %s | %s", ms(targetAdded), verdict(added <= targetAdded)))
 	p("| max RSS of B | | | ≤ %s | %s (%s) |\n", mib(targetRSS), verdict(rss <= targetRSS), mib(rss))
-	diff("the floor over a bare shell", "floor", "shell", " | what no gate can avoid")
+	diff("the floor over a bare shell, median F − A", "floor", "shell", " | what no gate can avoid")
 	overFloor := wall("totp") - wall("floor")
-	diff("added over the floor", "totp", "floor", fmt.Sprintf("≤ %s | %s", ms(targetOverFloor), verdict(overFloor <= targetOverFloor)))
+	diff("added over the floor, median B − F", "totp", "floor", fmt.Sprintf("≤ %s | %s", ms(targetOverFloor), verdict(overFloor <= targetOverFloor)))
 	overTOTP := wall("backup") - wall("totp")
-	diff("a backup code over a TOTP code", "backup", "totp", fmt.Sprintf("≤ %s | %s", ms(targetBackup), verdict(overTOTP <= targetBackup)))
+	diff("a backup code over a TOTP code, median D − B", "backup", "totp", fmt.Sprintf("≤ %s | %s", ms(targetBackup), verdict(overTOTP <= targetBackup)))
 	rssD := l.get("backup").maxRSS()
 	p("| max RSS of D | | | ≤ %s | %s (%s) |\n", mib(targetRSS), verdict(rssD <= targetRSS), mib(rssD))
 	if l.get("nss-user") != nil && l.get("nss-files") != nil {
-		diff("a user only NSS knows", "nss-user", "totp", fmt.Sprintf(" | B′ − B = %s (a files user under that nsswitch), N − B′ = %s", ms(wall("nss-files")-wall("totp")), ms(wall("nss-user")-wall("nss-files"))))
+		diff("a user only NSS knows, median N − B", "nss-user", "totp", fmt.Sprintf(" | B′ − B = %s (a files user under that nsswitch), N − B′ = %s", ms(wall("nss-files")-wall("totp")), ms(wall("nss-user")-wall("nss-files"))))
 	}
 	if l.get("pam-totp") != nil {
-		diff("google-authenticator's module", "pam-totp", "pam-permit", " | for comparison")
+		diff("google-authenticator's module, median E1 − E0", "pam-totp", "pam-permit", " | for comparison")
 	}
 	if l.get("duo-push") != nil {
-		diff("a Duo passcode login", "duo-passcode", "shell", " | ")
+		diff("a Duo passcode login, median G − A", "duo-passcode", "shell", " | ")
 		ratio := float64(wall("duo-push")) / float64(wall("duo-bare"))
 		p("| a Duo Push login against a bare duo_api_golang program, medians H / H0 | %.2f× | %.2f× | ≤ %.1f× | %s |\n", ratio, float64(cpu("duo-push"))/float64(cpu("duo-bare")), targetDuoRatio, verdict(ratio <= targetDuoRatio))
 	}
 	if l.get("radius") != nil {
-		diff("a RADIUS login over a TOTP login", "radius", "totp", " | ")
+		diff("a RADIUS login over a TOTP login, median R − B", "radius", "totp", " | ")
 	}
 
 	if l.get("nss-user") != nil {
@@ -207,18 +207,6 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSectio
 		writeStress(&b, l, s)
 	}
 	return b.String()
-}
-
-// what2 names the difference to − from by the rows' letters.
-func what2(l *latencyResult, to, from string) string {
-	letter := func(id string) string {
-		lab := l.get(id).label
-		if i := strings.Index(lab, ":"); i > 0 && i <= 5 {
-			return lab[:i]
-		}
-		return id
-	}
-	return letter(to) + " − " + letter(from)
 }
 
 // steps decompose C − /bin/true, one added thing at a time.
