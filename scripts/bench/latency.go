@@ -18,12 +18,12 @@ const warmup = 10
 
 // kase is one row of the latency table.
 type kase struct {
-	id    string // short key the report refers to
-	label string
+	id, label string
 	// prep builds the command; it may restore state first. Untimed.
 	prep func() (*exec.Cmd, error)
 	// check says whether the run did what the row claims.
 	check func(status int, stderr string) error
+	opts  []string // the launcher's options (launcher.go)
 }
 
 // row is a case's measurements.
@@ -33,21 +33,17 @@ type row struct {
 }
 
 func (r *row) wall(q float64) time.Duration {
-	return r.quantile(q, func(s sample) time.Duration { return s.wall })
+	return r.quantile(q, func(s sample) int64 { return int64(s.wall) })
 }
-
 func (r *row) cpu(q float64) time.Duration {
-	return r.quantile(q, func(s sample) time.Duration { return s.cpu })
+	return r.quantile(q, func(s sample) int64 { return int64(s.cpu) })
 }
+func (r *row) faults() int64 { return int64(r.quantile(0.5, func(s sample) int64 { return s.faults })) }
 
-func (r *row) faults() int64 {
-	return int64(r.quantile(0.5, func(s sample) time.Duration { return time.Duration(s.faults) }))
-}
-
-func (r *row) quantile(q float64, of func(sample) time.Duration) time.Duration {
+func (r *row) quantile(q float64, of func(sample) int64) time.Duration {
 	d := make([]time.Duration, len(r.samples))
 	for i, s := range r.samples {
-		d[i] = of(s)
+		d[i] = time.Duration(of(s))
 	}
 	slices.Sort(d)
 	return quantile(d, q)
@@ -65,8 +61,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(q*float64(len(sorted)-1) + 0.5)
-	return sorted[i]
+	return sorted[int(q*float64(len(sorted)-1)+0.5)]
 }
 
 // latencyResult is the latency section.
@@ -75,13 +70,8 @@ type latencyResult struct {
 	shell      string
 	fsync      time.Duration // median in-process durable write of a state-sized file
 	fsyncBytes int
-	pamMissing string // why the PAM rows are absent, if they are
-	// radiusMissing says why the RADIUS row is absent, if it is;
-	// radiusServer is the server's name and version; radiusAccepts is
-	// its count of accepts for the row's radiusLogins logins.
-	radiusMissing, radiusServer string
-	radiusAccepts, radiusLogins int
-	loadAfter                   string // load averages when the runs ended
+	missing    []string // peers whose rows are absent, and why
+	loadAfter  string
 }
 
 func (l *latencyResult) get(id string) *row {
@@ -103,13 +93,16 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 		return nil, err
 	}
 	res := &latencyResult{shell: shell}
+	r, err := newRunner(dir, bins.launcher)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
 	gs, err := newGateSet(ctx, dir, "latency", bins.gate, "", "")
 	if err != nil {
 		return nil, err
 	}
 	defer gs.close()
-	g := gs.g
-	pristine := gs.pristine
 
 	plain := func(path string, args ...string) func() (*exec.Cmd, error) {
 		return func() (*exec.Cmd, error) {
@@ -118,76 +111,62 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 			return cmd, nil
 		}
 	}
-	shellCmd := func() (*exec.Cmd, error) {
-		cmd := exec.Command(shell, "-c", "/bin/true")
-		cmd.Args[0] = filepath.Base(shell) // as the gate execs it
-		cmd.Env = baseEnv()
-		return cmd, nil
-	}
 	floorDir := filepath.Join(dir, "floor-state")
 	if err := os.Mkdir(floorDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := restore(filepath.Join(floorDir, "state.json"), pristine, 0o600); err != nil {
+	if err := restore(filepath.Join(floorDir, "state.json"), gs.pristine, 0o600, nobody); err != nil {
 		return nil, err
 	}
-
+	shellRun := "`" + shell + " -c /bin/true`"
 	cases := []kase{
-		{id: "true", label: "`/bin/true`", prep: plain("/bin/true"), check: ok},
-		{id: "go-static", label: "Go, empty `main`, `CGO_ENABLED=0`", prep: plain(bins.nopStatic), check: ok},
-		{id: "go-cgo", label: "Go, empty `main`, cgo (dynamic, glibc)", prep: plain(bins.nopCgo), check: ok},
-		{id: "version", label: "`logingate version` (start-up only)", prep: plain(bins.gate, "version"), check: ok},
-		{id: "check-config", label: "`logingate check-config` (start-up + config)", prep: plain(bins.gate, "-c", g.config, "check-config"), check: ok},
-		{id: "shell", label: "A: `" + shell + " -c /bin/true` alone", prep: shellCmd, check: ok},
-		{id: "floor", label: "F: the floor (static Go: lock, read, durable rewrite of the state, then `" + shell + " -c /bin/true`)",
-			prep: plain(bins.floor, floorDir, shell), check: ok},
+		{id: "true", label: "`/bin/true`", prep: plain("/bin/true")},
+		{id: "go-static", label: "Go, empty `main`, `CGO_ENABLED=0`", prep: plain(bins.nopStatic)},
+		{id: "go-cgo", label: "Go, empty `main`, cgo (dynamic, glibc)", prep: plain(bins.nopCgo)},
+		{id: "version", label: "`logingate version` (start-up only)", prep: plain(bins.gate, "version")},
+		{id: "check-config", label: "`logingate check-config` (start-up + config)", prep: plain(bins.gate, "-c", gs.g.config, "check-config")},
+		{id: "shell", label: "A: " + shellRun + " alone", prep: func() (*exec.Cmd, error) {
+			cmd := exec.Command(shell, "-c", "/bin/true")
+			cmd.Args[0] = filepath.Base(shell) // as the gate execs it
+			cmd.Env = baseEnv()
+			return cmd, nil
+		}},
+		{id: "floor", label: "F: the floor (static Go: lock, read, durable rewrite of the state, then " + shellRun + ")", prep: plain(bins.floor, floorDir, shell)},
 	}
-	cases = append(cases, gs.cases(shell)...)
+	cases = append(cases, gs.cases(shellRun)...)
 	if bins.base != "" {
 		base, err := newGateSet(ctx, dir, "latency-base", bins.base, "base-", " (base)")
 		if err != nil {
 			return nil, fmt.Errorf("base binary: %v", err)
 		}
 		defer base.close()
-		cases = append(cases, base.cases(shell)...)
+		cases = append(cases, base.cases(shellRun)...)
 	}
-	duo, err := newDuoBench(dir, g, warmup+n)
-	if err != nil {
-		return nil, err
+	for _, start := range []func() (peer, error){
+		func() (peer, error) { return nssRows(dir, gs, r, shell, shellRun) },
+		func() (peer, error) { return duoRows(dir, gs.g, warmup+n, bins, shell, shellRun) },
+		func() (peer, error) { return radiusRows(dir, bins.gate, shellRun) },
+		func() (peer, error) { return pamRows(ctx, dir) },
+	} {
+		pr, err := start()
+		if err != nil {
+			return nil, err
+		}
+		if pr.close != nil {
+			defer pr.close()
+		}
+		if pr.why != "" {
+			res.missing = append(res.missing, pr.why)
+		}
+		cases = append(cases, pr.cases...)
 	}
-	defer duo.close()
-	cases = append(cases, duo.cases(bins.gate, bins.duoBare, shell)...)
-	rad, why, err := newRADIUSBench(dir, bins.gate)
-	if err != nil {
-		return nil, fmt.Errorf("RADIUS row: %v", err)
-	}
-	if rad != nil {
-		defer rad.close()
-		cases = append(cases, rad.kase(bins.gate, shell))
-	}
-	res.radiusMissing = why
-	pam, why, err := newPAM(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	if pam != nil {
-		defer pam.cleanup()
-		cases = append(cases, pam.cases()...)
-	}
-	res.pamMissing = why
 	if len(only) > 0 {
 		cases = slices.DeleteFunc(cases, func(c kase) bool { return !slices.Contains(only, c.id) })
-		if rad != nil && !slices.ContainsFunc(cases, func(c kase) bool { return c.id == "radius" }) {
-			rad = nil // its accept count is not checked when its row is left out
-		}
 	}
-
-	r, err := newRunner(dir, bins.launcher)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
 	for _, c := range cases {
+		if c.check == nil {
+			c.check = ok
+		}
 		res.rows = append(res.rows, &row{kase: c})
 	}
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -201,11 +180,11 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 			if err != nil {
 				return nil, fmt.Errorf("%s: %v", row.id, err)
 			}
-			s, status, stderr, err := r.run(cmd)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", row.id, err)
+			s, status, stderr, err := r.run(cmd, row.opts...)
+			if err == nil {
+				err = row.check(status, stderr)
 			}
-			if err := row.check(status, stderr); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("%s (run %d): %v", row.label, i, err)
 			}
 			if i >= warmup {
@@ -217,31 +196,31 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 		}
 	}
 	res.loadAfter = loadavg()
-	if rad != nil {
-		// FreeRADIUS's own count: an Access-Accept for every login of the
-		// row, the untimed first one included.
-		res.radiusServer, res.radiusLogins = rad.version, rad.runs
-		for range 100 {
-			if res.radiusAccepts = rad.accepts(); res.radiusAccepts < 0 || res.radiusAccepts >= rad.runs {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if res.radiusAccepts >= 0 && res.radiusAccepts != rad.runs {
-			return nil, fmt.Errorf("FreeRADIUS logged %d accepts for the RADIUS row's %d logins", res.radiusAccepts, rad.runs)
-		}
-	}
-	res.fsyncBytes = len(pristine)
-	res.fsync, err = fsyncCost(g.dir, len(pristine), n)
+	res.fsyncBytes = len(gs.pristine)
+	res.fsync, err = fsyncCost(gs.g.dir, len(gs.pristine), n)
 	return res, err
 }
 
+// peer is what a peer adds to the run: its rows, or why it cannot (not
+// installed), and what to stop at the end.
+type peer struct {
+	cases []kase
+	close func()
+	why   string
+}
+
 // ok is the check of a row that must exit 0 and say nothing.
-func ok(status int, stderr string) error {
-	if status != 0 || stderr != "" {
-		return fmt.Errorf("exit %d: %q", status, stderr)
+var ok = exits(0, "")
+
+// exits is the check of a row that must exit with status and say says (or
+// nothing, when says is empty), and no warning.
+func exits(status int, says string) func(int, string) error {
+	return func(st int, stderr string) error {
+		if st != status || !strings.Contains(stderr, says) || (says == "" && stderr != "") || strings.Contains(stderr, "warning") {
+			return fmt.Errorf("want exit %d saying %q, got exit %d: %q", status, says, st, stderr)
+		}
+		return nil
 	}
-	return nil
 }
 
 // gateSet is one logingate binary's gate rows (B, C, D) with a state
@@ -251,7 +230,7 @@ type gateSet struct {
 	g             *gateDir
 	bin           string
 	en            *enrollment
-	statePath     string
+	state         string
 	pristine      []byte
 	idPre, suffix string
 }
@@ -261,17 +240,11 @@ func newGateSet(ctx context.Context, dir, name, bin, idPre, suffix string) (*gat
 	if err != nil {
 		return nil, err
 	}
-	en, err := enroll(ctx, bin, g.config)
+	gs := &gateSet{g: g, bin: bin, state: filepath.Join(g.state, "root", "state.json"), idPre: idPre, suffix: suffix}
+	if gs.en, err = enroll(ctx, bin, g.config); err == nil {
+		gs.pristine, err = os.ReadFile(gs.state)
+	}
 	if err != nil {
-		g.close()
-		return nil, err
-	}
-	if err := checkTOTP(en.secret); err != nil {
-		g.close()
-		return nil, err
-	}
-	gs := &gateSet{g: g, bin: bin, en: en, statePath: filepath.Join(g.state, "root", "state.json"), idPre: idPre, suffix: suffix}
-	if gs.pristine, err = os.ReadFile(gs.statePath); err != nil {
 		g.close()
 		return nil, err
 	}
@@ -280,36 +253,26 @@ func newGateSet(ctx context.Context, dir, name, bin, idPre, suffix string) (*gat
 
 func (gs *gateSet) close() { gs.g.close() }
 
-func (gs *gateSet) cases(shell string) []kase {
-	gateCmd := func(code string) (*exec.Cmd, error) {
-		if err := restore(gs.statePath, gs.pristine, 0o600); err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(gs.bin, "-c", gs.g.config, "/bin/true")
-		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
-		return cmd, nil
+// login is root's login with code, from the fresh enrollment.
+func (gs *gateSet) login(code string) (*exec.Cmd, error) {
+	if err := restore(gs.state, gs.pristine, 0o600, nobody); err != nil {
+		return nil, err
 	}
-	allowed := func(says string) func(int, string) error {
-		return func(status int, stderr string) error {
-			if status != 0 || !strings.Contains(stderr, says) || strings.Contains(stderr, "warning") {
-				return fmt.Errorf("want a login, got exit %d: %q", status, stderr)
-			}
-			return nil
-		}
-	}
+	cmd := exec.Command(gs.bin, "-c", gs.g.config, "/bin/true")
+	cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + code)
+	return cmd, nil
+}
+
+func (gs *gateSet) totp() (*exec.Cmd, error) { return gs.login(totpCode(gs.en.secret, time.Now(), 6)) }
+
+func (gs *gateSet) cases(shellRun string) []kase {
+	a := gs.g.audit
 	return []kase{
-		{id: gs.idPre + "totp", label: "B: gate, TOTP code, then `" + shell + " -c /bin/true`" + gs.suffix,
-			prep: func() (*exec.Cmd, error) { return gateCmd(totpCode(gs.en.secret, time.Now(), 6)) }, check: ok},
+		a.audited(kase{id: gs.idPre + "totp", label: "B: gate, TOTP code, then " + shellRun + gs.suffix, prep: gs.totp}, "root/totp"),
 		{id: gs.idPre + "wrong", label: "C: gate, wrong code (denied, no exec)" + gs.suffix,
-			prep: func() (*exec.Cmd, error) { return gateCmd(wrongCode(gs.en.secret)) },
-			check: func(status int, stderr string) error {
-				if status != 1 || !strings.Contains(stderr, "wrong code") {
-					return fmt.Errorf("want a denial, got exit %d: %q", status, stderr)
-				}
-				return nil
-			}},
-		{id: gs.idPre + "backup", label: "D: gate, backup code, then `" + shell + " -c /bin/true`" + gs.suffix,
-			prep: func() (*exec.Cmd, error) { return gateCmd(gs.en.codes[0]) }, check: allowed("backup codes left")},
+			prep: func() (*exec.Cmd, error) { return gs.login(wrongCode(gs.en.secret)) }, check: exits(1, "wrong code")},
+		a.audited(kase{id: gs.idPre + "backup", label: "D: gate, backup code, then " + shellRun + gs.suffix,
+			prep: func() (*exec.Cmd, error) { return gs.login(gs.en.codes[0]) }, check: exits(0, "backup codes left")}, "root/backup"),
 	}
 }
 
@@ -322,8 +285,7 @@ func wrongCode(secret string) string {
 		valid[totpCode(secret, now.Add(time.Duration(d)*30*time.Second), 6)] = true
 	}
 	for i := 0; ; i++ {
-		c := fmt.Sprintf("%06d", (i*7919)%1000000)
-		if !valid[c] {
+		if c := fmt.Sprintf("%06d", (i*7919)%1000000); !valid[c] {
 			return c
 		}
 	}
@@ -339,11 +301,10 @@ func loginShell() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("getent passwd %s: %v", u.Username, err)
 	}
-	f := strings.Split(strings.TrimSpace(string(out)), ":")
-	if len(f) < 7 || f[6] == "" {
-		return "/bin/sh", nil
+	if f := strings.Split(strings.TrimSpace(string(out)), ":"); len(f) >= 7 && f[6] != "" {
+		return f[6], nil
 	}
-	return f[6], nil
+	return "/bin/sh", nil
 }
 
 // fsyncCost times, in this process, what the state store does for each
@@ -355,11 +316,10 @@ func fsyncCost(dir string, size, n int) (time.Duration, error) {
 		return 0, err
 	}
 	data := make([]byte, size)
-	path := filepath.Join(d, "state.json")
 	var times []time.Duration
 	for range n {
 		start := time.Now()
-		if err := restore(path, data, 0o600); err != nil {
+		if err := restore(filepath.Join(d, "state.json"), data, 0o600, nobody); err != nil {
 			return 0, err
 		}
 		times = append(times, time.Since(start))

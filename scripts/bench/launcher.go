@@ -9,23 +9,29 @@ import (
 )
 
 // launcherC times one process and reports its CPU time, page faults and
-// peak memory.
-// It exists because a Go parent cannot measure the peak: Go starts children
-// with clone(CLONE_VM|CLONE_VFORK), and Linux records the peak of the
-// address space a process leaves at exec, which for such a child is the
-// parent's, so every row would read at least the driver's own size (about
-// 8 MB). The launcher spawns the same way (posix_spawn) but is a small C
-// program, so the floor is its own peak, about 1 MB: the `/bin/true` row
-// shows it. The wall time is taken here too, from just before the spawn to
-// the reaped exit, without the Go runtime's own work around a child.
+// peak memory. A Go parent cannot measure the peak: Go starts children with
+// clone(CLONE_VM|CLONE_VFORK), and Linux records the peak of the address
+// space a process leaves at exec, which for such a child is the parent's
+// (about 8 MB). The launcher spawns the same way but is a small C program,
+// so the floor is its own peak, about 1 MB (the `/bin/true` row). The wall
+// time runs from just before the spawn to the reaped exit.
 //
-// Usage: launcher PATH ARGV0 [ARGS...]; it writes "wall_ns maxrss_kib
-// status cpu_us minor_faults" to fd 3, which the child does not inherit. stdin, stdout,
-// stderr, the environment and the session are passed on unchanged.
+// Usage: launcher [-m SRC:DST]... [-u UID:GID[,GID...]] PATH ARGV0 [ARGS...].
+// Before the clock starts, -m runs the child in a private mount namespace
+// with SRC bound over DST (an nsswitch.conf for one row, never the
+// machine's), and -u runs it as UID with primary group GID and the other
+// gids as supplementary groups, as sshd hands a login over. It writes
+// "wall_ns maxrss_kib status cpu_us minor_faults" to fd 3, which the child
+// does not inherit; stdio, the environment and the session pass unchanged.
 const launcherC = `#define _GNU_SOURCE
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,13 +39,47 @@ const launcherC = `#define _GNU_SOURCE
 
 extern char **environ;
 
+static int fail(const char *what, const char *arg) {
+	fprintf(stderr, "launcher: %s %s: %m\n", what, arg);
+	return 3;
+}
+
 int main(int argc, char **argv) {
-	if (argc < 3 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
 		return 2;
+	int i = 1, private = 0, ngid = 0;
+	uid_t uid = 0;
+	gid_t gids[16];
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		char *arg = argv[i + 1];
+		if (strcmp(argv[i], "-m") == 0) {
+			char *dst = strchr(arg, ':');
+			if (!dst)
+				return 2;
+			*dst++ = 0;
+			if (!private && (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
+				return fail("private mount namespace", "");
+			private = 1;
+			if (mount(arg, dst, NULL, MS_BIND, NULL) < 0)
+				return fail("bind mount over", dst);
+		} else if (strcmp(argv[i], "-u") == 0) {
+			char *p = arg;
+			uid = strtoul(p, &p, 10);
+			while ((*p == ':' || *p == ',') && ngid < 16)
+				gids[ngid++] = strtoul(p + 1, &p, 10);
+			if (*p || ngid == 0)
+				return 2;
+		} else
+			return 2;
+	}
+	if (argc - i < 2)
+		return 2;
+	if (ngid && (setgroups(ngid - 1, gids + 1) < 0 || setgid(gids[0]) < 0 || setuid(uid) < 0))
+		return fail("switching to uid", argv[i - 1]);
 	struct timespec a, b;
 	pid_t pid;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (posix_spawn(&pid, argv[1], NULL, NULL, argv + 2, environ) != 0)
+	if (posix_spawn(&pid, argv[i], NULL, NULL, argv + i + 1, environ) != 0)
 		return 2;
 	int st;
 	struct rusage ru;
@@ -54,11 +94,9 @@ int main(int argc, char **argv) {
 }
 `
 
-// buildLauncher compiles the launcher with the C compiler cgo uses (the
-// logingate build needs one anyway).
+// buildLauncher compiles the launcher with the C compiler cgo uses.
 func buildLauncher(ctx context.Context, dir string) (string, error) {
-	src := filepath.Join(dir, "launcher.c")
-	out := filepath.Join(dir, "launcher")
+	src, out := filepath.Join(dir, "launcher.c"), filepath.Join(dir, "launcher")
 	if err := os.WriteFile(src, []byte(launcherC), 0o600); err != nil {
 		return "", err
 	}
@@ -66,7 +104,7 @@ func buildLauncher(ctx context.Context, dir string) (string, error) {
 	if cc == "" {
 		cc = "cc"
 	}
-	if b, err := exec.CommandContext(ctx, cc, "-O2", "-o", out, src).CombinedOutput(); err != nil {
+	if b, err := exec.CommandContext(ctx, cc, "-O2", "-Wall", "-o", out, src).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%s launcher.c: %v\n%s", cc, err, b)
 	}
 	return out, nil

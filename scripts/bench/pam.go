@@ -16,31 +16,27 @@ import (
 const pamMarker = "# written by logingate's make bench (scripts/bench); removed when it ends\n"
 
 // The PAM services the bench installs for the length of the run.
-var (
-	pamServiceGA     = "logingate-bench-ga"
-	pamServicePermit = "logingate-bench-permit"
-)
+const pamServiceGA, pamServicePermit = "logingate-bench-ga", "logingate-bench-permit"
 
 // pamPeer is google-authenticator's PAM module driven by pamtester.
 type pamPeer struct {
-	pamtester string
-	secrets   string // the secrets file the real google-authenticator tool made
-	pristine  []byte
-	secret    string
-	scratch   string
-	stdin     *os.File // the answer to the code prompt, rewritten for each run
-	services  []string
+	pamtester       string
+	secrets         string // the secrets file the real google-authenticator tool made
+	pristine        []byte
+	secret, scratch string
+	stdin           *os.File // the answer to the code prompt, rewritten for each run
+	services        []string
 }
 
-// newPAM sets up the peer rows, or says why it cannot (not installed).
-func newPAM(ctx context.Context, dir string) (*pamPeer, string, error) {
+// pamRows sets up the peer rows, or says why it cannot (not installed).
+func pamRows(ctx context.Context, dir string) (peer, error) {
 	pamtester, err := exec.LookPath("pamtester")
 	if err != nil {
-		return nil, "pamtester is not installed", nil
+		return peer{why: "the google-authenticator rows: pamtester is not installed"}, nil
 	}
 	tool, err := exec.LookPath("google-authenticator")
 	if err != nil {
-		return nil, "google-authenticator (libpam-google-authenticator) is not installed", nil
+		return peer{why: "the google-authenticator rows: google-authenticator (libpam-google-authenticator) is not installed"}, nil
 	}
 	module := ""
 	for _, pat := range []string{"/lib/*/security/pam_google_authenticator.so", "/usr/lib/*/security/pam_google_authenticator.so", "/usr/lib/security/pam_google_authenticator.so"} {
@@ -50,41 +46,41 @@ func newPAM(ctx context.Context, dir string) (*pamPeer, string, error) {
 		}
 	}
 	if module == "" {
-		return nil, "pam_google_authenticator.so is not installed", nil
+		return peer{why: "the google-authenticator rows: pam_google_authenticator.so is not installed"}, nil
 	}
 
 	p := &pamPeer{pamtester: pamtester, secrets: filepath.Join(dir, "ga", "secrets")}
 	if err := os.Mkdir(filepath.Dir(p.secrets), 0o700); err != nil {
-		return nil, "", err
+		return peer{}, err
 	}
 	// The tool's own defaults for a TOTP file (-t -d -r 3 -R 30 -w 3: reuse
 	// refused, rate limit on, one step either side), as a user gets when
 	// answering yes to its questions; -f -q -C write it without asking.
 	out, err := exec.CommandContext(ctx, tool, "-t", "-d", "-r", "3", "-R", "30", "-w", "3", "-e", "5", "-f", "-q", "-C", "-Q", "NONE", "-s", p.secrets).CombinedOutput()
 	if err != nil {
-		return nil, "", fmt.Errorf("google-authenticator: %v: %s", err, out)
+		return peer{}, fmt.Errorf("google-authenticator: %v: %s", err, out)
 	}
 	if p.pristine, err = os.ReadFile(p.secrets); err != nil {
-		return nil, "", err
+		return peer{}, err
 	}
 	lines := strings.Split(strings.TrimSpace(string(p.pristine)), "\n")
 	p.secret = lines[0]
 	p.scratch = lines[len(lines)-1]
 	if len(p.scratch) != 8 || strings.HasPrefix(p.scratch, "\"") {
-		return nil, "", errors.New("google-authenticator wrote no scratch codes")
+		return peer{}, errors.New("google-authenticator wrote no scratch codes")
 	}
 	if p.stdin, err = os.Create(filepath.Join(dir, "ga", "stdin")); err != nil {
-		return nil, "", err
+		return peer{}, err
 	}
-	if err := p.install(pamServiceGA, fmt.Sprintf("auth required %s secret=%s user=root\n", module, p.secrets)); err != nil {
+	err = p.install(pamServiceGA, fmt.Sprintf("auth required %s secret=%s user=root\n", module, p.secrets))
+	if err == nil {
+		err = p.install(pamServicePermit, "auth required pam_permit.so\n")
+	}
+	if err != nil {
 		p.cleanup()
-		return nil, "", err
+		return peer{}, err
 	}
-	if err := p.install(pamServicePermit, "auth required pam_permit.so\n"); err != nil {
-		p.cleanup()
-		return nil, "", err
-	}
-	return p, "", nil
+	return peer{cases: p.cases(), close: p.cleanup}, nil
 }
 
 // install writes /etc/pam.d/NAME, refusing to replace a file the bench did
@@ -119,7 +115,7 @@ func (p *pamPeer) cleanup() {
 // one: DISALLOW_REUSE and RATE_LIMIT stay on and are written on every
 // login, as the gate writes its used step.
 func (p *pamPeer) cmd(service, answer string) (*exec.Cmd, error) {
-	if err := restore(p.secrets, p.pristine, 0o400); err != nil {
+	if err := restore(p.secrets, p.pristine, 0o400, nobody); err != nil {
 		return nil, err
 	}
 	if err := p.stdin.Truncate(0); err != nil {

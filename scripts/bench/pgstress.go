@@ -75,33 +75,20 @@ func newPGBench(ctx context.Context, dir string) (*pgBench, string, error) {
 
 func (p *pgBench) close() { p.srv.Close() }
 
-// pgStore is the stress run's view of the database: it creates the schema
-// through the CLI, as an operator does, and reads the user's state back
-// with the store's own decoder.
-type pgStore struct {
-	pg *pgstore.Store
-}
-
-func (p *pgBench) open(ctx context.Context, gate, cfg string) (*pgStore, error) {
+// view creates the schema through the CLI, as an operator does, and reads
+// the user's row back with the store's own decoder, as a gate on another
+// host would. A transaction leaves nothing behind to count.
+func (p *pgBench) view(ctx context.Context, gate, cfg string) (backendView, error) {
 	if out, err := exec.CommandContext(ctx, gate, "-c", cfg, "store", "migrate").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("logingate store migrate: %v: %s", err, out)
+		return backendView{}, fmt.Errorf("logingate store migrate: %v: %s", err, out)
 	}
 	pg, err := pgstore.Open(pgstore.Options{DSN: p.dsn, Keys: p.keys, Host: "bench-reader"})
 	if err != nil {
-		return nil, err
+		return backendView{}, err
 	}
-	return &pgStore{pg: pg}, nil
+	return backendView{
+		read:   func(ctx context.Context) error { _, err := pg.Load(ctx, stressUser); return err },
+		strays: func() int { return -1 },
+		close:  func() { pg.Close() },
+	}, nil
 }
-
-func (s *pgStore) name() string { return "postgres" }
-
-// read loads and decrypts the user's row, as a gate on another host would.
-func (s *pgStore) read(ctx context.Context, user string) error {
-	_, err := s.pg.Load(ctx, user)
-	return err
-}
-
-// strays: a transaction leaves nothing behind that could be counted here.
-func (s *pgStore) strays(string) int { return -1 }
-
-func (s *pgStore) close() { s.pg.Close() }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -34,23 +33,12 @@ type binaries struct {
 }
 
 func build(ctx context.Context, dir string) (binaries, error) {
-	b := binaries{
-		gate:      filepath.Join(dir, "logingate"),
-		nopStatic: filepath.Join(dir, "nop-static"),
-		nopCgo:    filepath.Join(dir, "nop-cgo"),
-	}
-	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.gate+".built", "./cmd/logingate").CombinedOutput(); err != nil {
-		return b, fmt.Errorf("go build logingate: %v\n%s", err, out)
-	}
-	if err := installCopy(b.gate+".built", b.gate); err != nil {
-		return b, err
-	}
-	var err error
-	if b.launcher, err = buildLauncher(ctx, dir); err != nil {
-		return b, err
-	}
-	b.floor, b.duoBare = filepath.Join(dir, "floor"), filepath.Join(dir, "duobare")
+	at := func(name string) string { return filepath.Join(dir, name) }
+	b := binaries{gate: at("logingate"), nopStatic: at("nop-static"), nopCgo: at("nop-cgo"), floor: at("floor"), duoBare: at("duobare")}
 	for _, p := range []struct{ out, pkg, cgo string }{
+		{b.gate + ".built", "./cmd/logingate", "1"},
+		{b.nopStatic, "./scripts/bench/nop", "0"},
+		{b.nopCgo, "./scripts/bench/nop", "1"},
 		{b.floor, "./scripts/bench/floor", "0"},
 		{b.duoBare, "./scripts/bench/duobare", "1"}, // built as the gate is
 	} {
@@ -60,35 +48,21 @@ func build(ctx context.Context, dir string) (binaries, error) {
 			return b, fmt.Errorf("go build %s: %v\n%s", p.pkg, err, out)
 		}
 	}
-	for _, p := range []struct{ out, src, cgo string }{
-		{b.nopStatic, "package main\n\nfunc main() {}\n", "0"},
-		{b.nopCgo, "package main\n\nimport \"C\"\n\nfunc main() {}\n", "1"},
-	} {
-		src := p.out + "-src"
-		if err := os.Mkdir(src, 0o700); err != nil {
-			return b, err
-		}
-		if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(p.src), 0o600); err != nil {
-			return b, err
-		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", p.out, "main.go")
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "CGO_ENABLED="+p.cgo, "GOFLAGS=")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("go build %s: %v\n%s", filepath.Base(p.out), err, out)
-		}
+	if err := installCopy(b.gate+".built", b.gate); err != nil {
+		return b, err
 	}
-	return b, nil
+	var err error
+	b.launcher, err = buildLauncher(ctx, dir)
+	return b, err
 }
 
-// sample is one timed run: wall time from just before fork to the reaped
-// exit, the CPU time (user and system) the process used, and its peak
-// resident set. Linux keeps the CPU time and the peak across exec, so for
-// the gate they cover the gate and the shell it becomes.
+// sample is one timed run: wall time from just before the spawn to the
+// reaped exit, the CPU time (user and system), minor page faults and peak
+// resident set. Linux keeps the last three across exec, so for the gate
+// they cover the gate and the shell it becomes.
 type sample struct {
-	wall, cpu time.Duration
-	rssKiB    int64
-	faults    int64 // minor page faults: pages of the binary and libraries touched, memory first used
+	wall, cpu      time.Duration
+	rssKiB, faults int64
 }
 
 // runner runs one process at a time through the launcher, with stderr and
@@ -100,24 +74,21 @@ type runner struct {
 }
 
 func newRunner(dir, launcher string) (*runner, error) {
-	r := &runner{launcher: launcher}
-	var err error
-	if r.stderr, err = os.Create(filepath.Join(dir, "stderr")); err != nil {
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
 		return nil, err
 	}
-	if r.report, err = os.Create(filepath.Join(dir, "report")); err != nil {
-		r.stderr.Close()
-		return nil, err
-	}
-	return r, nil
+	report, err := os.Create(filepath.Join(dir, "report"))
+	return &runner{launcher, stderr, report}, err
 }
 
 func (r *runner) close() { r.stderr.Close(); r.report.Close() }
 
-// run times cmd (its path, argv, environment and stdin) in a new session,
-// with no controlling terminal, as a non-interactive ssh session. It returns
-// the exit status and what the process wrote to stderr.
-func (r *runner) run(cmd *exec.Cmd) (s sample, status int, stderr string, err error) {
+// run times cmd (its path, argv, environment, stdin and stdout) in a new
+// session with no controlling terminal, as a non-interactive ssh session;
+// opts go to the launcher first (launcher.go). It returns the exit status
+// and what the process wrote to stderr.
+func (r *runner) run(cmd *exec.Cmd, opts ...string) (s sample, status int, stderr string, err error) {
 	for _, f := range []*os.File{r.stderr, r.report} {
 		if err := f.Truncate(0); err != nil {
 			return s, 0, "", err
@@ -126,50 +97,54 @@ func (r *runner) run(cmd *exec.Cmd) (s sample, status int, stderr string, err er
 			return s, 0, "", err
 		}
 	}
-	l := exec.Command(r.launcher, append([]string{cmd.Path}, cmd.Args...)...)
+	l := exec.Command(r.launcher, append(append(opts, cmd.Path), cmd.Args...)...)
 	l.Env, l.Stdin, l.Stdout, l.Stderr = cmd.Env, cmd.Stdin, cmd.Stdout, r.stderr
 	l.ExtraFiles = []*os.File{r.report} // fd 3
 	l.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := l.Run(); err != nil {
-		return s, 0, "", fmt.Errorf("launcher: %v", err)
+	buf := make([]byte, 4096)
+	lerr := l.Run()
+	n, _ := r.stderr.ReadAt(buf, 0)
+	if lerr != nil {
+		return s, 0, "", fmt.Errorf("launcher: %v: %s", lerr, buf[:n])
 	}
 	var ns, rss, cpu, faults int64
 	if _, err := fmt.Fscan(io.NewSectionReader(r.report, 0, 256), &ns, &rss, &status, &cpu, &faults); err != nil {
 		return s, 0, "", fmt.Errorf("launcher report: %v", err)
 	}
-	buf := make([]byte, 4096)
-	n, _ := r.stderr.ReadAt(buf, 0)
 	return sample{time.Duration(ns), time.Duration(cpu) * time.Microsecond, rss, faults}, status, string(buf[:n]), nil
 }
 
-// restore puts data back at path durably: temp file, fsync, rename, fsync
-// of the directory. It runs outside the timed region; flushing here keeps
-// the next timed fsync from paying for this write.
-func restore(path string, data []byte, mode os.FileMode) error {
+// owner is who a restored file belongs to; nobody means as created (root).
+type owner struct{ uid, gid int }
+
+var nobody = owner{-1, -1}
+
+// restore puts data back at path durably, owned by o: temp file, fsync,
+// rename, fsync of the directory. It runs outside the timed region;
+// flushing here keeps the next timed fsync from paying for this write.
+func restore(path string, data []byte, mode os.FileMode, o owner) error {
 	tmp := path + ".bench-restore"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	_, err = f.Write(data)
+	if err == nil && o != nobody {
+		err = f.Chown(o.uid, o.gid)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
@@ -178,8 +153,8 @@ func syncDir(dir string) error {
 }
 
 // totpCode computes an RFC 6238 code (HMAC-SHA1, 30 s steps) here in the
-// driver, independent of logingate's implementation; checkTOTP compares it
-// once with oathtool.
+// driver, independent of logingate's implementation; every login row's
+// check proves it against the gate.
 func totpCode(secret string, t time.Time, digits int) string {
 	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
 	if err != nil {
@@ -199,23 +174,6 @@ func totpCode(secret string, t time.Time, digits int) string {
 	return fmt.Sprintf("%0*d", digits, v%mod)
 }
 
-// checkTOTP compares totpCode with oathtool, when oathtool is installed.
-func checkTOTP(secret string) error {
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		return nil
-	}
-	now := time.Now()
-	out, err := exec.Command(path, "--totp", "-b", fmt.Sprintf("--now=@%d", now.Unix()), secret).Output()
-	if err != nil {
-		return fmt.Errorf("oathtool: %v", err)
-	}
-	if got, want := totpCode(secret, now, 6), strings.TrimSpace(string(out)); got != want {
-		return fmt.Errorf("the bench's TOTP code %s differs from oathtool's %s", got, want)
-	}
-	return nil
-}
-
 // enrollment is what `logingate enroll --no-verify --json` hands out.
 type enrollment struct {
 	secret string
@@ -224,12 +182,19 @@ type enrollment struct {
 
 // enroll makes a fresh enrollment for root through the CLI.
 func enroll(ctx context.Context, gate, cfg string) (*enrollment, error) {
-	cmd := exec.CommandContext(ctx, gate, "-c", cfg, "enroll", "--user", "root", "--no-verify", "--json", "--force")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	return parseEnroll(exec.CommandContext(ctx, gate, enrollArgs(cfg, "root")...).Output())
+}
+
+func enrollArgs(cfg, user string) []string {
+	return []string{"-c", cfg, "enroll", "--user", user, "--no-verify", "--json", "--force"}
+}
+
+func parseEnroll(out []byte, err error) (*enrollment, error) {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		out = append(out, ee.Stderr...)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("logingate enroll: %v: %s%s", err, out, stderr.Bytes())
+		return nil, fmt.Errorf("logingate enroll: %v: %s", err, out)
 	}
 	var e struct {
 		URI   string   `json:"otpauth_uri"`
@@ -255,16 +220,15 @@ type gateDir struct {
 	audit              *auditSink
 }
 
-// newGateDir makes dir/name with a mode 1733 state directory (as the README
-// asks), an audit socket standing in for syslog, and a config of the
-// defaults plus extra.
+// newGateDir makes dir/name with a state directory of mode 1733 (the
+// layout without privilege separation, which every user may enter), an
+// audit socket standing in for syslog, and a config of the defaults plus
+// extra. Like /etc/logingate and /dev/log, the config and socket are
+// there for any user's gate.
 func newGateDir(parent, name, extra string) (*gateDir, error) {
 	dir := filepath.Join(parent, name)
 	g := &gateDir{dir: dir, config: filepath.Join(dir, "logingate.yaml"), state: filepath.Join(dir, "state")}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Mkdir(g.state, 0o700); err != nil {
+	if err := os.MkdirAll(g.state, 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(g.state, 0o733|os.ModeSticky); err != nil {
@@ -275,7 +239,7 @@ func newGateDir(parent, name, extra string) (*gateDir, error) {
 		return nil, err
 	}
 	cfg := fmt.Sprintf("state_dir: %s\naccept_env_factor: true\nsyslog: {socket: %s}\n%s", g.state, g.audit.path, extra)
-	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
 		g.audit.close()
 		return nil, err
 	}
@@ -284,16 +248,14 @@ func newGateDir(parent, name, extra string) (*gateDir, error) {
 
 func (g *gateDir) close() { g.audit.close() }
 
-// auditSink receives the gate's syslog datagrams and counts the allow lines,
-// in all and by factor.
+// auditSink receives the gate's syslog datagrams and counts the login
+// allow lines by "USER/FACTOR", and all of them as "*".
 type auditSink struct {
-	path     string
-	conn     *net.UnixConn
-	done     chan struct{}
-	mu       sync.Mutex
-	lines    int
-	allow    int
-	byFactor map[string]int // allow lines by their factor= value
+	path  string
+	conn  *net.UnixConn
+	done  chan struct{}
+	mu    sync.Mutex
+	byKey map[string]int
 }
 
 func listenAudit(path string) (*auditSink, error) {
@@ -301,7 +263,11 @@ func listenAudit(path string) (*auditSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auditSink{path: path, conn: c, done: make(chan struct{}), byFactor: map[string]int{}}
+	if err := os.Chmod(path, 0o666); err != nil {
+		c.Close()
+		return nil, err
+	}
+	a := &auditSink{path: path, conn: c, done: make(chan struct{}), byKey: map[string]int{}}
 	go func() {
 		defer close(a.done)
 		buf := make([]byte, 8192)
@@ -311,16 +277,15 @@ func listenAudit(path string) (*auditSink, error) {
 				return
 			}
 			l := string(buf[:n])
+			field := func(k string) string {
+				_, v, _ := strings.Cut(l, " "+k+"=")
+				v, _, _ = strings.Cut(v, " ")
+				return v
+			}
 			a.mu.Lock()
-			if strings.Contains(l, "action=login") {
-				a.lines++
-				if strings.Contains(l, "result=allow") {
-					a.allow++
-					if _, rest, ok := strings.Cut(l, " factor="); ok {
-						f, _, _ := strings.Cut(rest, " ")
-						a.byFactor[f]++
-					}
-				}
+			if strings.Contains(l, "action=login") && strings.Contains(l, "result=allow") {
+				a.byKey["*"]++
+				a.byKey[field("user")+"/"+field("factor")]++
 			}
 			a.mu.Unlock()
 		}
@@ -328,17 +293,36 @@ func listenAudit(path string) (*auditSink, error) {
 	return a, nil
 }
 
-func (a *auditSink) counts() (lines, allow int) {
+// allowed is the number of allow lines for key, "USER/FACTOR".
+func (a *auditSink) allowed(key string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.lines, a.allow
+	return a.byKey[key]
 }
 
-// allowed is the number of allow lines with factor=f.
-func (a *auditSink) allowed(f string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.byFactor[f]
+// audited adds to c's check one more allow line for key in the audit log.
+// The gate sent it before it exec'd the shell; the wait is for this
+// driver's reader, outside the timed region.
+func (a *auditSink) audited(c kase, key string) kase {
+	prep, check := c.prep, c.check
+	if check == nil {
+		check = ok
+	}
+	var want int
+	c.prep = func() (*exec.Cmd, error) { want = a.allowed(key) + 1; return prep() }
+	c.check = func(status int, stderr string) error {
+		if err := check(status, stderr); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(2 * time.Second); a.allowed(key) < want && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if n := a.allowed(key); n != want {
+			return fmt.Errorf("%d allow lines for %s in the audit log, want %d", n, key, want)
+		}
+		return nil
+	}
+	return c
 }
 
 func (a *auditSink) close() { a.conn.Close(); <-a.done }
@@ -346,6 +330,8 @@ func (a *auditSink) close() { a.conn.Close(); <-a.done }
 // baseEnv is the environment of every timed process: what a
 // non-interactive ssh session would give, without the SSH_ variables (they
 // change nothing in the gate's work).
-func baseEnv(extra ...string) []string {
-	return append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8"}, extra...)
+func baseEnv(extra ...string) []string { return env("/root", extra...) }
+
+func env(home string, extra ...string) []string {
+	return append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8"}, extra...)
 }

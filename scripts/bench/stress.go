@@ -19,8 +19,8 @@ import (
 )
 
 // The stress run: every worker starts one gate process after another, all
-// for root against one state directory, so every login waits on the same
-// per-user lock. A worker picks, per attempt:
+// for root against one state, so every login waits on the same per-user
+// lock. A worker picks, per attempt:
 const (
 	pctTOTP   = 40 // the current TOTP code of the current enrollment
 	pctBackup = 20 // a backup code of the current enrollment, maybe used already
@@ -31,6 +31,42 @@ const (
 	stressDigits  = 8 // so that a wrong or old code matches by chance with odds of 1e-8, not 1e-6
 )
 
+// stressSection is the stress run on each backend, one after the other,
+// the file backend first.
+type stressSection struct {
+	runs      []*stressResult
+	pgVersion string // the PostgreSQL the second run went against
+	pgMissing string // why there is no PostgreSQL run, if there is none
+}
+
+func stressBoth(ctx context.Context, dir, gate string, procs int, d time.Duration) (*stressSection, error) {
+	sec := &stressSection{}
+	for _, pg := range []bool{false, true} {
+		var db *pgBench
+		if pg {
+			var err error
+			if db, sec.pgMissing, err = newPGBench(ctx, dir); err != nil {
+				return nil, fmt.Errorf("stress: PostgreSQL: %v", err)
+			} else if db == nil {
+				say("stress: no PostgreSQL run: %s", sec.pgMissing)
+				return sec, nil
+			}
+			defer db.close()
+			sec.pgVersion = db.version
+		}
+		say("stress: %d processes for %s, backend %s", procs, d, map[bool]string{false: "file", true: sec.pgVersion}[pg])
+		r, err := stress(ctx, dir, gate, procs, d, db)
+		if err != nil {
+			return nil, fmt.Errorf("stress: %v", err)
+		}
+		sec.runs = append(sec.runs, r)
+	}
+	return sec, nil
+}
+
+// stressUser is whose state every gate process of the run fights over.
+const stressUser = "root"
+
 // stressResult is one backend's stress run.
 type stressResult struct {
 	backend  string // "file" or "postgres"
@@ -39,7 +75,6 @@ type stressResult struct {
 	asked    time.Duration // how long workers started new attempts
 	dur      time.Duration // until the last attempt ended
 	attempts int
-	byKind   map[string]int // attempts per kind of code
 	outcomes map[string]int // accepted, already used, wrong code, rate limited, other
 	others   map[string]int // other outcomes by message
 	accepts  int
@@ -52,10 +87,9 @@ type stressResult struct {
 	reads        int // state reads during the run
 	corrupt      int // of which did not load or decode
 	final        string
-	strays       int // temp files left in the user's directory; -1 for a database
-	audit        int // allow lines received by the audit socket
-	lat          []time.Duration
-	latOK        []time.Duration
+	strays       int             // temp files left in the user's directory; -1 for a database
+	audit        int             // allow lines received by the audit socket
+	lat, latOK   []time.Duration // sorted
 }
 
 type credential struct{ key, code string }
@@ -70,42 +104,14 @@ type stressRun struct {
 	res       *stressResult
 }
 
-// stressStore is the backend a stress run goes against, as the driver
-// reads it while the gates write.
-type stressStore interface {
-	name() string
-	// read loads the user's state once; an error when it does not load
-	// or decode.
-	read(ctx context.Context, user string) error
-	// strays counts what writers left half-done (temp files), or is -1
-	// where there is no such thing to count.
-	strays(user string) int
-	close()
+// backendView is how the driver reads the user's state while the gates
+// write it: read loads and decodes it once; strays counts what writers
+// left half-done (temp files), or is -1 where there is no such thing.
+type backendView struct {
+	read   func(ctx context.Context) error
+	strays func() int
+	close  func()
 }
-
-// fileStore is the file backend in a state directory.
-type fileStore struct{ dir string }
-
-func (f fileStore) name() string { return "file" }
-
-func (f fileStore) read(_ context.Context, user string) error {
-	b, err := os.ReadFile(filepath.Join(f.dir, user, "state.json"))
-	if err != nil {
-		return err
-	}
-	_, err = filestore.Decode(b)
-	return err
-}
-
-func (f fileStore) strays(user string) int {
-	names, _ := filepath.Glob(filepath.Join(f.dir, user, "state.json.tmp-*"))
-	return len(names)
-}
-
-func (f fileStore) close() {}
-
-// stressUser is whose state every gate process of the run fights over.
-const stressUser = "root"
 
 // stress runs the workload against the file backend, or against pg's
 // database when pg is not nil.
@@ -121,39 +127,41 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 		return nil, err
 	}
 	defer g.close()
-	var st stressStore = fileStore{g.state}
+	userDir := filepath.Join(g.state, stressUser)
+	view := backendView{
+		read: func(context.Context) error {
+			b, err := os.ReadFile(filepath.Join(userDir, "state.json"))
+			if err == nil {
+				_, err = filestore.Decode(b)
+			}
+			return err
+		},
+		strays: func() int { m, _ := filepath.Glob(filepath.Join(userDir, "state.json.tmp-*")); return len(m) },
+		close:  func() {},
+	}
 	if pg != nil {
-		if st, err = pg.open(ctx, gate, g.config); err != nil {
+		if view, err = pg.view(ctx, gate, g.config); err != nil {
 			return nil, err
 		}
 	}
-	defer st.close()
+	defer view.close()
 	s := &stressRun{gate: gate, cfg: g.config, seen: map[string]int{},
-		res: &stressResult{backend: st.name(), load: loadavg(), procs: procs, asked: d,
-			byKind: map[string]int{}, outcomes: map[string]int{}, others: map[string]int{}}}
+		res: &stressResult{backend: name, load: loadavg(), procs: procs, asked: d, outcomes: map[string]int{}, others: map[string]int{}}}
 	if s.cur, err = enroll(ctx, gate, g.config); err != nil {
 		return nil, err
 	}
 	s.res.enrolls = 1
 
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, stop := context.WithTimeout(ctx, d)
+	defer stop()
 	var wg sync.WaitGroup
-	var bgErr error
-	var bgMu sync.Mutex
-	fail := func(err error) {
-		bgMu.Lock()
-		if bgErr == nil {
-			bgErr = err
-		}
-		bgMu.Unlock()
-		cancel()
-	}
 	start := time.Now()
 	for range procs {
 		wg.Go(func() {
 			if err := s.worker(ctx); err != nil {
-				fail(err)
+				cancel(err)
 			}
 		})
 	}
@@ -166,18 +174,16 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 				return
 			case <-t.C:
 			}
+			// A failure is counted, and tried again at the next tick, as an
+			// administrator would.
 			en, err := enroll(context.WithoutCancel(ctx), gate, g.config)
-			if err != nil {
-				// As an administrator would, try again at the next tick;
-				// the report counts it and says why.
-				s.mu.Lock()
-				s.res.enrollFailed = append(s.res.enrollFailed, err.Error())
-				s.mu.Unlock()
-				continue
-			}
 			s.mu.Lock()
-			s.cur, s.gen = en, s.gen+1
-			s.res.enrolls++
+			if err != nil {
+				s.res.enrollFailed = append(s.res.enrollFailed, err.Error())
+			} else {
+				s.cur, s.gen = en, s.gen+1
+				s.res.enrolls++
+			}
 			s.mu.Unlock()
 		}
 	})
@@ -185,9 +191,9 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 		for ctx.Err() == nil {
 			// Not cut short by the run's end: a read it interrupts
 			// would count as one that failed.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := st.read(rctx, stressUser)
-			cancel()
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := view.read(rctx)
+			rcancel()
 			s.mu.Lock()
 			s.res.reads++
 			if err != nil {
@@ -199,9 +205,6 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 	})
 	wg.Wait()
 	s.res.dur = time.Since(start)
-	if bgErr != nil {
-		return nil, bgErr
-	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
@@ -209,46 +212,42 @@ func stress(ctx context.Context, dir, gate string, procs int, d time.Duration, p
 	r := s.res
 	for _, n := range s.seen {
 		r.accepts += n
-		if n > 1 {
-			r.double += n - 1
-		}
+		r.double += max(n-1, 0)
 	}
-	if err := st.read(context.WithoutCancel(ctx), stressUser); err != nil {
+	r.final = "decodes"
+	if err := view.read(context.WithoutCancel(ctx)); err != nil {
 		r.final = "does not load: " + err.Error()
-	} else {
-		r.final = "decodes"
 	}
-	r.strays = st.strays(stressUser)
+	r.strays = view.strays()
 	// Every gate sent its line before it exited; give this reader a moment.
 	for range 100 {
-		if _, allow := g.audit.counts(); allow >= r.accepts {
+		if g.audit.allowed("*") >= r.accepts {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, r.audit = g.audit.counts()
+	r.audit = g.audit.allowed("*")
 	slices.Sort(r.lat)
 	slices.Sort(r.latOK)
 	return r, nil
 }
 
 // pick chooses the next code to present and the key of what it would use up.
-func (s *stressRun) pick(rng *rand.Rand) (kind string, c credential) {
+func (s *stressRun) pick(rng *rand.Rand) credential {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := rng.IntN(100)
-	switch {
+	switch p := rng.IntN(100); {
 	case p < pctTOTP:
 		now := time.Now()
-		return "current TOTP code", credential{fmt.Sprintf("totp/%d/%d", s.gen, now.Unix()/30), totpCode(s.cur.secret, now, stressDigits)}
+		return credential{fmt.Sprintf("totp/%d/%d", s.gen, now.Unix()/30), totpCode(s.cur.secret, now, stressDigits)}
 	case p < pctTOTP+pctBackup:
 		code := s.cur.codes[rng.IntN(len(s.cur.codes))]
-		return "backup code", credential{"backup/" + code, code}
+		return credential{"backup/" + code, code}
 	case p < pctTOTP+pctBackup+pctReplay && len(s.accepted) > 0:
-		return "replayed code", s.accepted[rng.IntN(len(s.accepted))]
+		return s.accepted[rng.IntN(len(s.accepted))]
 	case rng.IntN(2) == 0:
 		code := fmt.Sprintf("%0*d", stressDigits, rng.IntN(100000000))
-		return "wrong code", credential{"wrong/" + code, code}
+		return credential{"wrong/" + code, code}
 	default:
 		const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 		b := make([]byte, 14) // xxxx-xxxx-xxxx, the shape enroll hands out
@@ -256,14 +255,14 @@ func (s *stressRun) pick(rng *rand.Rand) (kind string, c credential) {
 			b[i] = crockford[rng.IntN(len(crockford))]
 		}
 		b[4], b[9] = '-', '-'
-		return "wrong code", credential{"wrong/" + string(b), string(b)}
+		return credential{"wrong/" + string(b), string(b)}
 	}
 }
 
 func (s *stressRun) worker(ctx context.Context) error {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	for ctx.Err() == nil {
-		kind, c := s.pick(rng)
+		c := s.pick(rng)
 		cmd := exec.Command(s.gate, "-c", s.cfg, "/bin/true")
 		cmd.Env = baseEnv("LOGINGATE_PASSCODE=" + c.code)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -272,18 +271,15 @@ func (s *stressRun) worker(ctx context.Context) error {
 		start := time.Now()
 		err := cmd.Run()
 		took := time.Since(start)
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
+		if ee := (*exec.ExitError)(nil); err != nil && !errors.As(err, &ee) {
 			return err
 		}
-		status := cmd.ProcessState.ExitCode()
+		status, msg := cmd.ProcessState.ExitCode(), stderr.String()
 
 		s.mu.Lock()
 		r := s.res
 		r.attempts++
-		r.byKind[kind]++
 		r.lat = append(r.lat, took)
-		msg := stderr.String()
 		switch {
 		case status == 0:
 			r.outcomes["accepted"]++
