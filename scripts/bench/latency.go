@@ -122,7 +122,6 @@ func latency(ctx context.Context, dir string, bins binaries, n int, only []strin
 	cases := []kase{
 		{id: "true", label: "`/bin/true`", prep: plain("/bin/true")},
 		{id: "go-static", label: "Go, empty `main`, `CGO_ENABLED=0`", prep: plain(bins.nopStatic)},
-		{id: "go-cgo", label: "Go, empty `main`, cgo (dynamic, glibc)", prep: plain(bins.nopCgo)},
 		{id: "version", label: "`logingate version` (start-up only)", prep: plain(bins.gate, "version")},
 		{id: "check-config", label: "`logingate check-config` (start-up + config)", prep: plain(bins.gate, "-c", gs.g.config, "check-config")},
 		{id: "shell", label: "A: " + shellRun + " alone", prep: func() (*exec.Cmd, error) {

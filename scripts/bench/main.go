@@ -5,7 +5,7 @@
 //	go run ./scripts/bench [-n 300] [-stress 20s] [-procs 64] [-out docs/BENCHMARKS.md]
 //	go run ./scripts/bench -n 100 -stress 0 -rows shell,floor,totp,nss-files,nss-user [-base OTHER-LOGINGATE]
 //
-// Row ids for -rows: true, go-static, go-cgo, version, check-config, shell
+// Row ids for -rows: true, go-static, version, check-config, shell
 // (A), floor (F), totp (B), wrong (C), backup (D), nss-files (B′), nss-user
 // (N), duo-passcode (G), duo-push (H), duo-bare (H0), radius (R), pam-permit,
 // pam-totp, pam-wrong, pam-scratch (E0-E3); with -base, base-totp,

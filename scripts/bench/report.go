@@ -134,7 +134,7 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSectio
 		p("; stress %s with %d processes, on %d backend(s), one after the other", s.runs[0].asked, s.runs[0].procs, len(s.runs))
 	}
 	p(") |\n| commit | %s |\n| CPU | %s, %d cores (nproc) |\n| OS | %s, kernel %s; nsswitch `passwd: %s` |\n", m.commit, m.cpu, m.nproc, m.os, m.kernel, m.nsswitch)
-	p("| Go | %s; logingate built with `go build -trimpath` (cgo), %.1f MB |\n", m.goVersion, float64(su.binaryBytes)/(1<<20))
+	p("| Go | %s; logingate built with `CGO_ENABLED=0 go build -trimpath` (static, as shipped), %.1f MB |\n", m.goVersion, float64(su.binaryBytes)/(1<<20))
 	p("| state directory on | %s |\n| load average before / after the latency runs | %s / %s |\n", m.fs, m.load, l.loadAfter)
 	if m.peers != "" {
 		p("| packages | %s |\n", m.peers)
@@ -212,8 +212,7 @@ func report(m machineInfo, l *latencyResult, su *startupProfile, s *stressSectio
 // steps decompose C − /bin/true, one added thing at a time.
 var steps = []struct{ what, from, to string }{
 	{"start a Go program at all (runtime, static binary)", "true", "go-static"},
-	{"cgo: dynamic linking against glibc (NSS)", "go-static", "go-cgo"},
-	{"logingate's own start-up: a larger binary and its package initialisers", "go-cgo", "version"},
+	{"logingate's own start-up: a larger binary and its package initialisers", "go-static", "version"},
 	{"read and validate the config (viper, strict YAML, permission walk)", "version", "check-config"},
 	{"the decision: NSS lookup, state read, code check, durable write, audit line", "check-config", "wrong"},
 }

@@ -1,5 +1,5 @@
-// Command nop does nothing: the bench times starting a Go program at all,
-// built with CGO_ENABLED=0 and, with cgo.go, dynamically linked to glibc.
+// Command nop does nothing: the bench times starting a static Go program
+// at all.
 package main
 
 func main() {}
