@@ -20,7 +20,8 @@
 // already handed over, so that root killed half-way (kill -9, a crash)
 // never leaves one of root's that the user's logins would refuse.
 //
-// A login stopped or stuck while it holds a user's lock holds up only that
+// A user's logins take the lock first come, first served (queue.go). A
+// login stopped or stuck while it holds a user's lock holds up only that
 // user's other logins, and only for LockWait (DefaultLockWait) after the
 // last login of the user finished; they then fail with store.ErrLocked.
 //
