@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -171,7 +170,9 @@ func (c *Config) inlineSecrets() string {
 	return "duo.skey"
 }
 
-// parse is Load of a YAML config after the file has been read.
+// parse is Load of a YAML config after the file has been read. The bytes
+// are parsed once: the schema walk checks the node tree, and the same tree
+// is what viper decodes.
 func parse(path, hostname string, data []byte) (*Config, error) {
 	p := &problems{path: path}
 	root := p.parseYAML(data)
@@ -184,16 +185,7 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 
 	cfg := Default(hostname)
 	if root != nil {
-		if hasKey(root, "duo") {
-			// Decoded over its defaults; present even when empty.
-			d := DefaultDuo()
-			cfg.Duo = &d
-		}
-		if hasKey(root, "radius") {
-			r := DefaultRadius(hostname)
-			cfg.Radius = &r
-		}
-		if err := decode(data, &cfg); err != nil {
+		if err := decode(root, &cfg, hostname); err != nil {
 			return nil, p.decodeErr(err)
 		}
 	}
@@ -203,7 +195,6 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 		cfg.Duo.resolve(p)
 	}
 	if cfg.Radius != nil {
-		cfg.Radius.serverDefaults(root)
 		cfg.Radius.resolve(p)
 	}
 	cfg.Store.resolve(p)
@@ -214,23 +205,30 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// hasKey reports whether the mapping node m has the key name.
-func hasKey(m *yaml.Node, name string) bool {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == name {
-			return true
-		}
+// decode hands the node tree, already checked key by key, to a private
+// viper instance and decodes it over cfg's defaults. No environment, no
+// search paths, no weak typing. An optional section is decoded over its
+// own defaults, and so is each radius server: a list item has none else.
+func decode(root *yaml.Node, cfg *Config, hostname string) error {
+	var m map[string]any
+	if err := root.Decode(&m); err != nil {
+		return err
 	}
-	return false
-}
-
-// decode hands the bytes, already checked key by key, to a private viper
-// instance and decodes them over cfg's defaults. No environment, no search
-// paths, no weak typing.
-func decode(data []byte, cfg *Config) error {
+	if _, ok := m["duo"]; ok {
+		d := DefaultDuo()
+		cfg.Duo = &d
+	}
+	if r, ok := m["radius"]; ok {
+		d := DefaultRadius(hostname)
+		section, _ := r.(map[string]any)
+		servers, _ := section["servers"].([]any)
+		for range servers {
+			d.Servers = append(d.Servers, defaultServer)
+		}
+		cfg.Radius = &d
+	}
 	v := viper.NewWithOptions(viper.WithDecodeHook(strictHook))
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+	if err := v.MergeConfigMap(m); err != nil {
 		return err
 	}
 	return v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Radius is the RADIUS factor: one-time passwords checked by an OTP server
@@ -76,6 +74,10 @@ func DefaultRadius(hostname string) Radius {
 	return Radius{NASIdentifier: hostname, Label: DefaultRadiusLabel, Username: DefaultRadiusUsername}
 }
 
+// defaultServer is what a radius server item leaves out: unlike a section,
+// a list item has no defaults in Config to be decoded over.
+var defaultServer = RadiusServer{Timeout: DefaultRadiusTimeout, Retries: DefaultRadiusRetries, RequireMessageAuthenticator: true}
+
 // UserName is the User-Name sent for the Unix user unix.
 func (r *Radius) UserName(unix string) string {
 	var b strings.Builder
@@ -93,41 +95,6 @@ func (r *Radius) UserName(unix string) string {
 		b.WriteByte(r.Username[i])
 	}
 	return b.String()
-}
-
-// serverDefaults gives each server the defaults of the keys its YAML
-// leaves out: a list item has no defaults to decode over.
-func (r *Radius) serverDefaults(root *yaml.Node) {
-	servers := child(child(root, "radius"), "servers")
-	for i := range r.Servers {
-		var item *yaml.Node
-		if servers != nil && servers.Kind == yaml.SequenceNode && i < len(servers.Content) {
-			item = servers.Content[i]
-		}
-		s := &r.Servers[i]
-		if child(item, "timeout") == nil {
-			s.Timeout = DefaultRadiusTimeout
-		}
-		if child(item, "retries") == nil {
-			s.Retries = DefaultRadiusRetries
-		}
-		if child(item, "require_message_authenticator") == nil {
-			s.RequireMessageAuthenticator = true
-		}
-	}
-}
-
-// child returns the value of key in the mapping node m, or nil.
-func child(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func serverKey(i int, name string) string { return fmt.Sprintf("radius.servers[%d].%s", i+1, name) }
