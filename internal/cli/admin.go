@@ -45,9 +45,7 @@ func (a *app) status(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	cfg, _, target, err := a.subject(*user)
 	if err != nil {
 		return err
@@ -189,9 +187,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
@@ -247,11 +243,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	}); err != nil {
 		return err
 	}
-	by := ""
-	if caller != target {
-		by = caller.Name
-	}
-	lg.Log(audit.Notice, audit.Event{Action: "backup-codes", Result: "ok", User: target.Name, By: by, Reason: "regenerated"})
+	lg.Log(audit.Notice, audit.Event{Action: "backup-codes", Result: "ok", User: target.Name, By: by(caller, target), Reason: "regenerated"})
 	if *asJSON {
 		return writeJSON(a.stdout, map[string][]string{"backup_codes": codes})
 	}

@@ -236,6 +236,28 @@ func (a *app) subject(user string) (cfg *config.Config, caller, target *session.
 	return cfg, caller, target, nil
 }
 
+// by is the audit line's administrator: the caller, when not the target.
+func by(caller, target *session.User) string {
+	if caller == target {
+		return ""
+	}
+	return caller.Name
+}
+
+// jsonErrors, deferred with --json, turns *err into {"error": "..."} on
+// stdout (see jsonError).
+func (a *app) jsonErrors(asJSON bool, err *error) {
+	if asJSON {
+		*err = jsonError(a.stdout, *err)
+	}
+}
+
+// errAlreadyEnrolled is the refusal to replace an enrollment without
+// --force; cmd is the command that would.
+func errAlreadyEnrolled(user, cmd string) error {
+	return withHint(fmt.Errorf("%s is already enrolled", user), "replace the enrollment with: "+cmd)
+}
+
 // target resolves --user: the caller by default; another user only for root.
 func (a *app) target(name string) (caller, target *session.User, err error) {
 	if caller, err = session.LookupUID(os.Getuid()); err != nil {

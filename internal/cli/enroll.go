@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/logingate/logingate/internal/voice"
 	"io"
 	"os"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/logingate/logingate/internal/gate"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 var errEnrolled = errors.New("already enrolled")
@@ -104,7 +104,7 @@ func (e *enroller) save(ctx context.Context, t *store.TOTP) ([]string, error) {
 		return nil
 	})
 	if errors.Is(err, errEnrolled) {
-		return nil, withHint(fmt.Errorf("%s is already enrolled", e.user), "replace the enrollment with: logingate enroll --force")
+		return nil, errAlreadyEnrolled(e.user, "logingate enroll --force")
 	}
 	if err != nil {
 		return nil, err
@@ -158,9 +158,7 @@ func (a *app) enroll(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	if *asJSON && !*noVerify {
 		return usageError{"enroll: --json needs --no-verify (provisioning without a terminal)"}
 	}
@@ -182,12 +180,9 @@ func (a *app) enroll(args []string) (err error) {
 		return err
 	}
 	if cur != nil && cur.TOTP != nil && !*force {
-		return withHint(fmt.Errorf("%s is already enrolled", target.Name), "replace the enrollment with: logingate enroll --force")
+		return errAlreadyEnrolled(target.Name, "logingate enroll --force")
 	}
-	e := &enroller{cfg: cfg, store: st, user: target.Name, audit: lg, force: *force, qrPNG: *qrPNG}
-	if caller != target {
-		e.by = caller.Name
-	}
+	e := &enroller{cfg: cfg, store: st, user: target.Name, audit: lg, force: *force, qrPNG: *qrPNG, by: by(caller, target)}
 
 	if *noVerify {
 		t, uri, err := e.newSecret()

@@ -29,10 +29,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		// defaults (login_duo's for a login_duo file) so that the denial
 		// is still recorded where it is looked for.
 		d := config.ForLoadError(g.config)
-		lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, g.debug, stderr)
-		if d.DropIn {
-			lg.LoginDuoWording()
-		}
+		lg := gateAudit(&d, g, stderr)
 		var hidden hiddenError
 		if errors.As(err, &hidden) {
 			// One fixed line, whatever the files hold: see hiddenError.
@@ -43,13 +40,10 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		}
 		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
 		printError(stderr, err)
-		fmt.Fprintln(stderr, voice.Error("the second-factor configuration is broken; access denied"))
+		fmt.Fprintln(stderr, voice.Error(brokenText))
 		return 1
 	}
-	lg := audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, g.debug, stderr)
-	if cfg.DropIn {
-		lg.LoginDuoWording()
-	}
+	lg := gateAudit(cfg, g, stderr)
 	defer lg.Close()
 	deny := func(user, reason, msg string) int {
 		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
@@ -83,7 +77,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	policy, err := parsePolicy(cfg)
 	if err != nil {
-		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+		return deny(target.Name, "config error: "+err.Error(), brokenText)
 	}
 	key, err := lookupSessionKey(cfg, sess, environ, len(cmdArgs) > 0)
 	if err != nil {
@@ -91,7 +85,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	duoClient, err := newDuoClient(cfg)
 	if err != nil {
-		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+		return deny(target.Name, "config error: "+err.Error(), brokenText)
 	}
 	if duoClient != nil {
 		defer duoClient.Close()
@@ -177,6 +171,18 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	err = sess.Exec(term.Caught()...)
 	fmt.Fprintln(stderr, voice.Errorf("cannot start the session: %v", err))
 	return 1
+}
+
+const brokenText = "the second-factor configuration is broken; access denied"
+
+// gateAudit is a login's audit logger, in login_duo's words for a
+// login_duo file.
+func gateAudit(c *config.Config, g globals, stderr io.Writer) *audit.Logger {
+	lg := audit.New(c.Syslog.Facility, c.Syslog.Ident, c.Syslog.Socket, g.debug, stderr)
+	if c.DropIn {
+		lg.LoginDuoWording()
+	}
+	return lg
 }
 
 func callerName() string {
