@@ -109,17 +109,10 @@ func (r *Radius) resolve(p *problems) {
 			continue
 		}
 		key := serverKey(i, "secret_file")
-		data, meta, err := readChecked(s.SecretFile, true, rootNamed())
-		if err != nil {
-			p.add(key, 0, "%s", fileProblem(err))
-			continue
-		}
-		if msg := checkSecretMode(meta, "a RADIUS shared secret"); msg != "" {
-			p.add(key, 0, "%s: %s", s.SecretFile, msg)
-			continue
-		}
+		data, ok := readSecretFile(p, key, s.SecretFile, "a RADIUS shared secret")
 		secret := strings.TrimRight(string(data), "\r\n")
 		switch {
+		case !ok:
 		case len(data) > maxRadiusSecretFile || len(secret) > maxRadiusSecret:
 			p.add(key, 0, "%s: larger than %d bytes; it holds the shared secret alone", s.SecretFile, maxRadiusSecret)
 		case secret == "":
@@ -154,10 +147,7 @@ func (c *Config) validateRadius(p *problems) {
 		switch {
 		case s.SecretFile == "":
 			p.add(key, 0, "missing; name the file holding the shared secret (root:logingate, mode 0640)")
-		case !filepath.IsAbs(s.SecretFile):
-			p.add(key, 0, "must be an absolute path")
-		case hasControl(s.SecretFile):
-			p.add(key, 0, "must not contain control characters")
+		case !checkPath(p, key, s.SecretFile):
 		case len(s.Secret) == 0 && !p.has(key):
 			p.add(key, 0, "has not been read into the secret (Load reads it)")
 		}

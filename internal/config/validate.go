@@ -95,11 +95,7 @@ func (c *Config) validate(p *problems) {
 	case len(id) > maxIdentLen:
 		p.add("syslog.ident", 0, "must be at most %d bytes", maxIdentLen)
 	}
-	if !filepath.IsAbs(c.Syslog.Socket) {
-		p.add("syslog.socket", 0, "must be an absolute path")
-	} else if hasControl(c.Syslog.Socket) {
-		p.add("syslog.socket", 0, "must not contain control characters")
-	}
+	checkPath(p, "syslog.socket", c.Syslog.Socket)
 	c.validateDuo(p)
 	c.validateRadius(p)
 	c.validateStore(p)
