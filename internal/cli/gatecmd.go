@@ -128,12 +128,10 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		gt.Autopush = cfg.Duo.Autopush
 	}
 	if g.forUser == "" && cfg.Duo.GECOSUserChangeable(readLoginDefs()) {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
-			Reason: "send_gecos: users may change the GECOS field sent as their Duo username (chfn, CHFN_RESTRICT in " + loginDefs + "), and so choose their own Duo identity; remove those letters from CHFN_RESTRICT"})
+		warnConfig(lg, target.Name, "send_gecos: users may change the GECOS field sent as their Duo username (chfn, CHFN_RESTRICT in "+loginDefs+"), and so choose their own Duo identity; remove those letters from CHFN_RESTRICT")
 	}
 	if gecosFallback {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
-			Reason: fmt.Sprintf("send_gecos: the GECOS of %s has no field %d; asking Duo about the login name, as login_duo does", target.Name, cfg.Duo.GECOSPos)})
+		warnConfig(lg, target.Name, fmt.Sprintf("send_gecos: the GECOS of %s has no field %d; asking Duo about the login name, as login_duo does", target.Name, cfg.Duo.GECOSPos))
 	}
 	if ui != nil && cfg.LocalFactors {
 		e := &enroller{cfg: cfg, store: gt.Store, user: target.Name, ui: ui, audit: lg}

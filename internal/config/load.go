@@ -48,21 +48,24 @@ const maxProblems = 20
 // an admin can fix them in one go.
 func Problems(err error) []*Error {
 	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		var e *Error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, err := range j.Unwrap() {
-				walk(err)
-			}
-		} else if errors.As(err, &e) {
+	leaves(err, func(err error) {
+		if e := (*Error)(nil); errors.As(err, &e) {
 			out = append(out, e)
 		}
-	}
-	if err != nil {
-		walk(err)
-	}
+	})
 	return out
+}
+
+// leaves calls f with each error that err joins, depth first, or with err
+// itself when it joins none.
+func leaves(err error, f func(error)) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, err := range j.Unwrap() {
+			leaves(err, f)
+		}
+		return
+	}
+	f(err)
 }
 
 // problems collects the errors of one load.
@@ -289,29 +292,18 @@ func parseDuration(s string) (time.Duration, error) {
 func (p *problems) decodeErr(err error) error {
 	var walk func(error)
 	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, err := range j.Unwrap() {
-				walk(err)
-			}
+		var de, deeper *mapstructure.DecodeError
+		if !errors.As(err, &de) {
+			p.add("", 0, "cannot decode: %s", err)
 			return
 		}
-		var de *mapstructure.DecodeError
-		if errors.As(err, &de) {
-			inner := de.Unwrap()
-			if _, nested := inner.(interface{ Unwrap() []error }); nested {
-				walk(inner)
-				return
-			}
-			var deeper *mapstructure.DecodeError
-			if errors.As(inner, &deeper) {
-				walk(inner)
-				return
-			}
-			p.add(de.Name(), 0, "%s", inner)
+		inner := de.Unwrap()
+		if _, nested := inner.(interface{ Unwrap() []error }); nested || errors.As(inner, &deeper) {
+			leaves(inner, walk)
 			return
 		}
-		p.add("", 0, "cannot decode: %s", err)
+		p.add(de.Name(), 0, "%s", inner)
 	}
-	walk(err)
+	leaves(err, walk)
 	return p.err()
 }
