@@ -21,6 +21,22 @@ import (
 
 var errEnrolled = errors.New("already enrolled")
 
+// saveFactors gives user the factors t and b, refusing to replace an
+// enrollment unless force; replace is the command that would.
+func saveFactors(ctx context.Context, st store.Store, user string, t *store.TOTP, b *store.Backup, force bool, replace string) error {
+	err := st.Update(ctx, user, func(s *store.UserState) error {
+		if s.TOTP != nil && !force {
+			return errEnrolled
+		}
+		s.SetFactors(t, b)
+		return nil
+	})
+	if errors.Is(err, errEnrolled) {
+		return errAlreadyEnrolled(user, replace)
+	}
+	return err
+}
+
 // enroller sets up an authenticator app for one user: a new secret shown as
 // a QR code and an otpauth:// URI, a code from the app typed back before
 // anything is saved, then a new set of backup codes shown once.
@@ -96,17 +112,7 @@ func (e *enroller) save(ctx context.Context, t *store.TOTP) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = e.store.Update(ctx, e.user, func(st *store.UserState) error {
-		if st.TOTP != nil && !e.force {
-			return errEnrolled
-		}
-		st.SetFactors(t, b)
-		return nil
-	})
-	if errors.Is(err, errEnrolled) {
-		return nil, errAlreadyEnrolled(e.user, "logingate enroll --force")
-	}
-	if err != nil {
+	if err := saveFactors(ctx, e.store, e.user, t, b, e.force, "logingate enroll --force"); err != nil {
 		return nil, err
 	}
 	e.audit.Log(audit.Info, audit.Event{Action: "enroll", Result: "ok", User: e.user, Factor: "totp", By: e.by})

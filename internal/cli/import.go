@@ -77,17 +77,7 @@ func (a *app) importCmd(args []string) error {
 			return err
 		}
 	}
-	err = st.Update(ctx, target.Name, func(s *store.UserState) error {
-		if s.TOTP != nil && !*force {
-			return errEnrolled
-		}
-		s.SetFactors(t, b)
-		return nil
-	})
-	if errors.Is(err, errEnrolled) {
-		return errAlreadyEnrolled(target.Name, replace)
-	}
-	if err != nil {
+	if err := saveFactors(ctx, st, target.Name, t, b, *force, replace); err != nil {
 		return err
 	}
 	lg := a.audit(cfg)

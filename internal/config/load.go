@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,13 +87,15 @@ func (p *problems) add(key string, line int, format string, args ...any) {
 }
 
 // has reports whether a problem with key has been added.
-func (p *problems) has(key string) bool {
-	for _, err := range p.errs {
-		if e, ok := err.(*Error); ok && e.Key == key {
-			return true
-		}
-	}
-	return false
+func (p *problems) has(key string) bool { return p.hasAt(key, 0) }
+
+// hasAt reports whether a problem with key, or on line n > 0, has been
+// added.
+func (p *problems) hasAt(key string, n int) bool {
+	return slices.ContainsFunc(p.errs, func(err error) bool {
+		e, ok := err.(*Error)
+		return ok && (e.Key == key || n > 0 && e.Line == n)
+	})
 }
 
 func (p *problems) err() error {

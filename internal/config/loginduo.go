@@ -400,7 +400,7 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		if key == "groups" && lines["groups"] == 0 {
 			key = "group"
 		}
-		if key != "" && (p.has(key) || p.hasLineProblem(lines[key])) {
+		if key != "" && p.hasAt(key, lines[key]) {
 			continue
 		}
 		p.add(key, lines[key], "%s", e.Msg)
@@ -409,19 +409,6 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
-}
-
-// hasLineProblem reports whether line n already has a problem.
-func (p *problems) hasLineProblem(n int) bool {
-	if n == 0 {
-		return false
-	}
-	for _, err := range p.errs {
-		if e, ok := err.(*Error); ok && e.Line == n {
-			return true
-		}
-	}
-	return false
 }
 
 // iniGroups splits a groups value into pattern-lists as login_duo does (on
