@@ -11,6 +11,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/voice"
@@ -266,7 +267,7 @@ func (a *app) checkConfig(args []string) error {
 	if err != nil {
 		return err
 	}
-	policy, err := parsePolicy(cfg)
+	policy, err := groups.Parse(cfg.Groups)
 	if err != nil {
 		return err
 	}

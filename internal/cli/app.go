@@ -15,7 +15,6 @@ import (
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
-	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store"
@@ -96,7 +95,8 @@ func loadTrusted(g globals) (*config.Config, error) {
 	if !privilege.Privileged() && !g.explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if home := callerHome(); home != "" {
-				if p := filepath.Join(home, PersonalConfig); fileExists(p) {
+				p := filepath.Join(home, PersonalConfig)
+				if _, err := os.Stat(p); err == nil {
 					path = p
 				}
 			}
@@ -133,15 +133,6 @@ func callerHome() string {
 		return ""
 	}
 	return u.Home
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
-	return groups.Parse(cfg.Groups)
 }
 
 // newStore opens the configured state backend: the shared PostgreSQL store

@@ -172,33 +172,22 @@ func parseGlobals(args []string) (g globals, rest []string, sub string, err erro
 		if len(a) < 2 || a[0] != '-' {
 			break
 		}
-		switch a[:2] {
-		case "-c":
-			if g.config, err = value("-c"); err != nil {
-				return
-			}
-			g.explicit = true
-		case "-f":
-			if g.forUser, err = value("-f"); err != nil {
-				return
-			}
-		case "-h":
-			if g.host, err = value("-h"); err != nil {
-				return
-			}
+		switch a {
 		case "-d":
-			if a != "-d" {
-				return g, nil, "", usageError{"unknown flag " + a}
-			}
 			g.debug = true
+			continue
 		case "-v":
-			if a != "-v" {
-				return g, nil, "", usageError{"unknown flag " + a}
-			}
 			return g, nil, "version", nil
-		default:
+		}
+		flag := a[:2]
+		v := map[string]*string{"-c": &g.config, "-f": &g.forUser, "-h": &g.host}[flag]
+		if v == nil {
 			return g, nil, "", usageError{"unknown flag " + a}
 		}
+		if *v, err = value(flag); err != nil {
+			return
+		}
+		g.explicit = g.explicit || flag == "-c"
 	}
 	rest = args[i:]
 	if len(rest) > 0 {

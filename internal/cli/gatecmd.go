@@ -13,6 +13,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store/filestore"
@@ -75,7 +76,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	if g.forUser == "" && cfg.Duo != nil && cfg.Duo.SendGECOS {
 		duoUser = term.SanitizeLine(duoUser, 256) // a user may write their GECOS
 	}
-	policy, err := parsePolicy(cfg)
+	policy, err := groups.Parse(cfg.Groups)
 	if err != nil {
 		return deny(target.Name, "config error: "+err.Error(), brokenText)
 	}

@@ -147,24 +147,15 @@ func shortDur(d time.Duration) string {
 }
 
 // normalizeAlgorithm upper-cases a known algorithm name written in any
-// ASCII case ("sha256"); anything else is left for Validate to refuse.
+// ASCII case ("sha256"); anything else is left for Validate to refuse. At
+// the same length, EqualFold can fold no non-ASCII letter into the name.
 func normalizeAlgorithm(s string) string {
 	for _, a := range algorithms {
-		if len(s) == len(a) && asciiUpper(s) == a {
+		if len(s) == len(a) && strings.EqualFold(s, a) {
 			return a
 		}
 	}
 	return s
-}
-
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 func hasControl(s string) bool {
