@@ -78,10 +78,9 @@ func (a *app) status(args []string) (err error) {
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "user:\t%s\n", r.User)
-	switch {
-	case r.TOTP != nil:
+	if r.TOTP != nil {
 		fmt.Fprintf(w, "authenticator app:\tenrolled %s (%s, %d digits, %ds)\n", r.TOTP.Created.Format(time.DateTime), r.TOTP.Algorithm, r.TOTP.Digits, r.TOTP.Period)
-	default:
+	} else {
 		fmt.Fprintf(w, "authenticator app:\tnot enrolled\n")
 	}
 	fmt.Fprintf(w, "backup codes left:\t%d\n", r.BackupLeft)

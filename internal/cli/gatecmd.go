@@ -94,12 +94,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 
 	ctx, _, stopSignals := term.Interrupts(context.Background())
 	defer stopSignals()
+	var ui gate.UI // nil: no terminal, a non-interactive session
 	tty, err := term.Open()
-	if err != nil {
-		tty = nil // no terminal: non-interactive session
-	}
-	var ui gate.UI
-	if tty != nil {
+	if err == nil {
 		ui = tty
 		defer tty.Close()
 	}
