@@ -11,6 +11,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/voice"
@@ -45,9 +46,7 @@ func (a *app) status(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	cfg, _, target, err := a.subject(*user)
 	if err != nil {
 		return err
@@ -79,10 +78,9 @@ func (a *app) status(args []string) (err error) {
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "user:\t%s\n", r.User)
-	switch {
-	case r.TOTP != nil:
+	if r.TOTP != nil {
 		fmt.Fprintf(w, "authenticator app:\tenrolled %s (%s, %d digits, %ds)\n", r.TOTP.Created.Format(time.DateTime), r.TOTP.Algorithm, r.TOTP.Digits, r.TOTP.Period)
-	default:
+	} else {
 		fmt.Fprintf(w, "authenticator app:\tnot enrolled\n")
 	}
 	fmt.Fprintf(w, "backup codes left:\t%d\n", r.BackupLeft)
@@ -189,9 +187,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	cfg, caller, target, err := a.subject(*user)
 	if err != nil {
 		return err
@@ -247,11 +243,7 @@ func (a *app) backupCodes(args []string) (err error) {
 	}); err != nil {
 		return err
 	}
-	by := ""
-	if caller != target {
-		by = caller.Name
-	}
-	lg.Log(audit.Notice, audit.Event{Action: "backup-codes", Result: "ok", User: target.Name, By: by, Reason: "regenerated"})
+	lg.Log(audit.Notice, audit.Event{Action: "backup-codes", Result: "ok", User: target.Name, By: by(caller, target), Reason: "regenerated"})
 	if *asJSON {
 		return writeJSON(a.stdout, map[string][]string{"backup_codes": codes})
 	}
@@ -274,7 +266,7 @@ func (a *app) checkConfig(args []string) error {
 	if err != nil {
 		return err
 	}
-	policy, err := parsePolicy(cfg)
+	policy, err := groups.Parse(cfg.Groups)
 	if err != nil {
 		return err
 	}

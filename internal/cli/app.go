@@ -15,7 +15,6 @@ import (
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/factors"
 	"github.com/logingate/logingate/internal/gate"
-	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store"
@@ -96,7 +95,8 @@ func loadTrusted(g globals) (*config.Config, error) {
 	if !privilege.Privileged() && !g.explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if home := callerHome(); home != "" {
-				if p := filepath.Join(home, PersonalConfig); fileExists(p) {
+				p := filepath.Join(home, PersonalConfig)
+				if _, err := os.Stat(p); err == nil {
 					path = p
 				}
 			}
@@ -133,15 +133,6 @@ func callerHome() string {
 		return ""
 	}
 	return u.Home
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func parsePolicy(cfg *config.Config) (*groups.Policy, error) {
-	return groups.Parse(cfg.Groups)
 }
 
 // newStore opens the configured state backend: the shared PostgreSQL store
@@ -234,6 +225,28 @@ func (a *app) subject(user string) (cfg *config.Config, caller, target *session.
 		return nil, nil, nil, err
 	}
 	return cfg, caller, target, nil
+}
+
+// by is the audit line's administrator: the caller, when not the target.
+func by(caller, target *session.User) string {
+	if caller == target {
+		return ""
+	}
+	return caller.Name
+}
+
+// jsonErrors, deferred with --json, turns *err into {"error": "..."} on
+// stdout (see jsonError).
+func (a *app) jsonErrors(asJSON bool, err *error) {
+	if asJSON {
+		*err = jsonError(a.stdout, *err)
+	}
+}
+
+// errAlreadyEnrolled is the refusal to replace an enrollment without
+// --force; cmd is the command that would.
+func errAlreadyEnrolled(user, cmd string) error {
+	return withHint(fmt.Errorf("%s is already enrolled", user), "replace the enrollment with: "+cmd)
 }
 
 // target resolves --user: the caller by default; another user only for root.

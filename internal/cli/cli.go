@@ -126,34 +126,7 @@ func Main(args, environ []string, stdout, stderr *os.File) int {
 		return report(stderr, err)
 	}
 	a := &app{g: g, environ: environ, stdout: stdout, stderr: stderr}
-	var run func([]string) error
-	switch sub {
-	case "enroll":
-		run = a.enroll
-	case "import":
-		run = a.importCmd
-	case "backup-codes":
-		run = a.backupCodes
-	case "status":
-		run = a.status
-	case "unlock":
-		run = a.unlock
-	case "reset":
-		run = a.reset
-	case "check-config":
-		run = a.checkConfig
-	case "migrate":
-		run = a.migrate
-	case "sessions":
-		run = a.sessions
-	case "radius":
-		run = a.radiusCmd
-	case "store":
-		run = a.storeCmd
-	case "version":
-		run = func([]string) error { fmt.Fprintln(stdout, "logingate", version()); return nil }
-	}
-	return report(stderr, run(rest))
+	return report(stderr, subcommands[sub](a, rest))
 }
 
 // doctorPath is the PATH doctor runs getent and ssh-keygen with when the
@@ -162,10 +135,17 @@ const doctorPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 // subcommands are recognised only as the first non-flag argument, with no
 // "--" before it; anything else is the command to run after the gate.
-var subcommands = map[string]bool{
-	"enroll": true, "import": true, "backup-codes": true, "status": true,
-	"unlock": true, "reset": true, "check-config": true, "version": true,
-	"migrate": true, "doctor": true, "sessions": true, "radius": true, "store": true,
+// doctor is Main's own: it runs without the logingate group.
+var subcommands = map[string]func(*app, []string) error{
+	"enroll": (*app).enroll, "import": (*app).importCmd, "backup-codes": (*app).backupCodes,
+	"status": (*app).status, "unlock": (*app).unlock, "reset": (*app).reset,
+	"check-config": (*app).checkConfig, "migrate": (*app).migrate, "sessions": (*app).sessions,
+	"radius": (*app).radiusCmd, "store": (*app).storeCmd, "version": (*app).printVersion, "doctor": nil,
+}
+
+func (a *app) printVersion([]string) error {
+	fmt.Fprintln(a.stdout, "logingate", version())
+	return nil
 }
 
 // parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),
@@ -192,37 +172,28 @@ func parseGlobals(args []string) (g globals, rest []string, sub string, err erro
 		if len(a) < 2 || a[0] != '-' {
 			break
 		}
-		switch a[:2] {
-		case "-c":
-			if g.config, err = value("-c"); err != nil {
-				return
-			}
-			g.explicit = true
-		case "-f":
-			if g.forUser, err = value("-f"); err != nil {
-				return
-			}
-		case "-h":
-			if g.host, err = value("-h"); err != nil {
-				return
-			}
+		switch a {
 		case "-d":
-			if a != "-d" {
-				return g, nil, "", usageError{"unknown flag " + a}
-			}
 			g.debug = true
+			continue
 		case "-v":
-			if a != "-v" {
-				return g, nil, "", usageError{"unknown flag " + a}
-			}
 			return g, nil, "version", nil
-		default:
+		}
+		flag := a[:2]
+		v := map[string]*string{"-c": &g.config, "-f": &g.forUser, "-h": &g.host}[flag]
+		if v == nil {
 			return g, nil, "", usageError{"unknown flag " + a}
 		}
+		if *v, err = value(flag); err != nil {
+			return
+		}
+		g.explicit = g.explicit || flag == "-c"
 	}
 	rest = args[i:]
-	if len(rest) > 0 && subcommands[rest[0]] {
-		return g, rest[1:], rest[0], nil
+	if len(rest) > 0 {
+		if _, ok := subcommands[rest[0]]; ok {
+			return g, rest[1:], rest[0], nil
+		}
 	}
 	return g, rest, "", nil
 }

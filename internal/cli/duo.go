@@ -53,15 +53,13 @@ func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.S
 		return nil
 	}
 	if cfg.Duo.NoVerify {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
-			Reason: "duo noverify is set: Duo's TLS certificate is not checked, so anyone on the network path can answer for Duo"})
+		warnConfig(lg, user, "duo noverify is set: Duo's TLS certificate is not checked, so anyone on the network path can answer for Duo")
 	}
 	for _, w := range cfg.Warnings {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user, Reason: w})
+		warnConfig(lg, user, w)
 	}
 	if cfg.FailmodeDefaulted {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user,
-			Reason: cfg.Path + " sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead"})
+		warnConfig(lg, user, cfg.Path+" sets no failmode: login_duo's default, safe, lets users in when Duo cannot be reached; set failmode = secure to deny instead")
 	}
 	failmode := "closed"
 	if cfg.Failmode == config.FailmodeSafe {
@@ -79,6 +77,12 @@ func duoServices(cfg *config.Config, c *duo.Client, user string, sess *session.S
 		l.Command = sess.Command
 	}
 	return []factors.Service{factors.NewDuo(c, l)}
+}
+
+// warnConfig logs, at every login, a config choice an operator must not
+// miss.
+func warnConfig(lg *audit.Logger, user, reason string) {
+	lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user, Reason: reason})
 }
 
 // hostLookupTimeout bounds the lookup of this host's full name: a slow

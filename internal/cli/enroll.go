@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/logingate/logingate/internal/voice"
 	"io"
 	"os"
 	"strings"
@@ -17,9 +16,26 @@ import (
 	"github.com/logingate/logingate/internal/gate"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/store"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 var errEnrolled = errors.New("already enrolled")
+
+// saveFactors gives user the factors t and b, refusing to replace an
+// enrollment unless force; replace is the command that would.
+func saveFactors(ctx context.Context, st store.Store, user string, t *store.TOTP, b *store.Backup, force bool, replace string) error {
+	err := st.Update(ctx, user, func(s *store.UserState) error {
+		if s.TOTP != nil && !force {
+			return errEnrolled
+		}
+		s.SetFactors(t, b)
+		return nil
+	})
+	if errors.Is(err, errEnrolled) {
+		return errAlreadyEnrolled(user, replace)
+	}
+	return err
+}
 
 // enroller sets up an authenticator app for one user: a new secret shown as
 // a QR code and an otpauth:// URI, a code from the app typed back before
@@ -96,17 +112,7 @@ func (e *enroller) save(ctx context.Context, t *store.TOTP) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = e.store.Update(ctx, e.user, func(st *store.UserState) error {
-		if st.TOTP != nil && !e.force {
-			return errEnrolled
-		}
-		st.SetFactors(t, b)
-		return nil
-	})
-	if errors.Is(err, errEnrolled) {
-		return nil, withHint(fmt.Errorf("%s is already enrolled", e.user), "replace the enrollment with: logingate enroll --force")
-	}
-	if err != nil {
+	if err := saveFactors(ctx, e.store, e.user, t, b, e.force, "logingate enroll --force"); err != nil {
 		return nil, err
 	}
 	e.audit.Log(audit.Info, audit.Event{Action: "enroll", Result: "ok", User: e.user, Factor: "totp", By: e.by})
@@ -158,9 +164,7 @@ func (a *app) enroll(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	if *asJSON && !*noVerify {
 		return usageError{"enroll: --json needs --no-verify (provisioning without a terminal)"}
 	}
@@ -182,12 +186,9 @@ func (a *app) enroll(args []string) (err error) {
 		return err
 	}
 	if cur != nil && cur.TOTP != nil && !*force {
-		return withHint(fmt.Errorf("%s is already enrolled", target.Name), "replace the enrollment with: logingate enroll --force")
+		return errAlreadyEnrolled(target.Name, "logingate enroll --force")
 	}
-	e := &enroller{cfg: cfg, store: st, user: target.Name, audit: lg, force: *force, qrPNG: *qrPNG}
-	if caller != target {
-		e.by = caller.Name
-	}
+	e := &enroller{cfg: cfg, store: st, user: target.Name, audit: lg, force: *force, qrPNG: *qrPNG, by: by(caller, target)}
 
 	if *noVerify {
 		t, uri, err := e.newSecret()

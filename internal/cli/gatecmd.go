@@ -13,6 +13,7 @@ import (
 	"github.com/logingate/logingate/internal/audit"
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/gate"
+	"github.com/logingate/logingate/internal/groups"
 	"github.com/logingate/logingate/internal/privilege"
 	"github.com/logingate/logingate/internal/session"
 	"github.com/logingate/logingate/internal/store/filestore"
@@ -29,10 +30,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		// defaults (login_duo's for a login_duo file) so that the denial
 		// is still recorded where it is looked for.
 		d := config.ForLoadError(g.config)
-		lg := audit.New(d.Syslog.Facility, d.Syslog.Ident, d.Syslog.Socket, g.debug, stderr)
-		if d.DropIn {
-			lg.LoginDuoWording()
-		}
+		lg := gateAudit(&d, g, stderr)
 		var hidden hiddenError
 		if errors.As(err, &hidden) {
 			// One fixed line, whatever the files hold: see hiddenError.
@@ -43,13 +41,10 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		}
 		lg.Log(audit.Warning, audit.Event{Action: "login", Result: "deny", User: callerName(), Reason: "config error: " + err.Error()})
 		printError(stderr, err)
-		fmt.Fprintln(stderr, voice.Error("the second-factor configuration is broken; access denied"))
+		fmt.Fprintln(stderr, voice.Error(brokenText))
 		return 1
 	}
-	lg := audit.New(cfg.Syslog.Facility, cfg.Syslog.Ident, cfg.Syslog.Socket, g.debug, stderr)
-	if cfg.DropIn {
-		lg.LoginDuoWording()
-	}
+	lg := gateAudit(cfg, g, stderr)
 	defer lg.Close()
 	deny := func(user, reason, msg string) int {
 		lg.Log(audit.Notice, audit.Event{Action: "login", Result: "deny", User: user, Reason: reason})
@@ -81,9 +76,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	if g.forUser == "" && cfg.Duo != nil && cfg.Duo.SendGECOS {
 		duoUser = term.SanitizeLine(duoUser, 256) // a user may write their GECOS
 	}
-	policy, err := parsePolicy(cfg)
+	policy, err := groups.Parse(cfg.Groups)
 	if err != nil {
-		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+		return deny(target.Name, "config error: "+err.Error(), brokenText)
 	}
 	key, err := lookupSessionKey(cfg, sess, environ, len(cmdArgs) > 0)
 	if err != nil {
@@ -91,7 +86,7 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	}
 	duoClient, err := newDuoClient(cfg)
 	if err != nil {
-		return deny(target.Name, "config error: "+err.Error(), "the second-factor configuration is broken; access denied")
+		return deny(target.Name, "config error: "+err.Error(), brokenText)
 	}
 	if duoClient != nil {
 		defer duoClient.Close()
@@ -99,12 +94,9 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 
 	ctx, _, stopSignals := term.Interrupts(context.Background())
 	defer stopSignals()
+	var ui gate.UI // nil: no terminal, a non-interactive session
 	tty, err := term.Open()
-	if err != nil {
-		tty = nil // no terminal: non-interactive session
-	}
-	var ui gate.UI
-	if tty != nil {
+	if err == nil {
 		ui = tty
 		defer tty.Close()
 	}
@@ -134,12 +126,10 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 		gt.Autopush = cfg.Duo.Autopush
 	}
 	if g.forUser == "" && cfg.Duo.GECOSUserChangeable(readLoginDefs()) {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
-			Reason: "send_gecos: users may change the GECOS field sent as their Duo username (chfn, CHFN_RESTRICT in " + loginDefs + "), and so choose their own Duo identity; remove those letters from CHFN_RESTRICT"})
+		warnConfig(lg, target.Name, "send_gecos: users may change the GECOS field sent as their Duo username (chfn, CHFN_RESTRICT in "+loginDefs+"), and so choose their own Duo identity; remove those letters from CHFN_RESTRICT")
 	}
 	if gecosFallback {
-		lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: target.Name,
-			Reason: fmt.Sprintf("send_gecos: the GECOS of %s has no field %d; asking Duo about the login name, as login_duo does", target.Name, cfg.Duo.GECOSPos)})
+		warnConfig(lg, target.Name, fmt.Sprintf("send_gecos: the GECOS of %s has no field %d; asking Duo about the login name, as login_duo does", target.Name, cfg.Duo.GECOSPos))
 	}
 	if ui != nil && cfg.LocalFactors {
 		e := &enroller{cfg: cfg, store: gt.Store, user: target.Name, ui: ui, audit: lg}
@@ -177,6 +167,18 @@ func runGate(g globals, cmdArgs, environ []string, stderr *os.File) int {
 	err = sess.Exec(term.Caught()...)
 	fmt.Fprintln(stderr, voice.Errorf("cannot start the session: %v", err))
 	return 1
+}
+
+const brokenText = "the second-factor configuration is broken; access denied"
+
+// gateAudit is a login's audit logger, in login_duo's words for a
+// login_duo file.
+func gateAudit(c *config.Config, g globals, stderr io.Writer) *audit.Logger {
+	lg := audit.New(c.Syslog.Facility, c.Syslog.Ident, c.Syslog.Socket, g.debug, stderr)
+	if c.DropIn {
+		lg.LoginDuoWording()
+	}
+	return lg
 }
 
 func callerName() string {

@@ -60,9 +60,10 @@ func (a *app) importCmd(args []string) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	const replace = "logingate import google-authenticator --force FILE"
 	if cur.Enrolled() && os.Getuid() != 0 {
 		if !*force {
-			return withHint(fmt.Errorf("%s is already enrolled", target.Name), "replace the enrollment with: logingate import google-authenticator --force FILE")
+			return errAlreadyEnrolled(target.Name, replace)
 		}
 		tty, err := openTTY("replacing an enrollment")
 		if err != nil {
@@ -76,25 +77,11 @@ func (a *app) importCmd(args []string) error {
 			return err
 		}
 	}
-	err = st.Update(ctx, target.Name, func(s *store.UserState) error {
-		if s.TOTP != nil && !*force {
-			return errEnrolled
-		}
-		s.SetFactors(t, b)
-		return nil
-	})
-	if errors.Is(err, errEnrolled) {
-		return withHint(fmt.Errorf("%s is already enrolled", target.Name), "replace the enrollment with: logingate import google-authenticator --force FILE")
-	}
-	if err != nil {
+	if err := saveFactors(ctx, st, target.Name, t, b, *force, replace); err != nil {
 		return err
 	}
-	by := ""
-	if caller != target {
-		by = caller.Name
-	}
 	lg := a.audit(cfg)
-	lg.Log(audit.Notice, audit.Event{Action: "import", Result: "ok", User: target.Name, By: by, Factor: "totp"})
+	lg.Log(audit.Notice, audit.Event{Action: "import", Result: "ok", User: target.Name, By: by(caller, target), Factor: "totp"})
 	lg.Close()
 
 	window := cfg.TOTP.Window

@@ -152,9 +152,6 @@ func copyFile(src, dst string) error {
 	if !ok || !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", src)
 	}
-	if fi.Size() > filestore.MaxStateSize {
-		return fmt.Errorf("%s is larger than %d MiB, which is no state file", src, filestore.MaxStateSize>>20)
-	}
 	data, err := io.ReadAll(io.LimitReader(in, filestore.MaxStateSize+1))
 	if err != nil {
 		return err
@@ -166,19 +163,17 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chown(int(st.Uid), int(st.Gid))
 	}
-	if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-		f.Close()
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	return err
 }
 
 func syncPath(p string) error {

@@ -47,8 +47,6 @@ func radiusServices(cfg *config.Config, user string, sess *session.Session, lg *
 		return nil
 	}
 	l := factors.RADIUSLogin{User: cfg.Radius.UserName(user), Remote: sess.Remote, Label: cfg.Radius.Label,
-		Warn: func(msg string) {
-			lg.Log(audit.Warning, audit.Event{Action: "config", Result: "warning", User: user, Reason: msg})
-		}}
+		Warn: func(msg string) { warnConfig(lg, user, msg) }}
 	return []factors.Service{factors.NewRADIUS(c, l)}
 }

@@ -45,9 +45,7 @@ func (a *app) sessions(args []string) (err error) {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *asJSON {
-		defer func() { err = jsonError(a.stdout, err) }()
-	}
+	defer a.jsonErrors(*asJSON, &err)
 	if *revoke != "" && !revokeArg(*revoke) {
 		return usageError{"sessions: --revoke takes a session id (hex digits, as listed) or all"}
 	}
@@ -107,13 +105,9 @@ func (a *app) sessions(args []string) (err error) {
 		return withHint(fmt.Errorf("%s has no trusted session %s", target.Name, *revoke), "list them with: logingate sessions")
 	}
 	if len(removed) > 0 {
-		by := ""
-		if caller != target {
-			by = caller.Name
-		}
 		lg := a.audit(cfg)
 		defer lg.Close()
-		lg.Log(audit.Notice, audit.Event{Action: "sessions", Result: "ok", User: target.Name, By: by,
+		lg.Log(audit.Notice, audit.Event{Action: "sessions", Result: "ok", User: target.Name, By: by(caller, target),
 			Reason: "revoked trusted " + strings.Join(removed, ",")})
 	}
 	if *asJSON {

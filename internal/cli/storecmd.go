@@ -81,10 +81,7 @@ func (a *app) storeCmd(args []string) error {
 	default:
 		n, err := pg.Rekey(ctx)
 		fmt.Fprintf(a.stdout, "logingate: re-encrypted %d TOTP secrets with key %s\n", n, pg.PrimaryKey())
-		if err != nil {
-			return err
-		}
-		return nil
+		return err
 	}
 }
 

@@ -28,17 +28,10 @@ func (d *Duo) resolve(p *problems) {
 	case d.SKey != "" && d.SKeyFile != "":
 		p.add("duo.skey_file", 0, "set together with duo.skey; keep one (skey_file keeps the key out of this file)")
 	case d.SKeyFile != "" && filepath.IsAbs(d.SKeyFile):
-		data, meta, err := readChecked(d.SKeyFile, true, rootNamed())
-		if err != nil {
-			p.add("duo.skey_file", 0, "%s", fileProblem(err))
-			break
-		}
-		if msg := checkSecretMode(meta, "duo.skey"); msg != "" {
-			p.add("duo.skey_file", 0, "%s: %s", d.SKeyFile, msg)
-			break
-		}
+		data, ok := readSecretFile(p, "duo.skey_file", d.SKeyFile, "duo.skey")
 		key := strings.TrimSpace(string(data))
 		switch {
+		case !ok:
 		case len(data) > maxSKeyFile:
 			p.add("duo.skey_file", 0, "%s: larger than %d bytes; it holds the secret key alone", d.SKeyFile, maxSKeyFile)
 		case key == "":
@@ -104,10 +97,7 @@ func (c *Config) validateDuo(p *problems) {
 		p.add("duo.ikey", 0, "must not contain spaces or control characters")
 	}
 	switch {
-	case d.SKeyFile != "" && !filepath.IsAbs(d.SKeyFile):
-		p.add("duo.skey_file", 0, "must be an absolute path")
-	case d.SKeyFile != "" && hasControl(d.SKeyFile):
-		p.add("duo.skey_file", 0, "must not contain control characters")
+	case d.SKeyFile != "" && !checkPath(p, "duo.skey_file", d.SKeyFile):
 	case d.SKey == "" && d.SKeyFile != "":
 		if !p.has("duo.skey_file") {
 			p.add("duo.skey_file", 0, "has not been read into skey (Load reads it)")
@@ -126,11 +116,7 @@ func (c *Config) validateDuo(p *problems) {
 		}
 	}
 	if d.CAFile != "" {
-		if !filepath.IsAbs(d.CAFile) {
-			p.add("duo.cafile", 0, "must be an absolute path")
-		} else if hasControl(d.CAFile) {
-			p.add("duo.cafile", 0, "must not contain control characters")
-		}
+		checkPath(p, "duo.cafile", d.CAFile)
 		if d.NoVerify && !c.DropIn {
 			p.add("duo.noverify", 0, "contradicts cafile: noverify turns certificate checks off, cafile names the CAs to check against; remove one")
 		}

@@ -31,7 +31,7 @@ func duoYAML(extra ...string) string {
 // checks that one is there (the Duo client parses it).
 const testPEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2VydA==\n-----END CERTIFICATE-----\n"
 
-func writeFile(t *testing.T, dir, name, data string, mode os.FileMode) string {
+func writeFile(t testing.TB, dir, name, data string, mode os.FileMode) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {

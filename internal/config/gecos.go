@@ -23,15 +23,19 @@ func (d *Duo) DuoUsername(login, gecos, forUser string) (name string, fellBack b
 		}
 		return gecos, false
 	}
-	delim := d.GECOSDelim
-	if delim == "" {
-		delim = ","
-	}
-	fields := strings.Split(gecos, delim)
+	fields := strings.Split(gecos, d.gecosDelim())
 	if d.GECOSPos > len(fields) || fields[d.GECOSPos-1] == "" {
 		return login, true
 	}
 	return fields[d.GECOSPos-1], false
+}
+
+// gecosDelim is GECOSDelim, or login_duo's default.
+func (d *Duo) gecosDelim() string {
+	if d.GECOSDelim == "" {
+		return ","
+	}
+	return d.GECOSDelim
 }
 
 // chfnFields are the GECOS subfields chfn(1) edits, in order, with the
@@ -52,11 +56,7 @@ func (d *Duo) GECOSUserChangeable(loginDefs []byte) bool {
 	if allowed == "" {
 		return false
 	}
-	delim := d.GECOSDelim
-	if delim == "" {
-		delim = ","
-	}
-	if d.GECOSPos == 0 || delim != "," {
+	if d.GECOSPos == 0 || d.gecosDelim() != "," {
 		// The whole field, or one split at another character than chfn's
 		// own: any field a user may edit can shape it.
 		return true

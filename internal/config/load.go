@@ -1,10 +1,10 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,21 +49,24 @@ const maxProblems = 20
 // an admin can fix them in one go.
 func Problems(err error) []*Error {
 	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		var e *Error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, err := range j.Unwrap() {
-				walk(err)
-			}
-		} else if errors.As(err, &e) {
+	leaves(err, func(err error) {
+		if e := (*Error)(nil); errors.As(err, &e) {
 			out = append(out, e)
 		}
-	}
-	if err != nil {
-		walk(err)
-	}
+	})
 	return out
+}
+
+// leaves calls f with each error that err joins, depth first, or with err
+// itself when it joins none.
+func leaves(err error, f func(error)) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, err := range j.Unwrap() {
+			leaves(err, f)
+		}
+		return
+	}
+	f(err)
 }
 
 // problems collects the errors of one load.
@@ -84,13 +87,15 @@ func (p *problems) add(key string, line int, format string, args ...any) {
 }
 
 // has reports whether a problem with key has been added.
-func (p *problems) has(key string) bool {
-	for _, err := range p.errs {
-		if e, ok := err.(*Error); ok && e.Key == key {
-			return true
-		}
-	}
-	return false
+func (p *problems) has(key string) bool { return p.hasAt(key, 0) }
+
+// hasAt reports whether a problem with key, or on line n > 0, has been
+// added.
+func (p *problems) hasAt(key string, n int) bool {
+	return slices.ContainsFunc(p.errs, func(err error) bool {
+		e, ok := err.(*Error)
+		return ok && (e.Key == key || n > 0 && e.Line == n)
+	})
 }
 
 func (p *problems) err() error {
@@ -171,7 +176,9 @@ func (c *Config) inlineSecrets() string {
 	return "duo.skey"
 }
 
-// parse is Load of a YAML config after the file has been read.
+// parse is Load of a YAML config after the file has been read. The bytes
+// are parsed once: the schema walk checks the node tree, and the same tree
+// is what viper decodes.
 func parse(path, hostname string, data []byte) (*Config, error) {
 	p := &problems{path: path}
 	root := p.parseYAML(data)
@@ -184,16 +191,7 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 
 	cfg := Default(hostname)
 	if root != nil {
-		if hasKey(root, "duo") {
-			// Decoded over its defaults; present even when empty.
-			d := DefaultDuo()
-			cfg.Duo = &d
-		}
-		if hasKey(root, "radius") {
-			r := DefaultRadius(hostname)
-			cfg.Radius = &r
-		}
-		if err := decode(data, &cfg); err != nil {
+		if err := decode(root, &cfg, hostname); err != nil {
 			return nil, p.decodeErr(err)
 		}
 	}
@@ -203,7 +201,6 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 		cfg.Duo.resolve(p)
 	}
 	if cfg.Radius != nil {
-		cfg.Radius.serverDefaults(root)
 		cfg.Radius.resolve(p)
 	}
 	cfg.Store.resolve(p)
@@ -214,23 +211,30 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// hasKey reports whether the mapping node m has the key name.
-func hasKey(m *yaml.Node, name string) bool {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == name {
-			return true
-		}
+// decode hands the node tree, already checked key by key, to a private
+// viper instance and decodes it over cfg's defaults. No environment, no
+// search paths, no weak typing. An optional section is decoded over its
+// own defaults, and so is each radius server: a list item has none else.
+func decode(root *yaml.Node, cfg *Config, hostname string) error {
+	var m map[string]any
+	if err := root.Decode(&m); err != nil {
+		return err
 	}
-	return false
-}
-
-// decode hands the bytes, already checked key by key, to a private viper
-// instance and decodes them over cfg's defaults. No environment, no search
-// paths, no weak typing.
-func decode(data []byte, cfg *Config) error {
+	if _, ok := m["duo"]; ok {
+		d := DefaultDuo()
+		cfg.Duo = &d
+	}
+	if r, ok := m["radius"]; ok {
+		d := DefaultRadius(hostname)
+		section, _ := r.(map[string]any)
+		servers, _ := section["servers"].([]any)
+		for range servers {
+			d.Servers = append(d.Servers, defaultServer)
+		}
+		cfg.Radius = &d
+	}
 	v := viper.NewWithOptions(viper.WithDecodeHook(strictHook))
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+	if err := v.MergeConfigMap(m); err != nil {
 		return err
 	}
 	return v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) {
@@ -291,29 +295,18 @@ func parseDuration(s string) (time.Duration, error) {
 func (p *problems) decodeErr(err error) error {
 	var walk func(error)
 	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, err := range j.Unwrap() {
-				walk(err)
-			}
+		var de, deeper *mapstructure.DecodeError
+		if !errors.As(err, &de) {
+			p.add("", 0, "cannot decode: %s", err)
 			return
 		}
-		var de *mapstructure.DecodeError
-		if errors.As(err, &de) {
-			inner := de.Unwrap()
-			if _, nested := inner.(interface{ Unwrap() []error }); nested {
-				walk(inner)
-				return
-			}
-			var deeper *mapstructure.DecodeError
-			if errors.As(inner, &deeper) {
-				walk(inner)
-				return
-			}
-			p.add(de.Name(), 0, "%s", inner)
+		inner := de.Unwrap()
+		if _, nested := inner.(interface{ Unwrap() []error }); nested || errors.As(inner, &deeper) {
+			leaves(inner, walk)
 			return
 		}
-		p.add("", 0, "cannot decode: %s", err)
+		p.add(de.Name(), 0, "%s", inner)
 	}
-	walk(err)
+	leaves(err, walk)
 	return p.err()
 }

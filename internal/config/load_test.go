@@ -403,32 +403,6 @@ func TestShippedConfigIsTheDefault(t *testing.T) {
 	}
 }
 
-func BenchmarkLoad(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "etc", "logingate.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := writeConfig(b, string(data))
-	for b.Loop() {
-		if _, err := Load(path, testHost); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkParse is Load without the file system.
-func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "etc", "logingate.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if _, err := parse("logingate.yaml", testHost, data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // The environment must never steer the config: the gate runs with the
 // logging-in user's environment (and later, with privileges).
 func TestEnvironmentIsIgnored(t *testing.T) {

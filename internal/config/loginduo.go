@@ -242,6 +242,10 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 	}
 	d := &Duo{} // https_timeout: none, as login_duo
 	cfg.Duo = d
+	strs := map[string]*string{"ikey": &d.IKey, "skey": &d.SKey, "host": &d.Host, "cafile": &d.CAFile}
+	bools := map[string]*bool{"motd": &cfg.Motd, "send_gecos": &d.SendGECOS, "fallback_local_ip": &d.FallbackLocalIP,
+		"verified_push": &d.VerifiedPush, "pushinfo": &d.Pushinfo, "autopush": &d.Autopush, "noverify": &d.NoVerify,
+		"accept_env_factor": &cfg.AcceptEnvFactor}
 
 	lines := map[string]int{} // key as written -> its (last) line, for Validate's problems
 	warn := func(e iniEntry, format string, args ...any) {
@@ -280,16 +284,7 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 				p.add(e.key, e.line, "%s", msg)
 				continue
 			}
-			switch e.key {
-			case "ikey":
-				d.IKey = v
-			case "skey":
-				d.SKey = v
-			case "host":
-				d.Host = v
-			case "cafile":
-				d.CAFile = v
-			}
+			*strs[e.key] = v
 		case "groups", "group":
 			if lists, ok := p.iniGroups(e); ok {
 				patterns = append(patterns, lists...)
@@ -305,24 +300,7 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 			if !ok {
 				warn(e, "%s is read as no, as login_duo reads every value but yes, true, on and 1 (lower case); write yes or no", quoteValue(e.value))
 			}
-			switch e.key {
-			case "motd":
-				cfg.Motd = b
-			case "send_gecos":
-				d.SendGECOS = b
-			case "fallback_local_ip":
-				d.FallbackLocalIP = b
-			case "verified_push":
-				d.VerifiedPush = b
-			case "pushinfo":
-				d.Pushinfo = b
-			case "autopush":
-				d.Autopush = b
-			case "noverify":
-				d.NoVerify = b
-			case "accept_env_factor":
-				cfg.AcceptEnvFactor = b
-			}
+			*bools[e.key] = b
 		case "prompts":
 			n, ok := p.iniInt(e)
 			if !ok {
@@ -396,8 +374,8 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 	}
 	if d.NoVerify && d.CAFile != "" {
 		// login_duo lets noverify win; so does logingate, loudly.
-		cfg.Warnings = append(cfg.Warnings, (&Error{Path: path, Key: "cafile", Line: lines["cafile"],
-			Msg: "is ignored because noverify is set, as in login_duo: Duo's certificate is not checked at all; remove noverify", showLine: true}).Error())
+		warn(iniEntry{key: "cafile", line: lines["cafile"]},
+			"is ignored because noverify is set, as in login_duo: Duo's certificate is not checked at all; remove noverify")
 	}
 
 	// The checks shared with the YAML config, named as login_duo names
@@ -422,7 +400,7 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		if key == "groups" && lines["groups"] == 0 {
 			key = "group"
 		}
-		if key != "" && (p.has(key) || p.hasLineProblem(lines[key])) {
+		if key != "" && p.hasAt(key, lines[key]) {
 			continue
 		}
 		p.add(key, lines[key], "%s", e.Msg)
@@ -431,19 +409,6 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
-}
-
-// hasLineProblem reports whether line n already has a problem.
-func (p *problems) hasLineProblem(n int) bool {
-	if n == 0 {
-		return false
-	}
-	for _, err := range p.errs {
-		if e, ok := err.(*Error); ok && e.Line == n {
-			return true
-		}
-	}
-	return false
 }
 
 // iniGroups splits a groups value into pattern-lists as login_duo does (on

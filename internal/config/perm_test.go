@@ -12,7 +12,7 @@ import (
 )
 
 // secureDir makes a 0700 directory for a config.
-func secureDir(t *testing.T) string {
+func secureDir(t testing.TB) string {
 	t.Helper()
 	d := filepath.Join(t.TempDir(), "etc")
 	if err := os.Mkdir(d, 0o700); err != nil {
@@ -30,7 +30,7 @@ func putFile(t *testing.T, path string, mode os.FileMode) {
 }
 
 // chmod sets the mode exactly, whatever the umask.
-func chmod(t *testing.T, path string, mode os.FileMode) {
+func chmod(t testing.TB, path string, mode os.FileMode) {
 	t.Helper()
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Radius is the RADIUS factor: one-time passwords checked by an OTP server
@@ -76,6 +74,10 @@ func DefaultRadius(hostname string) Radius {
 	return Radius{NASIdentifier: hostname, Label: DefaultRadiusLabel, Username: DefaultRadiusUsername}
 }
 
+// defaultServer is what a radius server item leaves out: unlike a section,
+// a list item has no defaults in Config to be decoded over.
+var defaultServer = RadiusServer{Timeout: DefaultRadiusTimeout, Retries: DefaultRadiusRetries, RequireMessageAuthenticator: true}
+
 // UserName is the User-Name sent for the Unix user unix.
 func (r *Radius) UserName(unix string) string {
 	var b strings.Builder
@@ -95,41 +97,6 @@ func (r *Radius) UserName(unix string) string {
 	return b.String()
 }
 
-// serverDefaults gives each server the defaults of the keys its YAML
-// leaves out: a list item has no defaults to decode over.
-func (r *Radius) serverDefaults(root *yaml.Node) {
-	servers := child(child(root, "radius"), "servers")
-	for i := range r.Servers {
-		var item *yaml.Node
-		if servers != nil && servers.Kind == yaml.SequenceNode && i < len(servers.Content) {
-			item = servers.Content[i]
-		}
-		s := &r.Servers[i]
-		if child(item, "timeout") == nil {
-			s.Timeout = DefaultRadiusTimeout
-		}
-		if child(item, "retries") == nil {
-			s.Retries = DefaultRadiusRetries
-		}
-		if child(item, "require_message_authenticator") == nil {
-			s.RequireMessageAuthenticator = true
-		}
-	}
-}
-
-// child returns the value of key in the mapping node m, or nil.
-func child(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func serverKey(i int, name string) string { return fmt.Sprintf("radius.servers[%d].%s", i+1, name) }
 
 // resolve reads each server's secret_file into Secret, checking the file
@@ -142,17 +109,10 @@ func (r *Radius) resolve(p *problems) {
 			continue
 		}
 		key := serverKey(i, "secret_file")
-		data, meta, err := readChecked(s.SecretFile, true, rootNamed())
-		if err != nil {
-			p.add(key, 0, "%s", fileProblem(err))
-			continue
-		}
-		if msg := checkSecretMode(meta, "a RADIUS shared secret"); msg != "" {
-			p.add(key, 0, "%s: %s", s.SecretFile, msg)
-			continue
-		}
+		data, ok := readSecretFile(p, key, s.SecretFile, "a RADIUS shared secret")
 		secret := strings.TrimRight(string(data), "\r\n")
 		switch {
+		case !ok:
 		case len(data) > maxRadiusSecretFile || len(secret) > maxRadiusSecret:
 			p.add(key, 0, "%s: larger than %d bytes; it holds the shared secret alone", s.SecretFile, maxRadiusSecret)
 		case secret == "":
@@ -187,10 +147,7 @@ func (c *Config) validateRadius(p *problems) {
 		switch {
 		case s.SecretFile == "":
 			p.add(key, 0, "missing; name the file holding the shared secret (root:logingate, mode 0640)")
-		case !filepath.IsAbs(s.SecretFile):
-			p.add(key, 0, "must be an absolute path")
-		case hasControl(s.SecretFile):
-			p.add(key, 0, "must not contain control characters")
+		case !checkPath(p, key, s.SecretFile):
 		case len(s.Secret) == 0 && !p.has(key):
 			p.add(key, 0, "has not been read into the secret (Load reads it)")
 		}

@@ -176,9 +176,11 @@ func (s *Store) resolve(p *problems) {
 	if s.DSN != "" && s.DSNFile != "" {
 		p.add("store.dsn_file", 0, "set together with store.dsn; keep one (dsn_file keeps a password out of this file)")
 	} else if s.DSNFile != "" && filepath.IsAbs(s.DSNFile) {
-		if data, ok := readSecretFile(p, "store.dsn_file", s.DSNFile, "store.dsn", maxDSNFile); ok {
+		if data, ok := readSecretFile(p, "store.dsn_file", s.DSNFile, "store.dsn"); ok {
 			dsn := strings.TrimSpace(string(data))
 			switch {
+			case len(data) > maxDSNFile:
+				p.add("store.dsn_file", 0, "%s: larger than %d bytes", s.DSNFile, maxDSNFile)
 			case dsn == "":
 				p.add("store.dsn_file", 0, "%s: is empty; write the connection string (or postgres:// URL) into it", s.DSNFile)
 			case strings.ContainsAny(dsn, "\n\r"):
@@ -189,12 +191,23 @@ func (s *Store) resolve(p *problems) {
 		}
 	}
 	if s.KeyFile != "" && filepath.IsAbs(s.KeyFile) {
-		if data, ok := readSecretFile(p, "store.key_file", s.KeyFile, "the store's encryption keys", maxKeyFile); ok {
+		data, ok := readSecretFile(p, "store.key_file", s.KeyFile, "the store's encryption keys")
+		if len(data) > maxKeyFile {
+			p.add("store.key_file", 0, "%s: larger than %d bytes", s.KeyFile, maxKeyFile)
+		} else if ok {
 			s.Keys = data
 		}
 	}
 	s.checkDSNFiles(p)
 	s.checkDSNSockets(p)
+}
+
+// dsnKey is the key a problem with the DSN names: where it was written.
+func (s *Store) dsnKey() string {
+	if s.DSNFile != "" {
+		return "store.dsn_file"
+	}
+	return "store.dsn"
 }
 
 // pgDefaultSocketDirs is where the driver looks for the server's socket
@@ -211,10 +224,7 @@ func (s *Store) checkDSNSockets(p *problems) {
 	if s.DSN == "" {
 		return
 	}
-	key := "store.dsn"
-	if s.DSNFile != "" {
-		key = "store.dsn_file"
-	}
+	key := s.dsnKey()
 	dirs, named := dsnSocketDirs(s.DSN)
 	if !named {
 		for _, d := range pgDefaultSocketDirs {
@@ -240,35 +250,21 @@ func (s *Store) checkDSNSockets(p *problems) {
 }
 
 // dsnSocketDirs returns the unix socket directories dsn names as hosts, and
-// whether it names any host at all.
+// whether it names any host at all (a URL it cannot read may).
 func dsnSocketDirs(dsn string) (dirs []string, named bool) {
-	var hosts []string
-	if isDSNURL(dsn) {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil, true
-		}
-		if h, err := url.PathUnescape(u.Host); err == nil && h != "" {
-			hosts = append(hosts, strings.Split(h, ",")...)
-		}
-		for _, h := range u.Query()["host"] {
-			hosts = append(hosts, strings.Split(h, ",")...)
-		}
-	} else {
-		settings, _ := dsnSettings(dsn)
-		for _, kv := range settings {
-			if kv[0] == "host" {
-				hosts = append(hosts, strings.Split(dsnUnquote(kv[1]), ",")...)
-			}
-		}
+	params, ok := dsnParams(dsn)
+	if !ok && isDSNURL(dsn) {
+		return nil, true
 	}
-	for _, h := range hosts {
-		if h == "" {
+	for _, kv := range params {
+		if kv[0] != "host" {
 			continue
 		}
-		named = true
-		if strings.HasPrefix(h, "/") {
-			dirs = append(dirs, h)
+		for _, h := range strings.Split(kv[1], ",") {
+			named = named || h != ""
+			if strings.HasPrefix(h, "/") {
+				dirs = append(dirs, h)
+			}
 		}
 	}
 	return dirs, named
@@ -284,10 +280,7 @@ var dsnFileKeys = map[string]bool{"sslrootcert": true, "sslcert": true, "sslkey"
 // length, links included) is one only root can change between the two. A
 // relative path would be found from the caller's working directory.
 func (s *Store) checkDSNFiles(p *problems) {
-	key := "store.dsn"
-	if s.DSNFile != "" {
-		key = "store.dsn_file"
-	}
+	key := s.dsnKey()
 	for _, kv := range dsnFiles(s.DSN) {
 		name, path := kv[0], kv[1]
 		switch {
@@ -307,32 +300,43 @@ func (s *Store) checkDSNFiles(p *problems) {
 	}
 }
 
-// dsnFiles returns the settings of dsn that name a file, with their values
-// unquoted, as setting, path pairs. A DSN it cannot read names none; the
-// driver refuses it.
+// dsnFiles returns the settings of dsn that name a file, as setting, path
+// pairs. A DSN it cannot read names none; the driver refuses it.
 func dsnFiles(dsn string) [][2]string {
 	var out [][2]string
-	if isDSNURL(dsn) {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return nil
-		}
-		for k, vs := range u.Query() {
-			for _, v := range vs {
-				if dsnFileKeys[k] && v != "" {
-					out = append(out, [2]string{k, v})
-				}
-			}
-		}
-		return out
-	}
-	settings, _ := dsnSettings(dsn)
-	for _, kv := range settings {
-		if v := dsnUnquote(kv[1]); dsnFileKeys[kv[0]] && v != "" {
-			out = append(out, [2]string{kv[0], v})
+	params, _ := dsnParams(dsn)
+	for _, kv := range params {
+		if dsnFileKeys[kv[0]] && kv[1] != "" {
+			out = append(out, kv)
 		}
 	}
 	return out
+}
+
+// dsnParams returns dsn's settings as the driver reads them, values
+// unquoted: a URL's host (as "host") and query, or the key=value pairs.
+// ok is false for a DSN it cannot read.
+func dsnParams(dsn string) (params [][2]string, ok bool) {
+	if !isDSNURL(dsn) {
+		params, ok = dsnSettings(dsn)
+		for i := range params {
+			params[i][1] = dsnUnquote(params[i][1])
+		}
+		return params, ok
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, false
+	}
+	if h, err := url.PathUnescape(u.Host); err == nil && h != "" {
+		params = append(params, [2]string{"host", h})
+	}
+	for k, vs := range u.Query() {
+		for _, v := range vs {
+			params = append(params, [2]string{k, v})
+		}
+	}
+	return params, true
 }
 
 // dsnUnquote is a key=value setting's value as written (see dsnSettings)
@@ -352,9 +356,10 @@ func dsnUnquote(v string) string {
 	return b.String()
 }
 
-// readSecretFile reads a file that holds a secret: checked along its path,
-// not readable by others, bounded in size.
-func readSecretFile(p *problems, key, path, what string, max int) ([]byte, bool) {
+// readSecretFile reads the file at path, which holds the secret what
+// names, for the key that names it: checked along its path, and readable
+// by root and the logingate group alone. The caller bounds its size.
+func readSecretFile(p *problems, key, path, what string) ([]byte, bool) {
 	data, meta, err := readChecked(path, true, rootNamed())
 	if err != nil {
 		p.add(key, 0, "%s", fileProblem(err))
@@ -364,11 +369,21 @@ func readSecretFile(p *problems, key, path, what string, max int) ([]byte, bool)
 		p.add(key, 0, "%s: %s", path, msg)
 		return nil, false
 	}
-	if len(data) > max {
-		p.add(key, 0, "%s: larger than %d bytes", path, max)
-		return nil, false
-	}
 	return data, true
+}
+
+// checkPath checks a path the config names: absolute, and free of control
+// characters. It reports whether it is.
+func checkPath(p *problems, key, path string) bool {
+	switch {
+	case !filepath.IsAbs(path):
+		p.add(key, 0, "must be an absolute path")
+	case hasControl(path):
+		p.add(key, 0, "must not contain control characters")
+	default:
+		return true
+	}
+	return false
 }
 
 // validateStore checks the store section.
@@ -380,12 +395,8 @@ func (c *Config) validateStore(p *problems) {
 		p.add("store.host", 0, "must be at most 255 printable characters")
 	}
 	for _, f := range []struct{ key, path string }{{"store.dsn_file", s.DSNFile}, {"store.key_file", s.KeyFile}} {
-		switch {
-		case f.path == "":
-		case !filepath.IsAbs(f.path):
-			p.add(f.key, 0, "must be an absolute path")
-		case hasControl(f.path):
-			p.add(f.key, 0, "must not contain control characters")
+		if f.path != "" {
+			checkPath(p, f.key, f.path)
 		}
 	}
 	if s.Backend != BackendPostgres {

@@ -95,11 +95,7 @@ func (c *Config) validate(p *problems) {
 	case len(id) > maxIdentLen:
 		p.add("syslog.ident", 0, "must be at most %d bytes", maxIdentLen)
 	}
-	if !filepath.IsAbs(c.Syslog.Socket) {
-		p.add("syslog.socket", 0, "must be an absolute path")
-	} else if hasControl(c.Syslog.Socket) {
-		p.add("syslog.socket", 0, "must not contain control characters")
-	}
+	checkPath(p, "syslog.socket", c.Syslog.Socket)
 	c.validateDuo(p)
 	c.validateRadius(p)
 	c.validateStore(p)
@@ -151,24 +147,15 @@ func shortDur(d time.Duration) string {
 }
 
 // normalizeAlgorithm upper-cases a known algorithm name written in any
-// ASCII case ("sha256"); anything else is left for Validate to refuse.
+// ASCII case ("sha256"); anything else is left for Validate to refuse. At
+// the same length, EqualFold can fold no non-ASCII letter into the name.
 func normalizeAlgorithm(s string) string {
 	for _, a := range algorithms {
-		if len(s) == len(a) && asciiUpper(s) == a {
+		if len(s) == len(a) && strings.EqualFold(s, a) {
 			return a
 		}
 	}
 	return s
-}
-
-func asciiUpper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 func hasControl(s string) bool {
