@@ -194,7 +194,8 @@ func getent(database string, keys ...string) (out []byte, found bool, err error)
 	stdout.max, stderr.max = maxGetentOutput, 4096
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// The real ids: a setgid gate's logingate group stays behind.
+		// The real ids: a setgid gate's logingate group stays behind
+		// (TestGetentRunsWithoutTheGateGroup).
 		Credential: &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), NoSetGroups: true},
 		Pdeathsig:  syscall.SIGKILL,
 	}

@@ -7,8 +7,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The exec test re-runs this binary as a stand-in gate (exec_test.go).
-	if mode := os.Getenv(helperEnv); mode != "" {
+	// The exec and getent tests re-run this binary as a stand-in gate
+	// (exec_test.go, getent_test.go).
+	switch mode := os.Getenv(helperEnv); mode {
+	case "":
+	case modeGetent:
+		os.Exit(getentHelper())
+	default:
 		os.Exit(execHelper(mode))
 	}
 	os.Exit(m.Run())
