@@ -93,7 +93,7 @@ func StartNamed(t testing.TB, alice, bob string) *Server {
 	t.Helper()
 	bin := Require(t)
 	var last error
-	for range 3 { // the free port may be taken between probe and bind
+	for range 6 { // the free port may be taken between probe and bind
 		s, err := launch(bin, t.TempDir(), alice, bob)
 		if err == nil {
 			t.Cleanup(func() {
@@ -121,7 +121,7 @@ func Launch(dir, alice, bob string) (*Server, error) {
 		return nil, err
 	}
 	var last error
-	for range 3 { // the free port may be taken between probe and bind
+	for range 6 { // the free port may be taken between probe and bind
 		d, err := os.MkdirTemp(dir, "raddb-")
 		if err != nil {
 			return nil, err
