@@ -59,10 +59,10 @@ const (
 
 // LookupUser resolves a user by name: from /etc/passwd when the files are
 // the whole answer (files.go), otherwise through NSS. An unknown user is
-// ErrUnknownUser; any other error means NSS could not answer.
+// errUnknownUser; any other error means NSS could not answer.
 func LookupUser(name string) (*User, error) {
 	if name == "" || strings.IndexByte(name, 0) >= 0 {
-		return nil, fmt.Errorf("user %q: %w", name, ErrUnknownUser)
+		return nil, fmt.Errorf("user %q: %w", name, errUnknownUser)
 	}
 	if u, ok := localFiles.lookupUser(name); ok {
 		return u, nil
@@ -79,11 +79,11 @@ func LookupUser(name string) (*User, error) {
 }
 
 // LookupUID resolves a user by numeric id, as LookupUser does. An unknown
-// id is ErrUnknownUser.
+// id is errUnknownUser.
 func LookupUID(uid int) (*User, error) {
 	// uid_t is 32 bits and (uid_t)-1 means "no user".
 	if uid < 0 || uid >= math.MaxUint32 {
-		return nil, fmt.Errorf("user id %d: %w", uid, ErrUnknownUser)
+		return nil, fmt.Errorf("user id %d: %w", uid, errUnknownUser)
 	}
 	if u, ok := localFiles.lookupUID(uid); ok {
 		return u, nil
@@ -100,7 +100,7 @@ func LookupUID(uid int) (*User, error) {
 // Groups returns the names of u's primary group and supplementary groups, as
 // NSS reports them (getgrouplist), primary first, without duplicates; from
 // /etc/group when the files are the whole answer (files.go). A group
-// id that has no name is an error wrapping ErrUnknownGroup: the caller cannot
+// id that has no name is an error wrapping errUnknownGroup: the caller cannot
 // tell whether a pattern would have matched it, so it must deny.
 //
 // getgrouplist skips an NSS source that fails (say, LDAP unreachable) without
@@ -110,7 +110,7 @@ func Groups(u *User) ([]string, error) {
 		return nil, errors.New("groups: no user name")
 	}
 	if u.GID < 0 || u.GID >= math.MaxUint32 {
-		return nil, fmt.Errorf("groups of %q: %w: id %d", u.Name, ErrUnknownGroup, u.GID)
+		return nil, fmt.Errorf("groups of %q: %w: id %d", u.Name, errUnknownGroup, u.GID)
 	}
 	if names, ok := localFiles.groups(u); ok {
 		return names, nil
@@ -148,7 +148,7 @@ func lookupPasswd(call func(*C.struct_passwd, *C.char, C.size_t, *C.int) C.int) 
 	}
 	defer C.free(unsafe.Pointer(buf))
 	if found == 0 {
-		return nil, ErrUnknownUser
+		return nil, errUnknownUser
 	}
 	u := &User{
 		Name:  C.GoString(pwd.pw_name),
@@ -159,7 +159,7 @@ func lookupPasswd(call func(*C.struct_passwd, *C.char, C.size_t, *C.int) C.int) 
 		Gecos: C.GoString(pwd.pw_gecos),
 	}
 	if u.Shell == "" {
-		u.Shell = DefaultShell
+		u.Shell = defaultShell
 	}
 	return u, nil
 }
@@ -176,11 +176,11 @@ func groupName(gid C.gid_t) (string, error) {
 	}
 	defer C.free(unsafe.Pointer(buf))
 	if found == 0 {
-		return "", fmt.Errorf("%w: id %d", ErrUnknownGroup, gid)
+		return "", fmt.Errorf("%w: id %d", errUnknownGroup, gid)
 	}
 	name := C.GoString(grp.gr_name)
 	if name == "" {
-		return "", fmt.Errorf("%w: id %d has an empty name", ErrUnknownGroup, gid)
+		return "", fmt.Errorf("%w: id %d has an empty name", errUnknownGroup, gid)
 	}
 	return name, nil
 }
