@@ -406,11 +406,6 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, params url.Value
 	}
 
 	switch path {
-	case "/auth/v2/check":
-		if r.Method != http.MethodGet {
-			return writeError(w, http.StatusMethodNotAllowed, 40501, "Method not allowed", "")
-		}
-		return writeOK(w, map[string]any{"time": now.Unix()})
 	case "/auth/v2/preauth":
 		if r.Method != http.MethodPost {
 			return writeError(w, http.StatusMethodNotAllowed, 40501, "Method not allowed", "")
