@@ -44,28 +44,6 @@ func (e *Error) Error() string {
 // maxProblems bounds how many problems one Load reports.
 const maxProblems = 20
 
-// Problems returns each problem in an error from Load or Validate, in file
-// order. Load reports every problem it finds, joined one per line, so that
-// an admin can fix them in one go.
-func Problems(err error) []*Error {
-	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		var e *Error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, err := range j.Unwrap() {
-				walk(err)
-			}
-		} else if errors.As(err, &e) {
-			out = append(out, e)
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	return out
-}
-
 // problems collects the errors of one load.
 type problems struct {
 	path string
@@ -186,11 +164,11 @@ func parse(path, hostname string, data []byte) (*Config, error) {
 	if root != nil {
 		if hasKey(root, "duo") {
 			// Decoded over its defaults; present even when empty.
-			d := DefaultDuo()
+			d := defaultDuo()
 			cfg.Duo = &d
 		}
 		if hasKey(root, "radius") {
-			r := DefaultRadius(hostname)
+			r := defaultRadius(hostname)
 			cfg.Radius = &r
 		}
 		if err := decode(data, &cfg); err != nil {

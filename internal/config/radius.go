@@ -58,10 +58,10 @@ func (s RadiusServer) GoString() string { return "config.RadiusServer" + s.Strin
 
 // Defaults of a radius: section and of each server in it.
 const (
-	DefaultRadiusLabel    = "RADIUS"
-	DefaultRadiusUsername = "%u"
-	DefaultRadiusTimeout  = 3 * time.Second
-	DefaultRadiusRetries  = 2
+	defaultRadiusLabel    = "RADIUS"
+	defaultRadiusUsername = "%u"
+	defaultRadiusTimeout  = 3 * time.Second
+	defaultRadiusRetries  = 2
 	defaultRadiusPort     = "1812"
 	maxRadiusServers      = 8
 	maxRadiusSecretFile   = 4096
@@ -70,10 +70,10 @@ const (
 	maxRadiusAttr         = 253 // bytes in a RADIUS string attribute
 )
 
-// DefaultRadius returns the defaults of a radius: section. hostname fills
+// defaultRadius returns the defaults of a radius: section. hostname fills
 // nas_identifier.
-func DefaultRadius(hostname string) Radius {
-	return Radius{NASIdentifier: hostname, Label: DefaultRadiusLabel, Username: DefaultRadiusUsername}
+func defaultRadius(hostname string) Radius {
+	return Radius{NASIdentifier: hostname, Label: defaultRadiusLabel, Username: defaultRadiusUsername}
 }
 
 // UserName is the User-Name sent for the Unix user unix.
@@ -85,7 +85,7 @@ func (r *Radius) UserName(unix string) string {
 			switch r.Username[i] {
 			case 'u':
 				b.WriteString(unix)
-			default: // "%%"; Validate refuses other escapes
+			default: // "%%"; validate refuses other escapes
 				b.WriteByte(r.Username[i])
 			}
 			continue
@@ -106,10 +106,10 @@ func (r *Radius) serverDefaults(root *yaml.Node) {
 		}
 		s := &r.Servers[i]
 		if child(item, "timeout") == nil {
-			s.Timeout = DefaultRadiusTimeout
+			s.Timeout = defaultRadiusTimeout
 		}
 		if child(item, "retries") == nil {
-			s.Retries = DefaultRadiusRetries
+			s.Retries = defaultRadiusRetries
 		}
 		if child(item, "require_message_authenticator") == nil {
 			s.RequireMessageAuthenticator = true
