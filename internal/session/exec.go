@@ -77,10 +77,10 @@ func mapInternalSFTP(cmd string) (string, error) {
 	return "", errNoSFTPServer
 }
 
-// ScrubEnv returns env without logingate's own variables (LOGINGATE_PASSCODE,
+// scrubEnv returns env without logingate's own variables (LOGINGATE_PASSCODE,
 // DUO_PASSCODE): every occurrence, including duplicates and malformed entries
 // without "=". The input is not modified.
-func ScrubEnv(env []string) []string {
+func scrubEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
 		key, _, _ := strings.Cut(kv, "=")
@@ -141,7 +141,7 @@ func (s *Session) Exec(caught ...os.Signal) error {
 	if err != nil {
 		return err
 	}
-	env := ScrubEnv(s.Env)
+	env := scrubEnv(s.Env)
 	for fd := 0; fd <= 2; fd++ {
 		_ = syscall.SetNonblock(fd, false) // a closed fd is not our problem here
 	}

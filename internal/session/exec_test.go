@@ -114,11 +114,11 @@ func TestScrubEnv(t *testing.T) {
 	}
 	orig := slices.Clone(in)
 	want := []string{"HOME=/home/alice", "PATH=/usr/bin", "DUO_PASSCODE_HINT=keep", "XLOGINGATE_PASSCODE=keep", "=LOGINGATE_PASSCODE"}
-	if got := ScrubEnv(in); !slices.Equal(got, want) {
-		t.Errorf("ScrubEnv = %q, want %q", got, want)
+	if got := scrubEnv(in); !slices.Equal(got, want) {
+		t.Errorf("scrubEnv = %q, want %q", got, want)
 	}
 	if !slices.Equal(in, orig) {
-		t.Errorf("ScrubEnv modified its input")
+		t.Errorf("scrubEnv modified its input")
 	}
 }
 
