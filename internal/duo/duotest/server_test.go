@@ -76,7 +76,7 @@ func post(t *testing.T, s *Server, skey, path string, params url.Values) (int, m
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Duo-Date", date)
 	req.Header.Set("Authorization", authorization(s.IKey, skey, date, "POST", s.Host, path, params))
-	resp, err := s.Client().Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestServerChecksRequests(t *testing.T) {
 	req, _ := http.NewRequest("GET", s.URL+"/auth/v2/auth_status", nil)
 	req.Header.Set("Date", date)
 	req.Header.Set("Authorization", authorization(s.IKey, s.SKey, date, "GET", s.Host, "/auth/v2/auth_status", url.Values{}))
-	resp, err := s.Client().Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestServerChecksRequests(t *testing.T) {
 	req, _ = http.NewRequest("POST", s.URL+"/auth/v2/preauth", strings.NewReader("username=alice"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", authorization(s.IKey, s.SKey, "", "POST", s.Host, "/auth/v2/preauth", url.Values{"username": {"alice"}}))
-	resp, err = s.Client().Do(req)
+	resp, err = s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
