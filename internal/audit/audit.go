@@ -34,9 +34,6 @@ var facilities = map[string]int{
 	"local4": 20, "local5": 21, "local6": 22, "local7": 23,
 }
 
-// KnownFacility reports whether name is a facility Logger accepts.
-func KnownFacility(name string) bool { _, ok := facilities[name]; return ok }
-
 // Logger sends audit lines to a syslog socket and, with debug on, to stderr.
 // If the socket cannot be reached the line is not lost silently: a warning
 // goes to stderr once, and the caller's decision stands.

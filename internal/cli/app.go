@@ -30,10 +30,10 @@ type app struct {
 	stderr  io.Writer
 }
 
-// PersonalConfig is where an unprivileged gate looks, below the caller's
+// personalConfig is where an unprivileged gate looks, below the caller's
 // home, when there is no system config and no -c: a user protecting their
 // own keys with authorized_keys command="logingate".
-const PersonalConfig = ".config/logingate/logingate.yaml"
+const personalConfig = ".config/logingate/logingate.yaml"
 
 // loadConfig reads the config. A privileged (setgid) gate first checks its
 // own installation. Whatever the caller names with -c is trusted under
@@ -95,7 +95,7 @@ func loadTrusted(g globals) (*config.Config, error) {
 	if !privilege.Privileged() && !g.explicit {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if home := callerHome(); home != "" {
-				p := filepath.Join(home, PersonalConfig)
+				p := filepath.Join(home, personalConfig)
 				if _, err := os.Stat(p); err == nil {
 					path = p
 				}

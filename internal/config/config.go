@@ -187,11 +187,11 @@ func Default(hostname string) Config {
 		RateLimit:           RateLimit{Failures: 5, Per: 5 * time.Minute},
 		Syslog:              Syslog{Facility: "authpriv", Ident: "logingate", Socket: "/dev/log"},
 		LocalFactors:        true,
-		Store:               DefaultStore(hostname),
+		Store:               defaultStore(hostname),
 	}
 }
 
-// DefaultDuo returns the defaults of a duo: section in the YAML config.
-func DefaultDuo() Duo {
+// defaultDuo returns the defaults of a duo: section in the YAML config.
+func defaultDuo() Duo {
 	return Duo{HTTPSTimeout: 15 * time.Second}
 }

@@ -20,8 +20,8 @@ const maxSKeyFile = 4096
 const maxHTTPSTimeout = 24 * time.Hour
 
 // resolve reads SKeyFile into SKey and CAFile into CAPEM, checking each
-// file as it goes; Validate then checks the values. A relative path is left
-// for Validate to refuse. Problems name the YAML key; a login_duo file
+// file as it goes; validate then checks the values. A relative path is left
+// for validate to refuse. Problems name the YAML key; a login_duo file
 // renames them (see parseLoginDuo).
 func (d *Duo) resolve(p *problems) {
 	switch {

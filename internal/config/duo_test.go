@@ -46,7 +46,7 @@ func TestDuoValidation(t *testing.T) {
 	ca := writeFile(t, caDir, "ca.pem", testPEM, 0o644)
 	notPEM := writeFile(t, caDir, "not.pem", "hello\n", 0o644)
 	base := func(c *Config) {
-		d := DefaultDuo()
+		d := defaultDuo()
 		d.Host, d.IKey, d.SKey = "api-3ff1e4c7.duosecurity.com", testIKey, testSKey
 		c.Duo = &d
 	}

@@ -31,7 +31,7 @@ func FuzzLoad(f *testing.F) {
 					t.Fatalf("problem does not name the file: %q", line)
 				}
 			}
-			if len(Problems(err)) == 0 {
+			if len(problemList(err)) == 0 {
 				t.Fatalf("error without problems: %v", err)
 			}
 			return
@@ -39,7 +39,7 @@ func FuzzLoad(f *testing.F) {
 		if cfg.Path != path {
 			t.Fatalf("Path = %q", cfg.Path)
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := cfg.check(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
 	})
@@ -73,7 +73,7 @@ func FuzzLoginDuo(f *testing.F) {
 					t.Fatalf("problem does not name the file: %q", line)
 				}
 			}
-			if len(Problems(err)) == 0 {
+			if len(problemList(err)) == 0 {
 				t.Fatalf("error without problems: %v", err)
 			}
 			for _, e := range scanINI(&problems{path: path}, data) {
@@ -101,7 +101,7 @@ func FuzzLoginDuo(f *testing.F) {
 		if cfg.FailmodeDefaulted != !set || !set && cfg.Failmode != "safe" {
 			t.Fatalf("FailmodeDefaulted %t with failmode %s set %t", cfg.FailmodeDefaulted, cfg.Failmode, set)
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := cfg.check(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
 		again, err := parseLoginDuo(path, testHost, []byte(writeLoginDuo(cfg)))

@@ -44,19 +44,6 @@ func (e *Error) Error() string {
 // maxProblems bounds how many problems one Load reports.
 const maxProblems = 20
 
-// Problems returns each problem in an error from Load or Validate, in file
-// order. Load reports every problem it finds, joined one per line, so that
-// an admin can fix them in one go.
-func Problems(err error) []*Error {
-	var out []*Error
-	leaves(err, func(err error) {
-		if e := (*Error)(nil); errors.As(err, &e) {
-			out = append(out, e)
-		}
-	})
-	return out
-}
-
 // leaves calls f with each error that err joins, depth first, or with err
 // itself when it joins none.
 func leaves(err error, f func(error)) {
@@ -221,11 +208,11 @@ func decode(root *yaml.Node, cfg *Config, hostname string) error {
 		return err
 	}
 	if _, ok := m["duo"]; ok {
-		d := DefaultDuo()
+		d := defaultDuo()
 		cfg.Duo = &d
 	}
 	if r, ok := m["radius"]; ok {
-		d := DefaultRadius(hostname)
+		d := defaultRadius(hostname)
 		section, _ := r.(map[string]any)
 		servers, _ := section["servers"].([]any)
 		for range servers {

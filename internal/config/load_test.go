@@ -317,7 +317,7 @@ func TestSyntaxErrorsCarryALineNumber(t *testing.T) {
 func TestEveryProblemIsReported(t *testing.T) {
 	path := writeConfig(t, "failmode: open\nprompts: 0\ntotp: {digits: 7}\n")
 	_, err := Load(path, testHost)
-	probs := Problems(err)
+	probs := problemList(err)
 	var keys []string
 	for _, p := range probs {
 		keys = append(keys, p.Key)
@@ -326,7 +326,7 @@ func TestEveryProblemIsReported(t *testing.T) {
 		}
 	}
 	if want := []string{"failmode", "prompts", "totp.digits"}; !reflect.DeepEqual(keys, want) {
-		t.Fatalf("Problems = %v (from %v), want keys %v", keys, err, want)
+		t.Fatalf("problemList = %v (from %v), want keys %v", keys, err, want)
 	}
 	if lines := strings.Split(err.Error(), "\n"); len(lines) != 3 {
 		t.Errorf("want one line per problem, got %q", err)
@@ -354,11 +354,11 @@ func TestIssuerDefaultsToHostname(t *testing.T) {
 
 func TestValidateBuiltConfig(t *testing.T) {
 	c := Default(testHost)
-	if err := c.Validate(); err != nil {
+	if err := c.check(); err != nil {
 		t.Fatalf("Default does not validate: %v", err)
 	}
 	c.Groups = nil
-	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "config: groups: ") {
+	if err := c.check(); err == nil || !strings.HasPrefix(err.Error(), "config: groups: ") {
 		t.Errorf("no groups: err = %v", err)
 	}
 }

@@ -217,7 +217,7 @@ var iniUnsupportedBools = map[string]string{
 	"dev_fips_mode": "a login_duo development flag",
 }
 
-// iniRename maps the keys Validate and resolve name to login_duo's.
+// iniRename maps the keys validate and resolve name to login_duo's.
 var iniRename = map[string]string{
 	"duo.host": "host", "duo.ikey": "ikey", "duo.skey": "skey", "duo.autopush": "autopush", "duo.pushinfo": "pushinfo",
 	"duo.https_timeout": "https_timeout", "duo.http_proxy": "http_proxy", "duo.cafile": "cafile", "duo.noverify": "noverify",
@@ -247,7 +247,7 @@ func parseLoginDuo(path, hostname string, data []byte) (*Config, error) {
 		"verified_push": &d.VerifiedPush, "pushinfo": &d.Pushinfo, "autopush": &d.Autopush, "noverify": &d.NoVerify,
 		"accept_env_factor": &cfg.AcceptEnvFactor}
 
-	lines := map[string]int{} // key as written -> its (last) line, for Validate's problems
+	lines := map[string]int{} // key as written -> its (last) line, for validate's problems
 	warn := func(e iniEntry, format string, args ...any) {
 		cfg.Warnings = append(cfg.Warnings, (&Error{Path: path, Key: e.key, Line: e.line, Msg: fmt.Sprintf(format, args...), showLine: true}).Error())
 	}

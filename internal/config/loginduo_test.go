@@ -207,7 +207,7 @@ func TestLoginDuo(t *testing.T) {
 				if !reflect.DeepEqual(*cfg, want) || !reflect.DeepEqual(*cfg.Duo, *want.Duo) {
 					t.Fatalf("Load:\n got %+v %v\nwant %+v %v", *cfg, cfg.Duo, want, want.Duo)
 				}
-				if err := cfg.Validate(); err != nil {
+				if err := cfg.check(); err != nil {
 					t.Fatalf("accepted config does not validate: %v", err)
 				}
 				return
@@ -242,7 +242,7 @@ func TestLoginDuoReportsEveryBadLine(t *testing.T) {
 	path := writeINI(t, "[duo]\nfailmode = safe\nbogus line\n"+iniKeys3+"prompts = many\nfoo = 1\n")
 	_, err := Load(path, testHost)
 	var got []string
-	for _, p := range Problems(err) {
+	for _, p := range problemList(err) {
 		got = append(got, strconv.Itoa(p.Line)+" "+p.Key)
 	}
 	if want := []string{"3 ", "7 prompts", "8 foo"}; !reflect.DeepEqual(got, want) {

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MaxSize bounds the config file; a real one is a few kilobytes.
-const MaxSize = 1 << 20
+// maxSize bounds the config file; a real one is a few kilobytes.
+const maxSize = 1 << 20
 
 // readChecked reads the file at path after walking to it under the one
 // path-trust rule, privilege.Open: the file and every directory on the way
@@ -36,12 +36,12 @@ func readChecked(path string, secret bool, r privilege.Rule) ([]byte, *fileMeta,
 		return nil, nil, &Error{Path: path, Msg: trustText(path, err, secret)}
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
 		return nil, nil, &Error{Path: path, Msg: "cannot read: " + voice.ErrnoText(err)}
 	}
-	if len(data) > MaxSize {
-		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", MaxSize>>10)}
+	if len(data) > maxSize {
+		return nil, nil, &Error{Path: path, Msg: fmt.Sprintf("larger than %d KiB; a config file is a few kilobytes", maxSize>>10)}
 	}
 	return data, &fileMeta{file: f.Name(), st: st}, nil
 }

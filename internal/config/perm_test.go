@@ -183,7 +183,7 @@ func TestMissingAndOversizedFiles(t *testing.T) {
 	wantRefused(t, filepath.Join(d, "none", "c.yaml"), "no such file or directory")
 
 	big := filepath.Join(d, "big.yaml")
-	data := strings.Repeat("# padding\n", MaxSize/10+1)
+	data := strings.Repeat("# padding\n", maxSize/10+1)
 	if err := os.WriteFile(big, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -56,10 +56,10 @@ func (s RadiusServer) GoString() string { return "config.RadiusServer" + s.Strin
 
 // Defaults of a radius: section and of each server in it.
 const (
-	DefaultRadiusLabel    = "RADIUS"
-	DefaultRadiusUsername = "%u"
-	DefaultRadiusTimeout  = 3 * time.Second
-	DefaultRadiusRetries  = 2
+	defaultRadiusLabel    = "RADIUS"
+	defaultRadiusUsername = "%u"
+	defaultRadiusTimeout  = 3 * time.Second
+	defaultRadiusRetries  = 2
 	defaultRadiusPort     = "1812"
 	maxRadiusServers      = 8
 	maxRadiusSecretFile   = 4096
@@ -68,15 +68,15 @@ const (
 	maxRadiusAttr         = 253 // bytes in a RADIUS string attribute
 )
 
-// DefaultRadius returns the defaults of a radius: section. hostname fills
+// defaultRadius returns the defaults of a radius: section. hostname fills
 // nas_identifier.
-func DefaultRadius(hostname string) Radius {
-	return Radius{NASIdentifier: hostname, Label: DefaultRadiusLabel, Username: DefaultRadiusUsername}
+func defaultRadius(hostname string) Radius {
+	return Radius{NASIdentifier: hostname, Label: defaultRadiusLabel, Username: defaultRadiusUsername}
 }
 
 // defaultServer is what a radius server item leaves out: unlike a section,
 // a list item has no defaults in Config to be decoded over.
-var defaultServer = RadiusServer{Timeout: DefaultRadiusTimeout, Retries: DefaultRadiusRetries, RequireMessageAuthenticator: true}
+var defaultServer = RadiusServer{Timeout: defaultRadiusTimeout, Retries: defaultRadiusRetries, RequireMessageAuthenticator: true}
 
 // UserName is the User-Name sent for the Unix user unix.
 func (r *Radius) UserName(unix string) string {

@@ -87,7 +87,7 @@ func TestRadiusValidation(t *testing.T) {
 			}
 			want := path + ": " + tt.key + ": "
 			found := false
-			for _, e := range Problems(err) {
+			for _, e := range problemList(err) {
 				found = found || strings.HasPrefix(e.Error(), want) && strings.Contains(e.Msg, tt.msg)
 			}
 			if !found {

@@ -42,8 +42,8 @@ const (
 	maxKeyFile = 64 << 10
 )
 
-// DefaultStore is the store section's defaults.
-func DefaultStore(hostname string) Store {
+// defaultStore is the store section's defaults.
+func defaultStore(hostname string) Store {
 	return Store{Backend: BackendFile, Timeout: 3 * time.Second, Host: hostname}
 }
 

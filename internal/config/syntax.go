@@ -143,7 +143,7 @@ func (p *problems) syntax(data []byte, err error) {
 // failingLine returns the first line from start whose prefix of data fails
 // to parse with msg; start if none does within a bounded amount of work.
 func failingLine(data []byte, start int, msg string) int {
-	budget := 8 * MaxSize
+	budget := 8 * maxSize
 	end, line := 0, 0
 	for end < len(data) && budget > 0 {
 		i := bytes.IndexByte(data[end:], '\n')

@@ -18,18 +18,6 @@ var (
 	maxIdentLen = 48 // RFC 5424 APP-NAME
 )
 
-// Validate checks every value of c and reports each problem as
-// "PATH: KEY: message". Load calls it; a Config built in code can too.
-func (c *Config) Validate() error {
-	path := c.Path
-	if path == "" {
-		path = "config"
-	}
-	p := &problems{path: path}
-	c.validate(p)
-	return p.err()
-}
-
 // validate adds every problem of c to p.
 func (c *Config) validate(p *problems) {
 
@@ -147,7 +135,7 @@ func shortDur(d time.Duration) string {
 }
 
 // normalizeAlgorithm upper-cases a known algorithm name written in any
-// ASCII case ("sha256"); anything else is left for Validate to refuse. At
+// ASCII case ("sha256"); anything else is left for validate to refuse. At
 // the same length, EqualFold can fold no non-ASCII letter into the name.
 func normalizeAlgorithm(s string) string {
 	for _, a := range algorithms {

@@ -309,19 +309,3 @@ func (c *Client) Wait(ctx context.Context, txid string, progress func(Status)) (
 		}
 	}
 }
-
-// Check calls /auth/v2/check: a signed request that proves host, keys and
-// clock agree with Duo (for doctor). It returns Duo's time.
-func (c *Client) Check(ctx context.Context) (time.Time, error) {
-	raw, err := c.call(ctx, "GET", "/auth/v2/check", url.Values{})
-	if err != nil {
-		return time.Time{}, err
-	}
-	var r struct {
-		Time int64 `json:"time"`
-	}
-	if err := unmarshalResponse("check", raw, &r); err != nil {
-		return time.Time{}, err
-	}
-	return time.Unix(r.Time, 0), nil
-}

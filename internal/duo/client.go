@@ -24,7 +24,7 @@ import (
 	"github.com/logingate/logingate/internal/privilege"
 )
 
-// maxCAFile bounds a CA bundle, as config.MaxSize bounds a config file.
+// maxCAFile bounds a CA bundle, as config bounds the size of a config file.
 const maxCAFile = 1 << 20
 
 // Options configures a Client.
@@ -43,12 +43,12 @@ type Options struct {
 	// polls while the answer is "waiting". Duo long-polls auth_status, so
 	// against the real service the interval rarely adds a wait; it only keeps
 	// a server that answers "waiting" at once from being hammered.
-	// 0 = DefaultPollInterval.
+	// 0 = one second.
 	PollInterval time.Duration
 }
 
-// DefaultPollInterval is the PollInterval used when Options leaves it 0.
-const DefaultPollInterval = time.Second
+// defaultPollInterval is the PollInterval used when Options leaves it 0.
+const defaultPollInterval = time.Second
 
 const (
 	// maxResponse bounds a response body; Duo's answers are a few KiB.
@@ -121,7 +121,7 @@ func New(o Options) (*Client, error) {
 
 	poll := o.PollInterval
 	if poll <= 0 {
-		poll = DefaultPollInterval
+		poll = defaultPollInterval
 	}
 	return &Client{api: *api, transport: tr, timeout: o.HTTPSTimeout, poll: poll, sleep: sleepCtx}, nil
 }

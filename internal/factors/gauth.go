@@ -16,7 +16,7 @@ const maxGoogleAuthFile = 64 << 10
 
 // maxGoogleAuthWindow is the largest WINDOW_SIZE google-authenticator itself
 // writes (-w 1..21); wider windows are refused on import.
-const maxGoogleAuthWindow = 2*MaxWindow + 1
+const maxGoogleAuthWindow = 2*maxWindow + 1
 
 // GoogleAuthFile is a parsed google-authenticator secrets file
 // (~/.google_authenticator) of a time-based enrollment.
@@ -31,14 +31,14 @@ type GoogleAuthFile struct {
 	ScratchCodes  []store.Secret
 }
 
-// GoogleAuthError is a parse error. Msg is one of a fixed set of texts and
+// googleAuthError is a parse error. Msg is one of a fixed set of texts and
 // never contains any of the file's content.
-type GoogleAuthError struct {
+type googleAuthError struct {
 	Line int // 1-based; 0 for the file as a whole
 	Msg  string
 }
 
-func (e *GoogleAuthError) Error() string {
+func (e *googleAuthError) Error() string {
 	if e.Line == 0 {
 		return e.Msg
 	}
@@ -81,10 +81,10 @@ func ParseGoogleAuthenticator(r io.Reader) (*GoogleAuthFile, error) {
 		return nil, fmt.Errorf("reading google-authenticator file: %w", err)
 	}
 	if len(data) > maxGoogleAuthFile {
-		return nil, &GoogleAuthError{Msg: gaTooLarge}
+		return nil, &googleAuthError{Msg: gaTooLarge}
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, &GoogleAuthError{Msg: gaNUL}
+		return nil, &googleAuthError{Msg: gaNUL}
 	}
 	f := &GoogleAuthFile{StepSize: 30, WindowSize: 3}
 	seen := map[string]bool{}
@@ -94,11 +94,11 @@ func ParseGoogleAuthenticator(r io.Reader) (*GoogleAuthFile, error) {
 		line = strings.TrimSuffix(line, "\r")
 		if n == 1 {
 			if strings.TrimSpace(line) == "" {
-				return nil, &GoogleAuthError{Line: n, Msg: gaNoSecret}
+				return nil, &googleAuthError{Line: n, Msg: gaNoSecret}
 			}
 			s, err := decodeSecret(line)
 			if err != nil {
-				return nil, &GoogleAuthError{Line: n, Msg: gaBadSecret}
+				return nil, &googleAuthError{Line: n, Msg: gaBadSecret}
 			}
 			f.Secret = store.Secret(s)
 			continue
@@ -108,29 +108,29 @@ func ParseGoogleAuthenticator(r io.Reader) (*GoogleAuthFile, error) {
 		}
 		if line[0] != '"' {
 			if len(line) != numericCodeLen || !allDigits(line) {
-				return nil, &GoogleAuthError{Line: n, Msg: gaBadScratch}
+				return nil, &googleAuthError{Line: n, Msg: gaBadScratch}
 			}
 			if len(f.ScratchCodes) == maxBackupCodes {
-				return nil, &GoogleAuthError{Line: n, Msg: gaTooManyCodes}
+				return nil, &googleAuthError{Line: n, Msg: gaTooManyCodes}
 			}
 			f.ScratchCodes = append(f.ScratchCodes, store.Secret(line))
 			continue
 		}
 		fields := strings.Fields(line[1:])
 		if !strings.HasPrefix(line, `" `) || len(fields) == 0 {
-			return nil, &GoogleAuthError{Line: n, Msg: gaBadOption}
+			return nil, &googleAuthError{Line: n, Msg: gaBadOption}
 		}
 		key, args := fields[0], fields[1:]
 		if seen[key] {
-			return nil, &GoogleAuthError{Line: n, Msg: gaDupOption}
+			return nil, &googleAuthError{Line: n, Msg: gaDupOption}
 		}
 		seen[key] = true
 		if msg := f.option(key, args, &totp); msg != "" {
-			return nil, &GoogleAuthError{Line: n, Msg: msg}
+			return nil, &googleAuthError{Line: n, Msg: msg}
 		}
 	}
 	if !totp {
-		return nil, &GoogleAuthError{Msg: gaNotTOTP}
+		return nil, &googleAuthError{Msg: gaNotTOTP}
 	}
 	return f, nil
 }

@@ -73,7 +73,7 @@ func TestParseGoogleAuthenticatorHOTPRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = ParseGoogleAuthenticator(bytes.NewReader(data))
-	var ge *GoogleAuthError
+	var ge *googleAuthError
 	if !errors.As(err, &ge) || ge.Line != 3 || !strings.Contains(err.Error(), "HOTP") {
 		t.Fatalf("HOTP file: %v; want a line 3 HOTP error", err)
 	}
@@ -133,7 +133,7 @@ func TestParseGoogleAuthenticatorErrors(t *testing.T) {
 		{"too many codes", secret + "\n\" TOTP_AUTH\n" + strings.Repeat("12345678\n", 101), 103, gaTooManyCodes},
 	} {
 		_, err := ParseGoogleAuthenticator(strings.NewReader(c.in))
-		var ge *GoogleAuthError
+		var ge *googleAuthError
 		if !errors.As(err, &ge) || ge.Line != c.line || ge.Msg != c.msg {
 			t.Errorf("%s: got %v; want line %d: %s", c.name, err, c.line, c.msg)
 			continue
@@ -268,7 +268,7 @@ func FuzzParseGoogleAuthenticator(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseGoogleAuthenticator(bytes.NewReader(data))
 		if err != nil {
-			var ge *GoogleAuthError
+			var ge *googleAuthError
 			if !errors.As(err, &ge) || !slices.Contains(gaMessages, ge.Msg) || ge.Line < 0 {
 				t.Fatalf("unexpected error %v", err)
 			}

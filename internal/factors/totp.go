@@ -15,10 +15,10 @@ import (
 	"github.com/logingate/logingate/internal/store"
 )
 
-// MaxWindow is the largest number of steps either side of now that a TOTP
+// maxWindow is the largest number of steps either side of now that a TOTP
 // check will look at. google-authenticator's largest window (-w 21) is 10
 // steps either side; a larger value in a state record is treated as corrupt.
-const MaxWindow = 10
+const maxWindow = 10
 
 // minSecretBytes is the shortest key accepted: 80 bits, what older
 // google-authenticator versions generated. New enrollments use 160 bits.
@@ -144,8 +144,8 @@ func verifyTOTP(t *store.TOTP, code string, window int, now time.Time) (int64, b
 	if window < 0 {
 		window = 0
 	}
-	if window > MaxWindow {
-		return 0, false, fmt.Errorf("window %d is over the limit of %d", window, MaxWindow)
+	if window > maxWindow {
+		return 0, false, fmt.Errorf("window %d is over the limit of %d", window, maxWindow)
 	}
 	cur := k.step(now)
 	in := []byte(code)
@@ -235,10 +235,10 @@ func parseTOTP(t *store.TOTP) (totpKey, error) {
 	}, nil
 }
 
-// NormaliseSecret returns a base32 secret upper-cased, without white space
+// normaliseSecret returns a base32 secret upper-cased, without white space
 // or '=' padding: the form authenticator apps show is often grouped and
 // lower-case, and pquerna/otp fails on inner spaces.
-func NormaliseSecret(s string) string {
+func normaliseSecret(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\r', '\n', '\v', '\f', '=':
@@ -254,7 +254,7 @@ func NormaliseSecret(s string) string {
 // decodeSecret normalises s, checks that it is valid base32 of a usable
 // length and returns it in canonical form. Errors never quote the secret.
 func decodeSecret(s string) (string, error) {
-	n := NormaliseSecret(s)
+	n := normaliseSecret(s)
 	// Decode exactly as pquerna/otp will: padded, standard alphabet. (The
 	// unpadded decoder also takes lengths that no padding makes valid.)
 	raw, err := base32.StdEncoding.DecodeString(n + strings.Repeat("=", (8-len(n)%8)%8))

@@ -120,8 +120,8 @@ func TestVerifyTOTPRejects(t *testing.T) {
 			t.Errorf("bad enrollment %d: TOTPCode gave no error", i)
 		}
 	}
-	if _, ok := VerifyTOTP(tt, code, MaxWindow+1, now); ok {
-		t.Error("a window over MaxWindow verified a code")
+	if _, ok := VerifyTOTP(tt, code, maxWindow+1, now); ok {
+		t.Error("a window over maxWindow verified a code")
 	}
 }
 
@@ -204,7 +204,7 @@ func wrongCode(t *testing.T, tt *store.TOTP, now time.Time) string {
 	t.Helper()
 	for i := 0; ; i++ {
 		c := fmt.Sprintf("%0*d", tt.Digits, i)
-		if _, ok := VerifyTOTP(tt, c, MaxWindow, now); !ok {
+		if _, ok := VerifyTOTP(tt, c, maxWindow, now); !ok {
 			return c
 		}
 	}

@@ -84,15 +84,15 @@ type Gate struct {
 	opened *store.TrustedSession // the window this login opened
 }
 
-// NoFactor is Decision.Factor when the gate lets a user in without one
+// noFactor is Decision.Factor when the gate lets a user in without one
 // (not gated, preauth allow, unenrolled: allow, failmode safe); the audit
 // line says "skip" for it.
-const NoFactor = "none"
+const noFactor = "none"
 
 // Decision is the gate's verdict.
 type Decision struct {
 	Allow  bool
-	Factor string // the factor that passed, NoFactor when no factor was needed
+	Factor string // the factor that passed, "none" (noFactor) when no factor was needed
 	Reason string // for the audit line
 	// Failsafe: let in without a factor because a service could not be
 	// reached and failmode is safe.
@@ -167,7 +167,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 			return Decision{Reason: "group lookup failed: " + err.Error()}
 		}
 		if !g.Policy.Matches(names) {
-			return Decision{Allow: true, Factor: NoFactor, Reason: "not in a gated group"}
+			return Decision{Allow: true, Factor: noFactor, Reason: "not in a gated group"}
 		}
 	}
 
@@ -200,7 +200,7 @@ func (g *Gate) decide(ctx context.Context) Decision {
 	}
 	if len(held) == 0 && len(p.factors) == 0 {
 		if len(p.skipped) > 0 && !p.degraded {
-			return Decision{Allow: true, Factor: NoFactor, Reason: strings.Join(p.skipped, ", ") + " preauth allow"}
+			return Decision{Allow: true, Factor: noFactor, Reason: strings.Join(p.skipped, ", ") + " preauth allow"}
 		}
 		return g.unenrolled(ctx)
 	}
@@ -274,7 +274,7 @@ func (g *Gate) denyUnseeablePush() Decision {
 func (g *Gate) unenrolled(ctx context.Context) Decision {
 	switch g.Config.Unenrolled {
 	case config.UnenrolledAllow:
-		return Decision{Allow: true, Factor: NoFactor, Reason: "not enrolled (unenrolled: allow)"}
+		return Decision{Allow: true, Factor: noFactor, Reason: "not enrolled (unenrolled: allow)"}
 	case config.UnenrolledEnroll:
 		if g.UI == nil || g.Enroll == nil {
 			g.say(voice.Error("you have no second factor yet and this session has no terminal to enroll one"))
@@ -308,7 +308,7 @@ func (g *Gate) record(action string, d Decision) {
 	case d.Failsafe:
 		e.Result = "failsafe"
 		sev = audit.Warning
-	case d.Allow && d.Factor == NoFactor:
+	case d.Allow && d.Factor == noFactor:
 		e.Result = "skip"
 	case d.Allow:
 		e.Result = "allow"

@@ -84,7 +84,7 @@ func (g *Gate) unreachable(ctx context.Context, name string, err error, hasLocal
 		return Decision{}, false
 	case g.Config.Failmode == config.FailmodeSafe:
 		g.say(voice.Warning(name + " cannot be reached; letting you in (failmode safe)"))
-		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
+		return Decision{Allow: true, Factor: noFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	default:
 		g.say(voice.Error(name + " cannot be reached; access denied"))
 		return Decision{Factor: name, Reason: reason + "; failmode secure"}, true

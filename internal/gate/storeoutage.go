@@ -22,7 +22,7 @@ func (g *Gate) storeUnavailable(err error, what string) (d Decision, ok bool) {
 	reason := "state store unavailable (" + what + "): " + err.Error()
 	if g.Config.Failmode == config.FailmodeSafe {
 		g.say(voice.Warning("the second-factor state store cannot be reached; letting you in (failmode safe)"))
-		return Decision{Allow: true, Factor: NoFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
+		return Decision{Allow: true, Factor: noFactor, Failsafe: true, Reason: reason + "; failmode safe"}, true
 	}
 	g.say(voice.Error("the second-factor state store cannot be reached; access denied"))
 	return Decision{Reason: reason + "; failmode secure"}, true

@@ -97,13 +97,13 @@ func (l list) matches(groups []string) bool {
 	found := false
 	for _, g := range groups {
 		for _, pat := range l.negated {
-			if Match(pat, g) {
+			if match(pat, g) {
 				return false
 			}
 		}
 		if !found {
 			for _, pat := range l.positive {
-				if Match(pat, g) {
+				if match(pat, g) {
 					found = true
 					break
 				}
@@ -148,8 +148,8 @@ func (p *Policy) OnlyNegated() []string {
 	return out
 }
 
-// Lists returns the pattern-lists one by one, as written.
-func (p *Policy) Lists() []string {
+// texts returns the pattern-lists one by one, as written.
+func (p *Policy) texts() []string {
 	if p == nil {
 		return nil
 	}
@@ -163,13 +163,13 @@ func (p *Policy) Lists() []string {
 // String returns the lists separated by spaces, the login_duo INI form;
 // Parse of it gives an equal Policy.
 func (p *Policy) String() string {
-	return strings.Join(p.Lists(), " ")
+	return strings.Join(p.texts(), " ")
 }
 
-// Match reports whether one pattern (no '!', no ',') matches name entirely.
+// match reports whether one pattern (no '!', no ',') matches name entirely.
 // '*' matches any run of characters, '?' one character; everything else,
 // '[' included, matches itself. It runs in O(len(pattern)*len(name)) at worst.
-func Match(pattern, name string) bool {
+func match(pattern, name string) bool {
 	// The classic greedy matcher with one backtrack point: on a mismatch
 	// after a '*', let that star swallow one more character and retry.
 	p, n := 0, 0

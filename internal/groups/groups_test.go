@@ -135,15 +135,15 @@ func TestListsAndString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := p.Lists(), []string{"users,!wheel", "*admin", "guests"}; !slices.Equal(got, want) {
-		t.Errorf("Lists() = %q, want %q", got, want)
+	if got, want := p.texts(), []string{"users,!wheel", "*admin", "guests"}; !slices.Equal(got, want) {
+		t.Errorf("texts() = %q, want %q", got, want)
 	}
 	if got, want := p.String(), "users,!wheel *admin guests"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
 
-// patternRegexp is an independent reference for Match: the pattern as an
+// patternRegexp is an independent reference for match: the pattern as an
 // anchored regular expression.
 func patternRegexp(pattern string) *regexp.Regexp {
 	var b strings.Builder
@@ -176,7 +176,7 @@ func FuzzMatch(f *testing.F) {
 		if len(pattern) > 64 || len(name) > 256 {
 			t.Skip("long inputs add nothing")
 		}
-		got := Match(pattern, name)
+		got := match(pattern, name)
 		want := patternRegexp(pattern).MatchString(name)
 		if got != want {
 			t.Errorf("Match(%q, %q) = %v, regexp reference says %v", pattern, name, got, want)
@@ -211,7 +211,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse(String()) of %q: %v", items, err)
 		}
-		if !slices.Equal(p.Lists(), q.Lists()) || q.Matches(gs) != got {
+		if !slices.Equal(p.texts(), q.texts()) || q.Matches(gs) != got {
 			t.Fatalf("%q does not round-trip through %q", items, p.String())
 		}
 		// Only-negated lists never let anyone match on their own.

@@ -25,20 +25,17 @@ import (
 // GroupName is the group a privileged install makes the binary setgid to.
 const GroupName = "logingate"
 
-// IDs are the process's group ids when it started.
-type IDs struct {
+// groupIDs are the process's group ids when it started.
+type groupIDs struct {
 	Real, Effective, Saved int
 }
 
 var start = current()
 
-func current() IDs {
+func current() groupIDs {
 	r, e, s := unix.Getresgid()
-	return IDs{Real: r, Effective: e, Saved: s}
+	return groupIDs{Real: r, Effective: e, Saved: s}
 }
-
-// Started returns the group ids the process started with.
-func Started() IDs { return start }
 
 // Privileged reports whether the process started with a group that is not
 // its caller's: a setgid binary. Privileged processes refuse anything the
@@ -71,8 +68,8 @@ func AsCaller(fn func() error) error {
 	return ferr
 }
 
-// ErrNotDropped means the privilege is still held after Drop.
-var ErrNotDropped = errors.New("the logingate group is still held")
+// errNotDropped means the privilege is still held after Drop.
+var errNotDropped = errors.New("the logingate group is still held")
 
 // Drop gives up the privilege for good: real, effective and saved group ids
 // all become the caller's, on every thread, and it checks that they did.
@@ -91,7 +88,7 @@ func Drop() error {
 		return fmt.Errorf("cannot drop the logingate group: %w", err)
 	}
 	if now := current(); now.Real != rg || now.Effective != rg || now.Saved != rg {
-		return ErrNotDropped
+		return errNotDropped
 	}
 	// Supplementary groups are the caller's own (setgid adds none): an
 	// administrator who is a member of the logingate group keeps it.

@@ -189,12 +189,12 @@ func verify(b []byte, q *request, secret []byte, requireMA bool) (answer, error)
 	} else if requireMA {
 		return answer{}, errors.New("no Message-Authenticator (required; see require_message_authenticator)")
 	}
-	a.reply = Sanitize(strings.Join(reply, " "))
+	a.reply = sanitize(strings.Join(reply, " "))
 	return a, nil
 }
 
-// Sanitize makes a server's text safe to show on a terminal and log on one
+// sanitize makes a server's text safe to show on a terminal and log on one
 // line (term.SanitizeLine), bounded and trimmed.
-func Sanitize(s string) string {
+func sanitize(s string) string {
 	return strings.TrimSpace(term.SanitizeLine(s, maxReplyShown))
 }

@@ -30,8 +30,8 @@ func (k PublicKey) Fingerprint() string {
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
 }
 
-// IsCertificate reports whether the key is an OpenSSH certificate.
-func (k PublicKey) IsCertificate() bool { return strings.HasSuffix(k.Type, "-cert-v01@openssh.com") }
+// isCertificate reports whether the key is an OpenSSH certificate.
+func (k PublicKey) isCertificate() bool { return strings.HasSuffix(k.Type, "-cert-v01@openssh.com") }
 
 // maxAuthInfo bounds the SSH_USER_AUTH file.
 const maxAuthInfo = 64 << 10
@@ -152,11 +152,11 @@ func (l KeyLookup) Forced() (command string, ok bool, err error) {
 // maxKeysFile bounds one authorized_keys file.
 const maxKeysFile = 4 << 20
 
-// ExpandKeysFile expands one AuthorizedKeysFile pattern for u as sshd does:
+// expandKeysFile expands one AuthorizedKeysFile pattern for u as sshd does:
 // %h the home directory, %u the user name, %U the uid, %% a percent sign;
 // a relative result is taken below the home directory. "none" names no
 // file ("").
-func ExpandKeysFile(pattern string, u *User) (string, error) {
+func expandKeysFile(pattern string, u *User) (string, error) {
 	if pattern == "none" {
 		return "", nil
 	}
@@ -192,7 +192,7 @@ func ExpandKeysFile(pattern string, u *User) (string, error) {
 }
 
 // LookupKeys finds keys in u's authorized_keys files (patterns as
-// ExpandKeysFile takes them), read with the caller's own rights. A file
+// expandKeysFile takes them), read with the caller's own rights. A file
 // that does not exist is skipped; one that cannot be read is an error. Lines
 // that cannot be parsed are skipped, as sshd skips them, unless they hold
 // one of the keys (for a certificate, its CA's key): then what restricts the
@@ -220,10 +220,10 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 	}
 	certs := make([]*Certificate, len(keys))
 	for i, k := range keys {
-		if !k.IsCertificate() {
+		if !k.isCertificate() {
 			continue
 		}
-		c, err := k.Certificate()
+		c, err := k.certificate()
 		if err != nil {
 			return KeyLookup{}, fmt.Errorf("the key used for this login: %w", err)
 		}
@@ -231,7 +231,7 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 		res.Certificates = append(res.Certificates, c)
 	}
 	// authorizes reports whether line l accepts one of the keys.
-	authorizes := func(l *AuthorizedKey) bool {
+	authorizes := func(l *authorizedKey) bool {
 		for i, k := range keys {
 			if c := certs[i]; c != nil {
 				if c.authorizedBy(l, u.Name) {
@@ -245,7 +245,7 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 	}
 	// mentioned reports whether an unparsable line names a key that
 	// could authorize the login.
-	mentioned := func(e *KeyLineError) bool {
+	mentioned := func(e *keyLineError) bool {
 		for i, k := range keys {
 			blob := k.Blob
 			if certs[i] != nil {
@@ -259,7 +259,7 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 	}
 	var firstWhere string
 	for _, pat := range patterns {
-		path, err := ExpandKeysFile(pat, u)
+		path, err := expandKeysFile(pat, u)
 		if err != nil {
 			return KeyLookup{}, err
 		}
@@ -278,14 +278,14 @@ func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error)
 		if err != nil {
 			return KeyLookup{}, fmt.Errorf("cannot read %s: %w", path, err)
 		}
-		lines, bad := ParseAuthorizedKeys(data)
+		lines, bad := parseAuthorizedKeys(data)
 		for _, e := range bad {
 			if mentioned(e) {
 				return KeyLookup{}, fmt.Errorf("%s: %w; it holds the key used for this login, so its restrictions are unknown", path, e)
 			}
 		}
 		for _, l := range lines {
-			if !authorizes(l.AuthorizedKey) {
+			if !authorizes(l.authorizedKey) {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", path, l.Line)

@@ -24,13 +24,13 @@ func TestAuthKeys(t *testing.T) {
 		return []string{"SSH_USER_AUTH=" + writeFile(t, filepath.Join(dir, "auth"), data)}
 	}
 	keys, err := AuthKeys(info("publickey " + edType + " " + edB64 + "\n"))
-	if err != nil || len(keys) != 1 || keys[0].Type != edType || keys[0].Fingerprint() != edFP || keys[0].IsCertificate() {
+	if err != nil || len(keys) != 1 || keys[0].Type != edType || keys[0].Fingerprint() != edFP || keys[0].isCertificate() {
 		t.Fatalf("keys %+v, err %v", keys, err)
 	}
 	// Two methods (AuthenticationMethods publickey,keyboard-interactive
 	// publickey): the keys in order, other methods skipped.
 	keys, err = AuthKeys(info("publickey " + ecType + " " + ecB64 + "\nkeyboard-interactive\npublickey " + certType + " " + certB64 + " extra\n"))
-	if err != nil || len(keys) != 2 || keys[0].Fingerprint() != ecFP || !keys[1].IsCertificate() {
+	if err != nil || len(keys) != 2 || keys[0].Fingerprint() != ecFP || !keys[1].isCertificate() {
 		t.Fatalf("keys %+v, err %v", keys, err)
 	}
 	for _, env := range [][]string{nil, {"SSH_USER_AUTH="}, {"HOME=/x"}} {
@@ -69,7 +69,7 @@ func TestExpandKeysFile(t *testing.T) {
 		{in: "/x/%d", err: `unknown token "%d"`},
 		{in: "/x/%", err: `ends with "%"`},
 	} {
-		got, err := ExpandKeysFile(tc.in, u)
+		got, err := expandKeysFile(tc.in, u)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: err %v, want %q", tc.in, err, tc.err)
@@ -168,9 +168,9 @@ func TestLookupKeys(t *testing.T) {
 func TestForceCommand(t *testing.T) {
 	s := FromEnv([]string{"SSH_ORIGINAL_COMMAND=rm -rf /"}, nil, "", &User{Name: "alice", Shell: "/bin/bash"})
 	s.ForceCommand("echo restricted-$SSH_ORIGINAL_COMMAND")
-	path, argv, err := s.Argv()
+	path, argv, err := s.argv()
 	if err != nil || path != "/bin/bash" || strings.Join(argv, "|") != "bash|-c|echo restricted-$SSH_ORIGINAL_COMMAND" {
-		t.Fatalf("Argv = %q %q %v", path, argv, err)
+		t.Fatalf("argv = %q %q %v", path, argv, err)
 	}
 	if v, _ := lookupEnv(s.Env, "SSH_ORIGINAL_COMMAND"); v != "rm -rf /" {
 		t.Errorf("SSH_ORIGINAL_COMMAND = %q, want the client's command kept for the forced one", v)
@@ -178,7 +178,7 @@ func TestForceCommand(t *testing.T) {
 	// A login-shell request gets the forced command too.
 	s = FromEnv(nil, nil, "", &User{Name: "alice", Shell: "/bin/bash"})
 	s.ForceCommand("internal-sftp")
-	if _, argv, err := s.Argv(); err == nil && argv[0] == "-bash" {
+	if _, argv, err := s.argv(); err == nil && argv[0] == "-bash" {
 		t.Errorf("a forced command still starts a login shell")
 	}
 }

@@ -18,8 +18,8 @@ import (
 // only when that fails, and it refuses a line whose options it does not
 // know, so a key on such a line is not authorized by it.
 
-// AuthorizedKey is one key line of an authorized_keys file.
-type AuthorizedKey struct {
+// authorizedKey is one key line of an authorized_keys file.
+type authorizedKey struct {
 	Type    string // as written: "ssh-ed25519", "sk-ssh-ed25519@openssh.com", ...
 	Blob    []byte // the decoded key
 	Comment string
@@ -31,11 +31,11 @@ type AuthorizedKey struct {
 	// signed by the key, it does not authorize the key itself.
 	CertAuthority bool
 	// Options are every option in order, names lower-cased.
-	Options []KeyOption
+	Options []keyOption
 }
 
-// KeyOption is one option of an authorized_keys line.
-type KeyOption struct {
+// keyOption is one option of an authorized_keys line.
+type keyOption struct {
 	Name     string // lower case
 	Value    string // dequoted
 	HasValue bool
@@ -101,10 +101,10 @@ var valueOptions = map[string]bool{
 	"environment": true, "permitopen": true, "permitlisten": true,
 }
 
-// ParseAuthorizedKeyLine parses one line of an authorized_keys file. A
+// parseAuthorizedKeyLine parses one line of an authorized_keys file. A
 // blank line or a comment gives nil and no error. Errors describe the line's
 // shape and never quote it.
-func ParseAuthorizedKeyLine(line string) (*AuthorizedKey, error) {
+func parseAuthorizedKeyLine(line string) (*authorizedKey, error) {
 	if len(line) > maxKeyLine {
 		return nil, fmt.Errorf("line longer than %d bytes", maxKeyLine)
 	}
@@ -158,7 +158,7 @@ func splitOptions(s string) (opts, rest string, err error) {
 var errNoKeyType = errors.New("no known key type")
 
 // parseKey reads "type base64 [comment]".
-func parseKey(s string) (*AuthorizedKey, error) {
+func parseKey(s string) (*authorizedKey, error) {
 	typ, rest := s, ""
 	if i := strings.IndexAny(s, " \t"); i >= 0 {
 		typ, rest = s[:i], s[i+1:]
@@ -193,7 +193,7 @@ func parseKey(s string) (*AuthorizedKey, error) {
 	if !match {
 		return nil, errors.New("key blob's type differs from the key type written before it")
 	}
-	return &AuthorizedKey{Type: typ, Blob: blob, Comment: comment}, nil
+	return &authorizedKey{Type: typ, Blob: blob, Comment: comment}, nil
 }
 
 // blobType reads the type name an SSH public key blob starts with.
@@ -210,7 +210,7 @@ func blobType(blob []byte) (string, bool) {
 
 // parseOptions reads the options field as sshd's sshauthopt_parse does:
 // known options only, values quoted, nothing between options but commas.
-func (k *AuthorizedKey) parseOptions(s string) error {
+func (k *authorizedKey) parseOptions(s string) error {
 	seen := map[string]bool{}
 	for i := 1; ; i++ {
 		end := strings.IndexAny(s, ",=")
@@ -218,7 +218,7 @@ func (k *AuthorizedKey) parseOptions(s string) error {
 			end = len(s)
 		}
 		name := strings.ToLower(s[:end])
-		o := KeyOption{Name: name}
+		o := keyOption{Name: name}
 		s = s[end:]
 		if strings.HasPrefix(s, "=") {
 			if _, ok := valueOptions[name]; !ok {
@@ -287,40 +287,40 @@ func dequote(s string) (value, rest string, err error) {
 	return "", "", errors.New("value has no closing quote")
 }
 
-// KeyLineError is a line that could not be parsed.
-type KeyLineError struct {
+// keyLineError is a line that could not be parsed.
+type keyLineError struct {
 	Line int
 	Err  error
 	// Raw is the line, kept to tell whether it names a key; never print it.
 	raw string
 }
 
-func (e *KeyLineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *keyLineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 
 // Mentions reports whether the unparsable line holds the key's base64 text:
 // a line that names the key but cannot be read may carry restrictions
 // logingate cannot see.
-func (e *KeyLineError) Mentions(blob []byte) bool {
+func (e *keyLineError) Mentions(blob []byte) bool {
 	return strings.Contains(e.raw, base64.StdEncoding.EncodeToString(blob))
 }
 
-// NumberedKey is a parsed key with the number of its line.
-type NumberedKey struct {
+// numberedKey is a parsed key with the number of its line.
+type numberedKey struct {
 	Line int
-	*AuthorizedKey
+	*authorizedKey
 }
 
-// ParseAuthorizedKeys parses a whole authorized_keys file: the key lines
+// parseAuthorizedKeys parses a whole authorized_keys file: the key lines
 // with their numbers, and the lines that could not be parsed (which sshd
 // skips).
-func ParseAuthorizedKeys(data []byte) (keys []NumberedKey, bad []*KeyLineError) {
+func parseAuthorizedKeys(data []byte) (keys []numberedKey, bad []*keyLineError) {
 	for n, line := range bytes.Split(data, []byte("\n")) {
-		k, err := ParseAuthorizedKeyLine(string(line))
+		k, err := parseAuthorizedKeyLine(string(line))
 		switch {
 		case err != nil:
-			bad = append(bad, &KeyLineError{Line: n + 1, Err: err, raw: string(line)})
+			bad = append(bad, &keyLineError{Line: n + 1, Err: err, raw: string(line)})
 		case k != nil:
-			keys = append(keys, NumberedKey{n + 1, k})
+			keys = append(keys, numberedKey{n + 1, k})
 		}
 	}
 	return keys, bad

@@ -106,7 +106,7 @@ func TestParseAuthorizedKeyLine(t *testing.T) {
 		{name: "too long", line: strings.Repeat("a", maxKeyLine+1), err: "line longer than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := ParseAuthorizedKeyLine(tc.line)
+			k, err := parseAuthorizedKeyLine(tc.line)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want one with %q", err, tc.err)
@@ -154,7 +154,7 @@ func TestParseAuthorizedKeysFile(t *testing.T) {
 		`command="backup" ` + ecType + " " + ecB64 + " backup",
 		"not a key at all",
 	}, "\n")
-	keys, bad := ParseAuthorizedKeys([]byte(data))
+	keys, bad := parseAuthorizedKeys([]byte(data))
 	if len(keys) != 2 || keys[0].Line != 2 || keys[1].Line != 5 || keys[1].Command != "backup" {
 		t.Fatalf("keys %+v", keys)
 	}
@@ -174,7 +174,7 @@ func TestParseAuthorizedKeysFile(t *testing.T) {
 // option. Seeds are in testdata/fuzz/FuzzParseAuthorizedKeyLine.
 func FuzzParseAuthorizedKeyLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
-		k, err := ParseAuthorizedKeyLine(line)
+		k, err := parseAuthorizedKeyLine(line)
 		if err != nil {
 			if k != nil {
 				t.Fatal("a key and an error")

@@ -35,7 +35,7 @@ type Certificate struct {
 // restrict something logingate would then drop.
 var criticalOptions = []string{"force-command", "source-address", "verify-required"}
 
-// Certificate parses k as an OpenSSH user certificate. A key that is not a
+// certificate parses k as an OpenSSH user certificate. A key that is not a
 // certificate, a certificate that cannot be parsed, a host certificate and
 // one with a critical option OpenSSH does not know are errors: whatever it
 // restricts cannot be told. Errors never quote the certificate.
@@ -47,8 +47,8 @@ var criticalOptions = []string{"force-command", "source-address", "verify-requir
 // x/crypto did: every length checked, option names in lexical order, a
 // signature key that is a plain key, nothing trailing.
 // TestCertificateParserMatchesXCrypto holds the two side by side.
-func (k PublicKey) Certificate() (*Certificate, error) {
-	if !k.IsCertificate() {
+func (k PublicKey) certificate() (*Certificate, error) {
+	if !k.isCertificate() {
 		return nil, errors.New("not a certificate")
 	}
 	c, err := parseCertificate(k.Blob)
@@ -249,7 +249,7 @@ func parseCertificate(blob []byte) (*parsedCert, error) {
 // after 40 entries) this matches more lines, never fewer: a line matched in
 // excess can only add a restriction or a conflict, which denies. from= and
 // expiry-time are not evaluated, for the same reason.
-func (c *Certificate) authorizedBy(l *AuthorizedKey, user string) bool {
+func (c *Certificate) authorizedBy(l *authorizedKey, user string) bool {
 	if !l.CertAuthority || !bytes.Equal(l.Blob, c.CA.Blob) {
 		return false
 	}
@@ -271,7 +271,7 @@ func (c *Certificate) authorizedBy(l *AuthorizedKey, user string) bool {
 }
 
 // option returns the value of the line's first option called name.
-func (k *AuthorizedKey) option(name string) (string, bool) {
+func (k *authorizedKey) option(name string) (string, bool) {
 	for _, o := range k.Options {
 		if o.Name == name {
 			return o.Value, true

@@ -82,7 +82,7 @@ func (ca *testCA) sign(t testing.TB, o certOptions) PublicKey {
 func TestCertificateFromOpenSSH(t *testing.T) {
 	// certB64 was made by ssh-keygen -s (the ECDSA key) -I testcert
 	// -n alice, with no force-command.
-	c, err := PublicKey{Type: certType, Blob: decode(t, certB64)}.Certificate()
+	c, err := PublicKey{Type: certType, Blob: decode(t, certB64)}.certificate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCertificateFromOpenSSH(t *testing.T) {
 func TestCertificate(t *testing.T) {
 	ca := newTestCA(t)
 	c, err := ca.sign(t, certOptions{principals: []string{"alice", "ops"}, critical: map[string]string{
-		"force-command": "echo forced-by-cert", "source-address": "127.0.0.1/32"}}).Certificate()
+		"force-command": "echo forced-by-cert", "source-address": "127.0.0.1/32"}}).certificate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestCertificate(t *testing.T) {
 		t.Errorf("CA is not the signing key")
 	}
 	// An empty force-command still forces: sshd runs nothing.
-	c, err = ca.sign(t, certOptions{critical: map[string]string{"force-command": ""}}).Certificate()
+	c, err = ca.sign(t, certOptions{critical: map[string]string{"force-command": ""}}).certificate()
 	if err != nil || !c.HasForceCommand || c.ForceCommand != "" {
 		t.Errorf("empty force-command: %+v, %v", c, err)
 	}
@@ -129,7 +129,7 @@ func TestCertificate(t *testing.T) {
 		{"host certificate", ca.sign(t, certOptions{certType: ssh.HostCert}), "host certificate"},
 		{"unknown critical option", ca.sign(t, certOptions{critical: map[string]string{"force-subsystem": "sftp"}}), `"force-subsystem"`},
 	} {
-		_, err := tc.key.Certificate()
+		_, err := tc.key.certificate()
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
 		}

@@ -22,11 +22,11 @@ var sftpServerPaths = []string{
 	"/usr/lib/ssh/sftp-server",
 }
 
-// ErrNoSFTPServer means an internal-sftp request arrived and no sftp-server
+// errNoSFTPServer means an internal-sftp request arrived and no sftp-server
 // binary was found.
-var ErrNoSFTPServer = errors.New("internal-sftp requested but no sftp-server binary found")
+var errNoSFTPServer = errors.New("internal-sftp requested but no sftp-server binary found")
 
-// Argv returns what Exec runs, the way sshd and login_duo run it:
+// argv returns what Exec runs, the way sshd and login_duo run it:
 //
 //   - with a command: the user's shell, argv ["<basename>", "-c", command];
 //     the command string is passed untouched, its quoting is the shell's;
@@ -35,13 +35,13 @@ var ErrNoSFTPServer = errors.New("internal-sftp requested but no sftp-server bin
 //     which is no executable) has that word replaced by the sftp-server
 //     binary, keeping the rest of the command, and runs through the shell
 //     like any command (so a nologin shell still refuses it).
-func (s *Session) Argv() (path string, argv []string, err error) {
+func (s *Session) argv() (path string, argv []string, err error) {
 	if s.User == nil {
 		return "", nil, errors.New("session has no user")
 	}
 	shell := s.User.Shell
 	if shell == "" {
-		shell = DefaultShell
+		shell = defaultShell
 	}
 	if !filepath.IsAbs(shell) {
 		return "", nil, fmt.Errorf("shell %q of user %q is not an absolute path", shell, s.User.Name)
@@ -74,13 +74,13 @@ func mapInternalSFTP(cmd string) (string, error) {
 			return p + rest, nil
 		}
 	}
-	return "", ErrNoSFTPServer
+	return "", errNoSFTPServer
 }
 
-// ScrubEnv returns env without logingate's own variables (LOGINGATE_PASSCODE,
+// scrubEnv returns env without logingate's own variables (LOGINGATE_PASSCODE,
 // DUO_PASSCODE): every occurrence, including duplicates and malformed entries
 // without "=". The input is not modified.
-func ScrubEnv(env []string) []string {
+func scrubEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
 		key, _, _ := strings.Cut(kv, "=")
@@ -97,7 +97,7 @@ func ScrubEnv(env []string) []string {
 	return out
 }
 
-// Exec replaces the gate with the user's session (see Argv). It returns only
+// Exec replaces the gate with the user's session (see argv). It returns only
 // on failure; on success the session's exit status is the command's, because
 // the command is this very process. After a failure signal handling is
 // already back to default: the caller reports the error and exits.
@@ -137,11 +137,11 @@ func (s *Session) Exec(caught ...os.Signal) error {
 	if err := privilege.Drop(); err != nil {
 		return err
 	}
-	path, argv, err := s.Argv()
+	path, argv, err := s.argv()
 	if err != nil {
 		return err
 	}
-	env := ScrubEnv(s.Env)
+	env := scrubEnv(s.Env)
 	for fd := 0; fd <= 2; fd++ {
 		_ = syscall.SetNonblock(fd, false) // a closed fd is not our problem here
 	}

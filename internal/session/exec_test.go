@@ -63,39 +63,39 @@ func TestArgv(t *testing.T) {
 				}
 			}
 			s := &Session{User: tt.user, Command: tt.cmd, HasCommand: tt.hasCmd}
-			path, argv, err := s.Argv()
+			path, argv, err := s.argv()
 			if err != nil {
-				t.Fatalf("Argv: %v", err)
+				t.Fatalf("argv: %v", err)
 			}
 			if path != tt.path || !slices.Equal(argv, tt.argv) {
-				t.Errorf("Argv = %q, %q, want %q, %q", path, argv, tt.path, tt.argv)
+				t.Errorf("argv = %q, %q, want %q, %q", path, argv, tt.path, tt.argv)
 			}
 		})
 	}
 }
 
 func TestArgvErrors(t *testing.T) {
-	if _, _, err := (&Session{}).Argv(); err == nil {
-		t.Error("Argv without a user: no error")
+	if _, _, err := (&Session{}).argv(); err == nil {
+		t.Error("argv without a user: no error")
 	}
 	s := &Session{User: &User{Name: "alice", Shell: "bin/bash"}}
-	if _, _, err := s.Argv(); err == nil {
-		t.Error("Argv with a relative shell: no error")
+	if _, _, err := s.argv(); err == nil {
+		t.Error("argv with a relative shell: no error")
 	}
 
 	saved := sftpServerPaths
 	t.Cleanup(func() { sftpServerPaths = saved })
 	sftpServerPaths = []string{filepath.Join(t.TempDir(), "sftp-server")}
 	s = &Session{User: &User{Name: "alice", Shell: "/bin/sh"}, Command: "internal-sftp", HasCommand: true}
-	if _, _, err := s.Argv(); !errors.Is(err, ErrNoSFTPServer) {
-		t.Errorf("Argv with no sftp-server: err = %v, want ErrNoSFTPServer", err)
+	if _, _, err := s.argv(); !errors.Is(err, errNoSFTPServer) {
+		t.Errorf("argv with no sftp-server: err = %v, want errNoSFTPServer", err)
 	}
 	// A non-executable file is not an sftp-server.
 	if err := os.WriteFile(sftpServerPaths[0], nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Argv(); !errors.Is(err, ErrNoSFTPServer) {
-		t.Errorf("Argv with a non-executable sftp-server: err = %v, want ErrNoSFTPServer", err)
+	if _, _, err := s.argv(); !errors.Is(err, errNoSFTPServer) {
+		t.Errorf("argv with a non-executable sftp-server: err = %v, want errNoSFTPServer", err)
 	}
 }
 
@@ -114,11 +114,11 @@ func TestScrubEnv(t *testing.T) {
 	}
 	orig := slices.Clone(in)
 	want := []string{"HOME=/home/alice", "PATH=/usr/bin", "DUO_PASSCODE_HINT=keep", "XLOGINGATE_PASSCODE=keep", "=LOGINGATE_PASSCODE"}
-	if got := ScrubEnv(in); !slices.Equal(got, want) {
-		t.Errorf("ScrubEnv = %q, want %q", got, want)
+	if got := scrubEnv(in); !slices.Equal(got, want) {
+		t.Errorf("scrubEnv = %q, want %q", got, want)
 	}
 	if !slices.Equal(in, orig) {
-		t.Errorf("ScrubEnv modified its input")
+		t.Errorf("scrubEnv modified its input")
 	}
 }
 

@@ -197,7 +197,7 @@ func (db filesDB) user(match func(f []string) bool) (u *User, ok bool) {
 		gid, _ := strconv.Atoi(f[3])
 		u := &User{Name: f[0], UID: uid, GID: gid, Gecos: f[4], Home: f[5], Shell: f[6]}
 		if u.Shell == "" {
-			u.Shell = DefaultShell
+			u.Shell = defaultShell
 		}
 		return u, true
 	}

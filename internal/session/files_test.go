@@ -89,7 +89,7 @@ func TestFilesFastPathComplete(t *testing.T) {
 
 func TestFilesFastPathLookups(t *testing.T) {
 	db := testFiles(t, "passwd: files\ngroup: files\n", testPasswd, testGroup)
-	alice := User{Name: "alice", UID: 1000, GID: 1000, Home: "/home/alice", Shell: DefaultShell,
+	alice := User{Name: "alice", UID: 1000, GID: 1000, Home: "/home/alice", Shell: defaultShell,
 		Gecos: "Alice Doe,Room 1,555-0100,555-0101,alice@example.org"} // whole
 	if u, ok := db.lookupUser("alice"); !ok || *u != alice {
 		t.Errorf("lookupUser(alice) = %+v, %v, want %+v", u, ok, alice)

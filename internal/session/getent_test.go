@@ -56,7 +56,7 @@ func TestGetentGetsNothingOfTheCaller(t *testing.T) {
 
 	// An answer for another name (getent reads a number as an id) is no
 	// answer.
-	if _, err := LookupUser("lgx-other"); !errors.Is(err, ErrUnknownUser) {
+	if _, err := LookupUser("lgx-other"); !errors.Is(err, errUnknownUser) {
 		t.Errorf("LookupUser(lgx-other) answered by lgx-getent's entry: %v", err)
 	}
 }
@@ -65,8 +65,8 @@ func TestGetentGetsNothingOfTheCaller(t *testing.T) {
 // or an id, or that no passwd line can hold, is no user.
 func TestNamesGetentWouldMisread(t *testing.T) {
 	for _, name := range []string{"0", "-s", "--help", "a:b", "a\nb"} {
-		if u, err := LookupUser(name); !errors.Is(err, ErrUnknownUser) {
-			t.Errorf("LookupUser(%q) = %+v, %v; want ErrUnknownUser", name, u, err)
+		if u, err := LookupUser(name); !errors.Is(err, errUnknownUser) {
+			t.Errorf("LookupUser(%q) = %+v, %v; want errUnknownUser", name, u, err)
 		}
 	}
 }

@@ -40,17 +40,17 @@ var getentPath = defaultGetent
 
 // LookupUser resolves a user by name: from /etc/passwd when the files are
 // the whole answer (files.go), otherwise through NSS. An unknown user is
-// ErrUnknownUser; any other error means NSS could not answer.
+// errUnknownUser; any other error means NSS could not answer.
 func LookupUser(name string) (*User, error) {
 	if !validName(name) {
-		return nil, fmt.Errorf("user %q: %w", name, ErrUnknownUser)
+		return nil, fmt.Errorf("user %q: %w", name, errUnknownUser)
 	}
 	if u, ok := localFiles.lookupUser(name); ok {
 		return u, nil
 	}
 	u, err := getentUser(name)
 	if err == nil && u.Name != name { // getent takes a number for an id
-		err = ErrUnknownUser
+		err = errUnknownUser
 	}
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", name, err)
@@ -59,18 +59,18 @@ func LookupUser(name string) (*User, error) {
 }
 
 // LookupUID resolves a user by numeric id, as LookupUser does. An unknown
-// id is ErrUnknownUser.
+// id is errUnknownUser.
 func LookupUID(uid int) (*User, error) {
 	// uid_t is 32 bits and (uid_t)-1 means "no user".
 	if uid < 0 || uid >= math.MaxUint32 {
-		return nil, fmt.Errorf("user id %d: %w", uid, ErrUnknownUser)
+		return nil, fmt.Errorf("user id %d: %w", uid, errUnknownUser)
 	}
 	if u, ok := localFiles.lookupUID(uid); ok {
 		return u, nil
 	}
 	u, err := getentUser(strconv.Itoa(uid))
 	if err == nil && u.UID != uid {
-		err = ErrUnknownUser
+		err = errUnknownUser
 	}
 	if err != nil {
 		return nil, fmt.Errorf("user id %d: %w", uid, err)
@@ -81,7 +81,7 @@ func LookupUID(uid int) (*User, error) {
 // Groups returns the names of u's primary group and supplementary groups, as
 // NSS reports them (getgrouplist), primary first, without duplicates; from
 // /etc/group when the files are the whole answer (files.go). A group
-// id that has no name is an error wrapping ErrUnknownGroup: the caller cannot
+// id that has no name is an error wrapping errUnknownGroup: the caller cannot
 // tell whether a pattern would have matched it, so it must deny.
 //
 // getgrouplist skips an NSS source that fails (say, LDAP unreachable) without
@@ -91,7 +91,7 @@ func Groups(u *User) ([]string, error) {
 		return nil, errors.New("groups: no user name")
 	}
 	if u.GID < 0 || u.GID >= math.MaxUint32 {
-		return nil, fmt.Errorf("groups of %q: %w: id %d", u.Name, ErrUnknownGroup, u.GID)
+		return nil, fmt.Errorf("groups of %q: %w: id %d", u.Name, errUnknownGroup, u.GID)
 	}
 	if names, ok := localFiles.groups(u); ok {
 		return names, nil
@@ -113,7 +113,7 @@ func validName(name string) bool {
 func getentUser(key string) (*User, error) {
 	out, found, err := getent("passwd", key)
 	if err != nil || !found {
-		return nil, errOr(err, ErrUnknownUser)
+		return nil, errOr(err, errUnknownUser)
 	}
 	line, _, _ := bytes.Cut(out, []byte("\n"))
 	f := strings.Split(string(line), ":")
@@ -127,7 +127,7 @@ func getentUser(key string) (*User, error) {
 	}
 	u := &User{Name: f[0], UID: uid, GID: gid, Gecos: f[4], Home: f[5], Shell: f[6]}
 	if u.Shell == "" {
-		u.Shell = DefaultShell
+		u.Shell = defaultShell
 	}
 	return u, nil
 }
@@ -178,7 +178,7 @@ func getentGroups(u *User) ([]string, error) {
 	names := make([]string, len(gids))
 	for i, gid := range gids {
 		if names[i] = byID[gid]; names[i] == "" {
-			return nil, fmt.Errorf("%w: id %d", ErrUnknownGroup, gid)
+			return nil, fmt.Errorf("%w: id %d", errUnknownGroup, gid)
 		}
 	}
 	return names, nil

@@ -36,7 +36,7 @@ func TestLookupUIDSelf(t *testing.T) {
 		}
 		shell := f[6]
 		if shell == "" {
-			shell = DefaultShell
+			shell = defaultShell
 		}
 		if f[0] != u.Name || f[5] != u.Home || shell != u.Shell {
 			t.Errorf("getent says %q, LookupUID says %+v", out, *u)
@@ -71,13 +71,13 @@ func TestRootGroups(t *testing.T) {
 
 func TestUnknownUser(t *testing.T) {
 	for _, name := range []string{"lgx-no-such-user", "", "ro\x00ot"} {
-		if _, err := LookupUser(name); !errors.Is(err, ErrUnknownUser) {
-			t.Errorf("LookupUser(%q): err = %v, want ErrUnknownUser", name, err)
+		if _, err := LookupUser(name); !errors.Is(err, errUnknownUser) {
+			t.Errorf("LookupUser(%q): err = %v, want errUnknownUser", name, err)
 		}
 	}
 	for _, uid := range []int{-1, 1<<32 - 1, 1 << 40, 59999} {
-		if _, err := LookupUID(uid); !errors.Is(err, ErrUnknownUser) {
-			t.Errorf("LookupUID(%d): err = %v, want ErrUnknownUser", uid, err)
+		if _, err := LookupUID(uid); !errors.Is(err, errUnknownUser) {
+			t.Errorf("LookupUID(%d): err = %v, want errUnknownUser", uid, err)
 		}
 	}
 }
@@ -144,8 +144,8 @@ func TestNSSOnlyUser(t *testing.T) {
 		t.Errorf("Groups(lgx-user) = %q, want %q (primary first)", got, wantGroups)
 	}
 
-	if u, err := LookupUser("lgx-noshell"); err != nil || u.Shell != DefaultShell {
-		t.Errorf("LookupUser(lgx-noshell) = %+v, %v, want shell %s", u, err, DefaultShell)
+	if u, err := LookupUser("lgx-noshell"); err != nil || u.Shell != defaultShell {
+		t.Errorf("LookupUser(lgx-noshell) = %+v, %v, want shell %s", u, err, defaultShell)
 	}
 	if u, err := LookupUser("lgx-long"); err != nil || u.UID != 59007 || u.Gecos != strings.Repeat("g", 20000) {
 		t.Errorf("LookupUser(lgx-long) with a 20 kB gecos = %+v, %v; want the gecos whole", u, err)
@@ -155,8 +155,8 @@ func TestNSSOnlyUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LookupUser(lgx-orphan): %v", err)
 	}
-	if g, err := Groups(orphan); !errors.Is(err, ErrUnknownGroup) {
-		t.Errorf("Groups(lgx-orphan) = %q, %v, want ErrUnknownGroup (gid 59006 has no name)", g, err)
+	if g, err := Groups(orphan); !errors.Is(err, errUnknownGroup) {
+		t.Errorf("Groups(lgx-orphan) = %q, %v, want errUnknownGroup (gid 59006 has no name)", g, err)
 	}
 }
 

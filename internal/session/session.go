@@ -99,7 +99,7 @@ func PasscodeFromEnv(env []string) (code string, ok bool) {
 }
 
 // passcodeVars are logingate's own variables, in order of precedence. They
-// never reach the session (ScrubEnv).
+// never reach the session (scrubEnv).
 var passcodeVars = []string{"LOGINGATE_PASSCODE", "DUO_PASSCODE"}
 
 // lookupEnv returns the first value of key in env.

@@ -29,8 +29,8 @@ const (
 	MaxGrace = 7 * 24 * time.Hour
 )
 
-// Live reports whether the window is still open at now.
-func (t TrustedSession) Live(now time.Time) bool { return now.Before(t.Until) }
+// live reports whether the window is still open at now.
+func (t TrustedSession) live(now time.Time) bool { return now.Before(t.Until) }
 
 // PruneTrusted returns the windows still open at now, oldest first, at most
 // MaxTrusted of them (the newest). The input is not modified; nil when none
@@ -38,7 +38,7 @@ func (t TrustedSession) Live(now time.Time) bool { return now.Before(t.Until) }
 func PruneTrusted(list []TrustedSession, now time.Time) []TrustedSession {
 	var out []TrustedSession
 	for _, t := range list {
-		if t.Live(now) {
+		if t.live(now) {
 			out = append(out, t)
 		}
 	}

@@ -53,7 +53,7 @@ func runHelper(mode string) int {
 	if mode == "notty" {
 		_, err := Open()
 		switch {
-		case errors.Is(err, ErrNoTerminal):
+		case errors.Is(err, errNoTerminal):
 			report("no-terminal")
 		case err == nil:
 			report("opened")

@@ -365,7 +365,7 @@ func TestOpenNoTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := strings.TrimSpace(string(data)); got != "no-terminal" {
-		t.Errorf("Open without a controlling terminal: %q, want ErrNoTerminal", got)
+		t.Errorf("Open without a controlling terminal: %q, want errNoTerminal", got)
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNoTerminal means the process has no controlling terminal: a session
+// errNoTerminal means the process has no controlling terminal: a session
 // without a pty (scp, sftp, rsync, git, `ssh host cmd`).
-var ErrNoTerminal = errors.New("no controlling terminal")
+var errNoTerminal = errors.New("no controlling terminal")
 
 // ErrTooLong means the user typed a line longer than the caller allows. The
 // whole line has been consumed, so the next read starts on a fresh line.
@@ -46,7 +46,7 @@ type TTY struct {
 // Open opens the controlling terminal for reading and writing. The
 // descriptor is close-on-exec, so it never leaks into the exec'd session. A
 // process without a controlling terminal gets an error wrapping
-// ErrNoTerminal.
+// errNoTerminal.
 func Open() (*TTY, error) {
 	// os.OpenFile sets O_CLOEXEC and, for a character device, registers the
 	// descriptor with the runtime poller, which deadlines need. The
@@ -55,14 +55,14 @@ func Open() (*TTY, error) {
 	f, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
 	if err != nil {
 		if isNoTerminal(err) {
-			return nil, fmt.Errorf("%w: %w", ErrNoTerminal, err)
+			return nil, fmt.Errorf("%w: %w", errNoTerminal, err)
 		}
 		return nil, err
 	}
 	t := &TTY{f: f}
 	if _, err := t.getMode(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%w: %s: %w", ErrNoTerminal, ttyPath, err)
+		return nil, fmt.Errorf("%w: %s: %w", errNoTerminal, ttyPath, err)
 	}
 	// Without the poller a read could not be interrupted by a context;
 	// refuse rather than risk an unbounded wait.

@@ -91,7 +91,7 @@ type Failure struct {
 	RetryAfter string        // Retry-After header value
 	Body       string        // raw body to send instead of JSON (e.g. malformed); with Status 0 it is sent with 200
 	Delay      time.Duration // wait before answering (ends early when the client goes away)
-	Hang       bool          // never answer until Release, Close or the client goes away
+	Hang       bool          // never answer until Close or the client goes away
 	Close      bool          // close the connection without answering
 }
 
@@ -178,13 +178,13 @@ func Start(opts ...Option) (*Server, error) {
 
 // Close ends every hang and stops the server.
 func (s *Server) Close() {
-	s.Release()
+	s.releaseAll()
 	s.srv.Close()
 }
 
-// Release ends every hanging response now and makes later Hang failures
+// releaseAll ends every hanging response now and makes later Hang failures
 // answer at once.
-func (s *Server) Release() {
+func (s *Server) releaseAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.released {
@@ -406,11 +406,6 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, params url.Value
 	}
 
 	switch path {
-	case "/auth/v2/check":
-		if r.Method != http.MethodGet {
-			return writeError(w, http.StatusMethodNotAllowed, 40501, "Method not allowed", "")
-		}
-		return writeOK(w, map[string]any{"time": now.Unix()})
 	case "/auth/v2/preauth":
 		if r.Method != http.MethodPost {
 			return writeError(w, http.StatusMethodNotAllowed, 40501, "Method not allowed", "")
@@ -461,8 +456,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	return status
 }
 
-// Client returns an HTTP client that trusts the fake (for tests that send
+// httpClient returns an HTTP client that trusts the fake (for tests that send
 // requests by hand).
-func (s *Server) Client() *http.Client {
+func (s *Server) httpClient() *http.Client {
 	return s.srv.Client()
 }

@@ -75,8 +75,8 @@ func post(t *testing.T, s *Server, skey, path string, params url.Values) (int, m
 	req, _ := http.NewRequest("POST", s.URL+path, strings.NewReader(params.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Duo-Date", date)
-	req.Header.Set("Authorization", Authorization(s.IKey, skey, date, "POST", s.Host, path, params))
-	resp, err := s.Client().Do(req)
+	req.Header.Set("Authorization", authorization(s.IKey, skey, date, "POST", s.Host, path, params))
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func TestServerChecksRequests(t *testing.T) {
 	date := time.Now().UTC().Format(time.RFC1123Z)
 	req, _ := http.NewRequest("GET", s.URL+"/auth/v2/auth_status", nil)
 	req.Header.Set("Date", date)
-	req.Header.Set("Authorization", Authorization(s.IKey, s.SKey, date, "GET", s.Host, "/auth/v2/auth_status", url.Values{}))
-	resp, err := s.Client().Do(req)
+	req.Header.Set("Authorization", authorization(s.IKey, s.SKey, date, "GET", s.Host, "/auth/v2/auth_status", url.Values{}))
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +134,8 @@ func TestServerChecksRequests(t *testing.T) {
 	// No date header at all.
 	req, _ = http.NewRequest("POST", s.URL+"/auth/v2/preauth", strings.NewReader("username=alice"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", Authorization(s.IKey, s.SKey, "", "POST", s.Host, "/auth/v2/preauth", url.Values{"username": {"alice"}}))
-	resp, err = s.Client().Do(req)
+	req.Header.Set("Authorization", authorization(s.IKey, s.SKey, "", "POST", s.Host, "/auth/v2/preauth", url.Values{"username": {"alice"}}))
+	resp, err = s.httpClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

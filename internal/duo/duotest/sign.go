@@ -83,9 +83,9 @@ func signature(skey, canon string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Authorization is the header value a correct client sends. Exported for
-// tests that build requests by hand.
-func Authorization(ikey, skey, date, method, host, path string, params url.Values) string {
+// authorization is the header value a correct client sends, for tests that
+// build requests by hand.
+func authorization(ikey, skey, date, method, host, path string, params url.Values) string {
 	sig := signature(skey, canonical(date, method, host, path, params))
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(ikey+":"+sig))
 }

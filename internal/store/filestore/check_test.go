@@ -181,9 +181,9 @@ func TestChecks(t *testing.T) {
 
 			_, err := s.Load(context.Background(), "alice")
 			wantErr(t, err, append([]string{path}, c.want...)...)
-			var ce *CheckError
+			var ce *checkError
 			if !errors.As(err, &ce) || ce.Path != path {
-				t.Errorf("Load: %v is not a CheckError for %s", err, path)
+				t.Errorf("Load: %v is not a checkError for %s", err, path)
 			}
 			err = s.Update(context.Background(), "alice", func(*store.UserState) error {
 				t.Error("fn ran despite a failed check")

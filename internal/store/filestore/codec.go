@@ -15,9 +15,9 @@ import (
 	"github.com/logingate/logingate/internal/store"
 )
 
-// ErrNewerFormat marks state written by a newer logingate, whose format
+// errNewerFormat marks state written by a newer logingate, whose format
 // this one cannot read.
-var ErrNewerFormat = errors.New("written by a newer logingate")
+var errNewerFormat = errors.New("written by a newer logingate")
 
 // Bounds on what a state record may hold. They reject corrupt or hand-broken
 // records, and a record that would make checking a code absurdly costly.
@@ -41,13 +41,13 @@ var backupSchemes = []string{"argon2id", "scrypt"}
 
 var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// Owner is whose state a record is. The file backend writes it into every
+// owner is whose state a record is. The file backend writes it into every
 // record and refuses a record found in another user's directory, so that
 // state moved, copied or planted there (a directory another user made
 // under a mode 1733 state directory) is not taken for that user's.
 // Records written before it existed have none, and get one at their next
 // write.
-type Owner struct {
+type owner struct {
 	User string `json:"user,omitempty"`
 	UID  *int   `json:"uid,omitempty"`
 }
@@ -55,52 +55,52 @@ type Owner struct {
 // record is a state file: the state and whose it is.
 type record struct {
 	store.UserState
-	Owner
+	owner
 }
 
 // Decode parses one state record strictly: exactly one JSON object, no
 // unknown fields, the current format version, and sane field values. Its
 // errors never quote the input, which holds secrets. The record's owner is
-// checked for shape and dropped; see DecodeOwned.
+// checked for shape and dropped; see decodeOwned.
 func Decode(b []byte) (*store.UserState, error) {
-	st, _, err := DecodeOwned(b)
+	st, _, err := decodeOwned(b)
 	return st, err
 }
 
-// DecodeOwned is Decode that also returns whose the record says it is.
-func DecodeOwned(b []byte) (*store.UserState, Owner, error) {
+// decodeOwned is Decode that also returns whose the record says it is.
+func decodeOwned(b []byte) (*store.UserState, owner, error) {
 	if len(b) > MaxStateSize {
-		return nil, Owner{}, fmt.Errorf("state is %d bytes, over the %d-byte limit", len(b), MaxStateSize)
+		return nil, owner{}, fmt.Errorf("state is %d bytes, over the %d-byte limit", len(b), MaxStateSize)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var r record
 	if err := dec.Decode(&r); err != nil {
-		return nil, Owner{}, jsonError(err)
+		return nil, owner{}, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, Owner{}, errors.New("data after the state object")
+		return nil, owner{}, errors.New("data after the state object")
 	}
 	if err := validate(&r.UserState); err != nil {
-		return nil, Owner{}, err
+		return nil, owner{}, err
 	}
-	if err := validateOwner(r.Owner); err != nil {
-		return nil, Owner{}, err
+	if err := validateOwner(r.owner); err != nil {
+		return nil, owner{}, err
 	}
-	return &r.UserState, r.Owner, nil
+	return &r.UserState, r.owner, nil
 }
 
 // Encode checks st and returns the record to write, with Version set to
 // store.FormatVersion. It refuses what Decode would refuse, so that logingate
 // never writes state it cannot read back. st itself is not changed.
-func Encode(st *store.UserState) ([]byte, error) { return EncodeOwned(st, Owner{}) }
+func Encode(st *store.UserState) ([]byte, error) { return encodeOwned(st, owner{}) }
 
-// EncodeOwned is Encode for a record that says whose it is.
-func EncodeOwned(st *store.UserState, o Owner) ([]byte, error) {
+// encodeOwned is Encode for a record that says whose it is.
+func encodeOwned(st *store.UserState, o owner) ([]byte, error) {
 	if st == nil {
 		return nil, errors.New("refusing to write invalid state: no state")
 	}
-	r := record{UserState: *st, Owner: o}
+	r := record{UserState: *st, owner: o}
 	r.Version = store.FormatVersion
 	if err := validate(&r.UserState); err != nil {
 		return nil, fmt.Errorf("refusing to write invalid state: %w", err)
@@ -119,7 +119,7 @@ func EncodeOwned(st *store.UserState, o Owner) ([]byte, error) {
 	return b, nil
 }
 
-func validateOwner(o Owner) error {
+func validateOwner(o owner) error {
 	if o.User != "" && ValidateUser(o.User) != nil {
 		return errors.New("user is not a valid user name")
 	}
@@ -174,7 +174,7 @@ func jsonError(err error) error {
 			return fmt.Errorf("not a JSON object of state (found a JSON %s)", jsonKind(typ.Value))
 		}
 		// The state's fields are a record's embedded UserState's.
-		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "UserState."), "Owner.")
+		field := strings.TrimPrefix(strings.TrimPrefix(typ.Field, "UserState."), "owner.")
 		return fmt.Errorf("field %s has the wrong type (a JSON %s)", field, jsonKind(typ.Value))
 	case errors.As(err, &timeErr):
 		return errors.New("a time is not in RFC 3339 format")
@@ -213,7 +213,7 @@ func validate(st *store.UserState) error {
 	case st.Version == 0:
 		return errors.New("no format version")
 	case st.Version > store.FormatVersion:
-		return fmt.Errorf("format version %d %w (this one reads version %d)", st.Version, ErrNewerFormat, store.FormatVersion)
+		return fmt.Errorf("format version %d %w (this one reads version %d)", st.Version, errNewerFormat, store.FormatVersion)
 	case st.Version != store.FormatVersion:
 		return fmt.Errorf("unsupported format version %d", st.Version)
 	}

@@ -99,6 +99,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"version as string", edited(t, "1", "version"), "field version has the wrong type (a JSON string)"},
 		{"digits as string", edited(t, "6", "totp", "digits"), "field totp.digits has the wrong type"},
 		{"secret as number", edited(t, 12345, "totp", "secret"), "field totp.secret has the wrong type (a JSON number)"},
+		{"owner user as number", edited(t, 5, "user"), "field user has the wrong type (a JSON number)"},
 		{"secret lower case", edited(t, strings.ToLower(testSecret), "totp", "secret"), "totp.secret must be base32"},
 		{"secret padded", edited(t, testSecret[:30]+"==", "totp", "secret"), "totp.secret must be base32"},
 		{"secret with a space", edited(t, testSecret[:8]+" "+testSecret[8:], "totp", "secret"), "totp.secret must be base32"},
@@ -145,8 +146,8 @@ func TestDecodeRefuses(t *testing.T) {
 
 func TestDecodeNewerVersionIsMarked(t *testing.T) {
 	_, err := Decode([]byte(`{"version":2}`))
-	if !errors.Is(err, ErrNewerFormat) {
-		t.Errorf("Decode of version 2: %v does not wrap ErrNewerFormat", err)
+	if !errors.Is(err, errNewerFormat) {
+		t.Errorf("Decode of version 2: %v does not wrap errNewerFormat", err)
 	}
 }
 

@@ -144,7 +144,7 @@ func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserStat
 	if err != nil || st == nil {
 		return err
 	}
-	b, err := EncodeOwned(st, u.owner())
+	b, err := encodeOwned(st, u.owner())
 	if err != nil {
 		return fmt.Errorf("state for %s not written: %w", user, err)
 	}
@@ -182,7 +182,7 @@ func (s *Store) Delete(ctx context.Context, user string) error {
 		if foreign, err := u.foreignFiles(); err != nil {
 			return err
 		} else if foreign {
-			return &CheckError{Path: u.path,
+			return &checkError{Path: u.path,
 				Problem: fmt.Sprintf("user directory %s holds files logingate did not write; state removed, directory kept", u.path),
 				Fix:     "look at them, then rm -r " + u.path}
 		}

@@ -25,7 +25,7 @@ func (u *userDir) read() (*store.UserState, error) {
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	tooBig := &CheckError{Path: path,
+	tooBig := &checkError{Path: path,
 		Problem: fmt.Sprintf("state file %s is larger than %d MiB; it is not logingate state", path, MaxStateSize>>20),
 		Fix:     "move it away (mv " + path + " " + path + ".bad) and enroll " + u.user + " again"}
 	if st.Size > MaxStateSize {
@@ -38,13 +38,13 @@ func (u *userDir) read() (*store.UserState, error) {
 	if len(b) > MaxStateSize {
 		return nil, tooBig
 	}
-	s, o, err := DecodeOwned(b)
+	s, o, err := decodeOwned(b)
 	if err != nil {
 		fix := "restore it from a backup, or reset the user (logingate reset --user " + u.user + ") and enroll again"
-		if errors.Is(err, ErrNewerFormat) {
+		if errors.Is(err, errNewerFormat) {
 			fix = "upgrade logingate"
 		}
-		return nil, &CheckError{Path: path, Err: err,
+		return nil, &checkError{Path: path, Err: err,
 			Problem: fmt.Sprintf("state file %s is not valid logingate state: %v", path, err), Fix: fix}
 	}
 	if (o.User != "" && o.User != u.user) || (o.UID != nil && *o.UID != u.uid) {
@@ -52,7 +52,7 @@ func (u *userDir) read() (*store.UserState, error) {
 		if o.UID != nil {
 			whose = fmt.Sprintf("%s (uid %d)", o.User, *o.UID)
 		}
-		return nil, &CheckError{Path: path,
+		return nil, &checkError{Path: path,
 			Problem: fmt.Sprintf("state file %s is the state of %s, not of %s (uid %d): it was moved, copied or planted here", path, whose, u.user, u.uid),
 			Fix:     "move it away (mv " + path + " " + path + ".bad) and enroll " + u.user + " again"}
 	}
@@ -60,9 +60,9 @@ func (u *userDir) read() (*store.UserState, error) {
 }
 
 // owner is what u's records say about whose they are.
-func (u *userDir) owner() Owner {
+func (u *userDir) owner() owner {
 	uid := u.uid
-	return Owner{User: u.user, UID: &uid}
+	return owner{User: u.user, UID: &uid}
 }
 
 // write replaces the state file with b: a new temp file (never an existing

@@ -105,7 +105,7 @@ func TestRecordWithoutOwnerGetsOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, o, err := DecodeOwned(b)
+	_, o, err := decodeOwned(b)
 	if err != nil || o.User != "alice" || o.UID == nil || *o.UID != os.Getuid() {
 		t.Errorf("after a write the record says %+v (%v), want alice, uid %d", o, err, os.Getuid())
 	}

@@ -65,11 +65,6 @@ func isEmpty(st *store.UserState) bool {
 	return st.TOTP == nil && st.Backup == nil && len(st.Failures) == 0 && st.LastSuccess == nil && len(st.Trusted) == 0
 }
 
-// Users lists the users the database holds state for, by name.
-func (s *Store) Users(ctx context.Context) ([]string, error) {
-	return s.names(ctx, "list users", "SELECT name FROM logingate_users WHERE state IS NOT NULL ORDER BY name")
-}
-
 // names runs query, whose rows are one user name each, and returns them.
 func (s *Store) names(ctx context.Context, what, query string, args ...any) ([]string, error) {
 	var names []string
@@ -140,7 +135,7 @@ func (s *Store) CheckKeys(ctx context.Context) (int, error) {
 // how many it re-encrypted. Run it after putting a new key first in the key
 // file on every host; remove the old key once it reports none left.
 func (s *Store) Rekey(ctx context.Context) (int, error) {
-	names, err := s.names(ctx, "list old keys", "SELECT name FROM logingate_users WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY name", s.keys.Primary())
+	names, err := s.names(ctx, "list old keys", "SELECT name FROM logingate_users WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY name", s.keys.primary())
 	if err != nil {
 		return 0, err
 	}

@@ -11,7 +11,7 @@ import (
 func TestParseKeyring(t *testing.T) {
 	good := key("2025-01", 1) + "\n# old\n" + key("old", 2) + "\n\n"
 	k, err := ParseKeyring([]byte(good))
-	if err != nil || k.Primary() != "2025-01" || len(k.IDs()) != 2 {
+	if err != nil || k.primary() != "2025-01" || len(k.allIDs()) != 2 {
 		t.Fatalf("ParseKeyring: %v, %v", k, err)
 	}
 	secretB64 := strings.TrimPrefix(key("x", 7), "x:")
@@ -54,8 +54,8 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// Before rekey, a key file without the old key cannot read old rows.
 	newOnly := open(t, dsn, keyring(t, key("k2", 2)))
-	if _, err := newOnly.Load(ctx, "alice"); !errors.Is(err, ErrNoKey) {
-		t.Errorf("Load with the old key missing: %v, want ErrNoKey", err)
+	if _, err := newOnly.Load(ctx, "alice"); !errors.Is(err, errNoKey) {
+		t.Errorf("Load with the old key missing: %v, want errNoKey", err)
 	}
 	n, err := both.Rekey(ctx)
 	if err != nil || n != 2 {
@@ -79,8 +79,8 @@ func TestKeyRotation(t *testing.T) {
 	if checked, err := newOnly.CheckKeys(ctx); err != nil || checked != 1 {
 		t.Errorf("CheckKeys: %d, %v", checked, err)
 	}
-	if _, err := s.CheckKeys(ctx); !errors.Is(err, ErrNoKey) {
-		t.Errorf("CheckKeys with only the dropped key: %v, want ErrNoKey", err)
+	if _, err := s.CheckKeys(ctx); !errors.Is(err, errNoKey) {
+		t.Errorf("CheckKeys with only the dropped key: %v, want errNoKey", err)
 	}
 }
 

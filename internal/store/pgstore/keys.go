@@ -21,7 +21,7 @@ import (
 
 // Bounds on a key file.
 const (
-	MaxKeyFile = 64 << 10
+	maxKeyFile = 64 << 10
 	maxKeys    = 64
 	keyLen     = 32 // AES-256
 )
@@ -41,8 +41,8 @@ func keyID(id string) bool {
 	return true
 }
 
-// ErrNoKey marks a row encrypted with a key the key file does not hold.
-var ErrNoKey = errors.New("encrypted with a key that is not in the key file")
+// errNoKey marks a row encrypted with a key the key file does not hold.
+var errNoKey = errors.New("encrypted with a key that is not in the key file")
 
 // Keyring is the keys of a key file. It never prints key material.
 type Keyring struct {
@@ -53,8 +53,8 @@ type Keyring struct {
 // ParseKeyring reads a key file's content. Its errors name line numbers,
 // never content.
 func ParseKeyring(data []byte) (*Keyring, error) {
-	if len(data) > MaxKeyFile {
-		return nil, fmt.Errorf("larger than %d bytes", MaxKeyFile)
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("larger than %d bytes", maxKeyFile)
 	}
 	k := &Keyring{aead: map[string]cipher.AEAD{}}
 	for i, line := range strings.Split(string(data), "\n") {
@@ -94,11 +94,11 @@ func ParseKeyring(data []byte) (*Keyring, error) {
 	return k, nil
 }
 
-// Primary is the id of the key that encrypts.
-func (k *Keyring) Primary() string { return k.ids[0] }
+// primary is the id of the key that encrypts.
+func (k *Keyring) primary() string { return k.ids[0] }
 
-// IDs lists the key ids, the primary first.
-func (k *Keyring) IDs() []string { return append([]string(nil), k.ids...) }
+// allIDs lists the key ids, the primary first.
+func (k *Keyring) allIDs() []string { return append([]string(nil), k.ids...) }
 
 // String prints the ids alone.
 func (k *Keyring) String() string { return "keyring[" + strings.Join(k.ids, ",") + "]" }
@@ -122,7 +122,7 @@ func (k *Keyring) seal(user string, secret []byte) (id string, box []byte) {
 func (k *Keyring) open(user, id string, box []byte) ([]byte, error) {
 	a := k.aead[id]
 	if a == nil {
-		return nil, fmt.Errorf("totp secret %w (key id %q)", ErrNoKey, id)
+		return nil, fmt.Errorf("totp secret %w (key id %q)", errNoKey, id)
 	}
 	if len(box) < a.NonceSize()+a.Overhead() {
 		return nil, errors.New("totp secret: ciphertext too short")

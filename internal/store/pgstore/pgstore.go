@@ -47,8 +47,8 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultTimeout  = 3 * time.Second
-	DefaultLockWait = filestore.DefaultLockWait
+	defaultTimeout  = 3 * time.Second
+	defaultLockWait = filestore.DefaultLockWait
 )
 
 // Options configure a Store.
@@ -58,11 +58,12 @@ type Options struct {
 	DSN string
 	// Keys encrypt and decrypt TOTP secrets. Required.
 	Keys *Keyring
-	// Timeout bounds connecting and each statement; DefaultTimeout when 0.
+	// Timeout bounds connecting and each statement; 3 seconds when 0.
 	Timeout time.Duration
 	// LockWait bounds a wait for a user's row lock held by another login;
-	// DefaultLockWait when 0. The server also ends a session that sits in
-	// a transaction for this long (a login stopped while it holds a lock).
+	// filestore.DefaultLockWait when 0. The server also ends a session that
+	// sits in a transaction for this long (a login stopped while it holds a
+	// lock).
 	LockWait time.Duration
 	// Host is recorded as updated_by_host on every write.
 	Host string
@@ -89,10 +90,10 @@ func Open(o Options) (*Store, error) {
 		return nil, errors.New("no key file for the TOTP secrets (store.key_file)")
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = defaultTimeout
 	}
 	if o.LockWait <= 0 {
-		o.LockWait = DefaultLockWait
+		o.LockWait = defaultLockWait
 	}
 	dsn, err := sealDSN(o.DSN)
 	if err != nil {
@@ -131,10 +132,10 @@ func Open(o Options) (*Store, error) {
 const maxIdle = 4
 
 // PrimaryKey is the id of the key that encrypts.
-func (s *Store) PrimaryKey() string { return s.keys.Primary() }
+func (s *Store) PrimaryKey() string { return s.keys.primary() }
 
 // KeyIDs lists the key file's ids, the primary first.
-func (s *Store) KeyIDs() []string { return s.keys.IDs() }
+func (s *Store) KeyIDs() []string { return s.keys.allIDs() }
 
 // Close ends the store's idle connections; calls still running close
 // theirs when they finish.
@@ -387,7 +388,7 @@ func (s *Store) classify(ctx context.Context, what string, err error) error {
 		case pe.Code == "55P03": // lock_not_available: lock_timeout
 			return fmt.Errorf("%s: %w (another login held the user's row for %s)", what, store.ErrLocked, s.lockWait)
 		case pe.Code == "42P01": // undefined_table
-			return fmt.Errorf("%s: %w", what, ErrNoSchema)
+			return fmt.Errorf("%s: %w", what, errNoSchema)
 		case unavailableCode(pe.Code):
 			return fmt.Errorf("%s: %w: %s", what, store.ErrUnavailable, pe.Error())
 		}

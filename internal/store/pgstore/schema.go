@@ -16,8 +16,8 @@ const SchemaVersion = 1
 // ErrNewerSchema marks a database migrated by a newer logingate.
 var ErrNewerSchema = errors.New("the database schema is newer than this logingate")
 
-// ErrNoSchema marks a database that Migrate has not prepared.
-var ErrNoSchema = errors.New("the database has no logingate schema; run: logingate store migrate")
+// errNoSchema marks a database that Migrate has not prepared.
+var errNoSchema = errors.New("the database has no logingate schema; run: logingate store migrate")
 
 // migrations[i] takes the schema from version i to i+1. Append only.
 var migrations = []string{
