@@ -3,9 +3,11 @@ package doctor
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,26 +20,26 @@ import (
 // checkPAM looks for pam_env reading ~/.pam_environment.
 func (a *auditor) checkPAM(ref effective) {
 	if ref.get("usepam") == "no" {
-		a.hostFinding(Finding{ID: "pam-not-used", Severity: Info, Setting: "usepam no",
+		a.hostFinding(finding{ID: "pam-not-used", Severity: sevInfo, Setting: "usepam no",
 			Problem: "sshd does not use PAM, so " + a.o.PAM + " does not apply", Attack: "none", Fix: "none needed"})
 		return
 	}
 	hits, unread, err := scanPAM(a.o.PAM, readLimited)
 	if err != nil {
-		a.hostFinding(Finding{ID: "pam-unread", Severity: Medium, Setting: a.o.PAM,
+		a.hostFinding(finding{ID: "pam-unread", Severity: sevMedium, Setting: a.o.PAM,
 			Problem: "cannot read sshd's PAM service file: " + voice.ErrnoText(err) + "; pam_env user_readenv was not checked",
 			Attack:  "if it runs pam_env with user_readenv=1, see pam-user-readenv",
 			Fix:     "run doctor as root, or name the file with --pam FILE"})
 		return
 	}
 	for _, inc := range unread {
-		a.hostFinding(Finding{ID: "pam-include-unread", Severity: Info, Setting: inc,
+		a.hostFinding(finding{ID: "pam-include-unread", Severity: sevInfo, Setting: inc,
 			Problem: "cannot read " + inc + ", which " + a.o.PAM + " includes; it was not checked",
 			Attack:  "none known", Fix: "none needed if it does not run pam_env"})
 	}
 	for _, h := range hits {
 		where := fmt.Sprintf("%s:%d", h.File, h.Line.Line)
-		a.hostFinding(Finding{ID: "pam-user-readenv", Severity: High,
+		a.hostFinding(finding{ID: "pam-user-readenv", Severity: sevHigh,
 			Setting: "pam_env.so user_readenv=1",
 			Context: "every login through PAM (usepam yes)",
 			Problem: fmt.Sprintf("%s (%s) reads each user's ~/.pam_environment into the environment sshd starts logingate with", quoteCmd(h.Line.Text), where),
@@ -48,7 +50,7 @@ func (a *auditor) checkPAM(ref effective) {
 
 // checkFiles checks logingate's binaries, config and state directory.
 func (a *auditor) checkFiles(ref effective) {
-	bins := append([]string{a.binary}, sortedKeys(a.gateBins)...)
+	bins := append([]string{a.binary}, slices.Sorted(maps.Keys(a.gateBins))...)
 	seen := map[string]bool{}
 	for _, b := range bins {
 		if b == "" {
@@ -70,7 +72,7 @@ func (a *auditor) checkFiles(ref effective) {
 	path, from := a.o.Config, "--config"
 	if path == "" {
 		path, from = config.DefaultFile(config.DefaultPath, config.LoginDuoPath), "default"
-		if words := shellWords(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
+		if words, _, _ := shellSplit(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
 			if c := configFlag(words); c != "" {
 				path, from = c, "ForceCommand -c"
 			}
@@ -91,7 +93,7 @@ func (a *auditor) checkFiles(ref effective) {
 		if os.Geteuid() != 0 {
 			problem += " (doctor is not running as root)"
 		}
-		a.hostFinding(Finding{ID: "config", Severity: High, Setting: setting, Problem: problem + "; state_dir was not checked",
+		a.hostFinding(finding{ID: "config", Severity: sevHigh, Setting: setting, Problem: problem + "; state_dir was not checked",
 			Attack: "none through the config itself: the gate denies every gated login while it cannot load it (fail closed), which locks out everyone, root included",
 			Fix:    "fix what it names, then run: logingate check-config -c " + privilege.ShellQuote(path)})
 		return
@@ -118,7 +120,7 @@ func (a *auditor) checkFiles(ref effective) {
 		a.hostFinding(stateDirVerdict(cfg.StateDir, gid))
 	}
 	if defs, _ := readLimited(a.o.LoginDefs); cfg.Duo.GECOSUserChangeable(defs) {
-		a.hostFinding(Finding{ID: "duo-gecos", Severity: High, Setting: setting + ": send_gecos",
+		a.hostFinding(finding{ID: "duo-gecos", Severity: sevHigh, Setting: setting + ": send_gecos",
 			Problem: "the GECOS field sent as the Duo username is one that users may change with chfn (CHFN_RESTRICT in " + a.o.LoginDefs + ")",
 			Attack:  "a user writes another person's Duo username into their own GECOS, and approves their logins with their own phone",
 			Fix:     "remove that field's letter from CHFN_RESTRICT in " + a.o.LoginDefs + " (f: full name, r: room, w: work phone, h: home phone)"})
@@ -141,7 +143,7 @@ func (a *auditor) readableByGate(path string, gid int) {
 	if st.Mode&0o004 != 0 || (int(st.Gid) == gid && st.Mode&0o040 != 0) {
 		return
 	}
-	a.hostFinding(Finding{ID: "config-unreadable", Severity: High, Setting: path,
+	a.hostFinding(finding{ID: "config-unreadable", Severity: sevHigh, Setting: path,
 		Problem: fmt.Sprintf("%s is mode %04o, group %d: the gate, which runs as the user with logingate's group (%d), cannot read it, so every gated login is denied",
 			path, st.Mode&0o7777, st.Gid, gid),
 		Attack: "none: logins fail closed, which locks out everyone the gate guards",
@@ -184,7 +186,7 @@ func (a *auditor) pathFindings(id, setting, path, attack string) int {
 			fixes = append(fixes, p.Fix)
 		}
 	}
-	a.hostFinding(Finding{ID: id, Severity: High, Setting: setting,
+	a.hostFinding(finding{ID: id, Severity: sevHigh, Setting: setting,
 		Problem: strings.Join(ps, "; "), Attack: attack, Fix: strings.Join(fixes, "; ")})
 	return len(probs)
 }
@@ -197,14 +199,14 @@ func (a *auditor) pathFindings(id, setting, path, attack string) int {
 // With a setgid gate (gid >= 0) the protected layout is expected instead:
 // root:GROUP with no access for others, which the users it protects cannot
 // enter at all.
-func stateDirVerdict(dir string, gid int) Finding {
+func stateDirVerdict(dir string, gid int) finding {
 	if gid >= 0 {
 		return protectedStateDirVerdict(dir, gid)
 	}
-	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+	f := finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		f.Severity = Low
+		f.Severity = sevLow
 		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; logingate denies every login that needs state"
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
 		f.Fix = "install -d -m 1733 -o root -g root " + privilege.ShellQuote(dir)
@@ -222,27 +224,27 @@ func stateDirVerdict(dir string, gid int) Finding {
 	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d)", dir, mode, owner)
 	switch {
 	case !fi.IsDir():
-		f.Severity = High
+		f.Severity = sevHigh
 		f.Problem = dir + " is not a directory (a symbolic link or a file)"
 		f.Attack = "whoever controls where it points controls every user's second-factor state"
 		f.Fix = "point state_dir at a real directory: install -d -m 1733 -o root -g root <dir>"
 	case owner != 0:
-		f.Severity = High
+		f.Severity = sevHigh
 		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, owner)
 		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
 		f.Fix = "chown root:root " + privilege.ShellQuote(dir)
 	case mode&0o022 != 0 && mode&0o1000 == 0:
-		f.Severity = High
+		f.Severity = sevHigh
 		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
 		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
 		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
 	case mode&0o004 != 0 && mode&0o002 != 0:
-		f.Severity = Low
+		f.Severity = sevLow
 		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
 		f.Attack = "learn which accounts have a second factor, and which do not yet"
 		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
 	default:
-		f.Severity = Medium
+		f.Severity = sevMedium
 		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the unprivileged per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
 		f.Attack = "a user who has passed the gate once can copy their own TOTP secret or reset their own counters; other users' state is out of reach"
 		f.Fix = "install the gate privileged: make install (a setgid binary, and logingate migrate moves this state where users cannot reach it)"
@@ -251,11 +253,11 @@ func stateDirVerdict(dir string, gid int) Finding {
 }
 
 // protectedStateDirVerdict judges the state directory of a setgid gate.
-func protectedStateDirVerdict(dir string, gid int) Finding {
-	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+func protectedStateDirVerdict(dir string, gid int) finding {
+	f := finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
-		f.Severity = High
+		f.Severity = sevHigh
 		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; the gate denies every login that needs state"
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
 		f.Fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, privilege.ShellQuote(dir))
@@ -266,15 +268,15 @@ func protectedStateDirVerdict(dir string, gid int) Finding {
 	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, privilege.ShellQuote(dir), privilege.ShellQuote(dir))
 	switch {
 	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
-		f.Severity, f.Fix = High, fix
+		f.Severity, f.Fix = sevHigh, fix
 		f.Problem = dir + " is not a directory (a symbolic link or a file)"
 		f.Attack = "whoever controls where it points controls every user's second-factor state"
 	case st.Uid != 0 || int(st.Gid) != gid || mode&0o007 != 0 || mode&0o030 != 0o030:
-		f.Severity, f.Fix = High, fix
+		f.Severity, f.Fix = sevHigh, fix
 		f.Problem = fmt.Sprintf("the gate is installed setgid (group %d) but %s is not root:%d with no access for others; the privileged gate refuses it, so every gated login is denied", gid, dir, gid)
 		f.Attack = "none while it refuses (fail closed), but nobody gated can log in; loosened by hand, users could reach their own secrets"
 	default:
-		f.Severity = Info
+		f.Severity = sevInfo
 		f.Problem = fmt.Sprintf("%s is the protected layout: root:%d, mode %04o; the users it protects cannot enter it", dir, gid, mode)
 		f.Attack = "none: secrets and counters are out of the users' reach"
 		f.Fix = "none needed"
@@ -309,7 +311,7 @@ func (a *auditor) namedConfigFinding(setting, path string) {
 	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.IsAbs(path) {
 		fix = "ForceCommand ... -c " + privilege.ShellQuote(real)
 	}
-	a.hostFinding(Finding{ID: "config-path-refused", Severity: High, Setting: setting,
+	a.hostFinding(finding{ID: "config-path-refused", Severity: sevHigh, Setting: setting,
 		Problem: "the setgid gate, run as each user who logs in, refuses this -c path: " + strings.Join(ps, "; "),
 		Attack:  "none: every gated login is denied (fail closed), which locks out everyone the gate guards",
 		Fix:     fix})

@@ -191,14 +191,14 @@ func (h *testHost) args(extra ...string) []string {
 }
 
 // doctorJSON runs doctor --json on h and decodes its report.
-func doctorJSON(t *testing.T, h *testHost, extra ...string) (*Report, int, string) {
+func doctorJSON(t *testing.T, h *testHost, extra ...string) (*report, int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(append(h.args(extra...), "--json"), &out, &errb)
 	if code == 2 {
 		t.Fatalf("doctor exit 2: %s", errb.String())
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("doctor --json printed no report: %v\n%s\nstderr: %s", err, out.String(), errb.String())
 	}
@@ -234,7 +234,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 }
 
 // ids returns the finding ids of one severity, or of all when sev is "".
-func ids(rep *Report, sev Severity) []string {
+func ids(rep *report, sev severity) []string {
 	var out []string
 	for _, f := range rep.Findings {
 		if sev == "" || f.Severity == sev {
@@ -244,8 +244,8 @@ func ids(rep *Report, sev Severity) []string {
 	return out
 }
 
-func find(rep *Report, id string) []Finding {
-	var out []Finding
+func find(rep *report, id string) []finding {
+	var out []finding
 	for _, f := range rep.Findings {
 		if f.ID == id {
 			out = append(out, f)

@@ -50,7 +50,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s\n%s\n", voice.Errorf("%s", err), usage)
 		return 2
 	}
-	rep, err := Run(context.Background(), o)
+	rep, err := run(context.Background(), o)
 	if err != nil {
 		fmt.Fprintln(stderr, voice.Error(voice.OneLine(err.Error())))
 		var se *sshdError
@@ -80,8 +80,8 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func parseFlags(args []string) (Options, bool, error) {
-	var o Options
+func parseFlags(args []string) (options, bool, error) {
+	var o options
 	var jsonOut bool
 	var users, addrs listFlag
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
@@ -95,9 +95,6 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.Var(&users, "user", "")
 	fs.Var(&addrs, "addr", "")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, false, err
-		}
 		return o, false, err
 	}
 	if fs.NArg() > 0 {

@@ -89,12 +89,12 @@ func problemsOf(probs []*privilege.Unsafe, err error) []string {
 // missingBinary judges a gate binary that cannot be found: every login
 // fails closed, unless someone other than root can put a program there,
 // which is then everyone's gate.
-func missingBinary(path string, err error) Finding {
-	f := Finding{ID: "binary-missing", Severity: Medium, Setting: path,
+func missingBinary(path string, err error) finding {
+	f := finding{ID: "binary-missing", Severity: sevMedium, Setting: path,
 		Problem: "cannot check " + path + ": " + voice.ErrnoText(err) + "; if sshd's ForceCommand names it, every login fails",
 		Attack:  "none: logins fail closed", Fix: "install logingate at " + path + " (make install), or fix the ForceCommand path"}
 	if why := othersCanPlant(path); len(why) > 0 {
-		f.ID, f.Severity = "binary-plantable", High
+		f.ID, f.Severity = "binary-plantable", sevHigh
 		f.Problem = path + " does not exist, and someone other than root can create it: " + strings.Join(why, "; ")
 		f.Attack = "whoever creates " + path + " writes the gate: a program that lets everyone in, and runs as every user who logs in"
 		f.Fix = "install logingate at " + path + " (make install) in root-owned directories that only root can write, or fix the ForceCommand path"

@@ -335,15 +335,15 @@ type unsolvedMatch struct {
 }
 
 // unsolvedFinding says what doctor could not check about a Match block.
-func unsolvedFinding(u unsolvedMatch) Finding {
+func unsolvedFinding(u unsolvedMatch) finding {
 	b := u.Block
 	if u.None {
-		return Finding{ID: "match-never", Severity: Info, Setting: b.At.Text,
+		return finding{ID: "match-never", Severity: sevInfo, Setting: b.At.Text,
 			Problem: fmt.Sprintf("the Match block at %s (%s) applies to no connection: sshd matches a pattern-list only when one of its patterns matches, and a list of \"!\" patterns alone never does", b.At, quoteCmd(b.At.Text)),
 			Attack:  "none through this block; if it was meant to apply to everyone but those named, it does not",
 			Fix:     "write the list as `*,!name`, or delete the block"}
 	}
-	return Finding{ID: "match-unprobed", Severity: Medium, Setting: b.At.Text,
+	return finding{ID: "match-unprobed", Severity: sevMedium, Setting: b.At.Text,
 		Problem: fmt.Sprintf("doctor found no user and address that the Match block at %s (%s) applies to, so sshd was not asked about its settings", b.At, quoteCmd(b.At.Text)),
 		Attack:  "whatever that block opens (ForceCommand none, forwarding) stays unchecked",
 		Fix:     "check a connection it applies to with --user NAME --addr ADDRESS"}
