@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,4 +263,13 @@ func chgrp(t *testing.T, path string, gid int) {
 	if err := os.Chown(path, -1, gid); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// parseSSHDConfigData parses one file's bytes, reading no includes.
+func parseSSHDConfigData(name string, data []byte) *sshdConfig {
+	r := &configReader{sshDir: "/etc/ssh", cfg: &sshdConfig{},
+		read: func(string) ([]byte, error) { return nil, errors.New("not read") },
+		glob: func(string) ([]string, error) { return nil, nil }}
+	r.parse(name, data, nil, 0)
+	return r.cfg
 }

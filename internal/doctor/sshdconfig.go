@@ -2,16 +2,15 @@ package doctor
 
 import (
 	"fmt"
-	"github.com/logingate/logingate/internal/voice"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/logingate/logingate/internal/voice"
 )
 
-// The sshd_config reader below does not decide any setting: sshd -T does.
-// It finds what sshd -T cannot say: which users, groups and addresses the
-// Match blocks name (so that doctor asks sshd about them), and on which line
-// a setting was made (so that a fix names the line).
+// This reader decides no setting (sshd -T does): it finds the Match blocks
+// to probe, and the line a fix must name.
 
 // Limits as sshd's (SERVCONF_MAX_DEPTH) or far above any real config.
 const (
@@ -74,10 +73,8 @@ type include struct {
 // firstGlobal returns the line sshd takes for key outside Match blocks
 // (for most keywords the first one wins), or nil.
 func (c *sshdConfig) firstGlobal(key string) *setting {
-	for i := range c.Global {
-		if c.Global[i].Key == key {
-			return &c.Global[i]
-		}
+	if all := c.globalAll(key); len(all) > 0 {
+		return &all[0]
 	}
 	return nil
 }
@@ -132,15 +129,6 @@ type configReader struct {
 func readSSHDConfig(path, sshDir string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *sshdConfig {
 	r := &configReader{sshDir: sshDir, read: read, glob: glob, cfg: &sshdConfig{}}
 	r.file(path, nil, 0)
-	return r.cfg
-}
-
-// parseSSHDConfigData parses one file's bytes, reading no includes.
-func parseSSHDConfigData(name string, data []byte) *sshdConfig {
-	r := &configReader{sshDir: "/etc/ssh", cfg: &sshdConfig{},
-		read: func(string) ([]byte, error) { return nil, fmt.Errorf("not read") },
-		glob: func(string) ([]string, error) { return nil, nil }}
-	r.parse(name, data, nil, 0)
 	return r.cfg
 }
 
