@@ -59,7 +59,7 @@ type report struct {
 	} `json:"summary"`
 }
 
-// options says what to audit; Main's flags fill it.
+// options says what to audit; parseFlags fills it.
 type options struct {
 	SSHD, SSHDConfig, PAM string   // sshd binary, its -f config, its PAM service
 	Binary                string   // the logingate binary (the running executable)
@@ -77,15 +77,6 @@ const hostContext = "this host"
 // run audits the host. Its error means sshd -T could not run at all (an
 // *sshdError says why); everything else is a finding.
 func run(ctx context.Context, o options) (*report, error) {
-	if o.Binary == "" {
-		o.Binary, _ = os.Executable()
-	}
-	if o.SSHDir == "" {
-		o.SSHDir = "/etc/ssh"
-	}
-	if o.LoginDefs == "" {
-		o.LoginDefs = "/etc/login.defs"
-	}
 	if o.dir == nil {
 		o.dir = newGetent()
 	}

@@ -1,24 +1,19 @@
 package doctor
 
 import (
-	"github.com/logingate/logingate/internal/voice"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // othersCanPlant says why someone other than root can create or replace
-// the file at path, or returns nil when only root can. A path that exists
-// is judged by the path-trust rule (privilege.Check: the file, and every directory on the way
-// to it and to a link's target); a path that does not exist yet, by the
-// nearest directory that does, where anyone who may write can create it:
-// there the sticky bit does not help, since nothing is in place to protect.
-//
-// This is doctor's one question "can someone other than root put a file
-// here"; keep every caller going through it, so that the path-trust rule
-// behind it can be swapped in one place.
+// the file at path, or returns nil when only root can: doctor's one use of
+// the path-trust rule (privilege.Check) for files that need not exist yet.
+// A missing path is judged by the nearest directory that exists, where the
+// sticky bit does not help: nothing is in place to protect.
 func othersCanPlant(path string) []string {
 	if !filepath.IsAbs(path) {
 		return []string{path + " is not an absolute path, so the directory it is read from (the user's home, for the shell sshd starts) decides what it names"}

@@ -11,28 +11,6 @@ import (
 // sshd about connections a Match block selects and ones its "!" patterns
 // leave out, so it needs names and addresses that satisfy a list.
 
-// negated reports whether a "!" pattern of list matches s.
-func negated(s, list string) bool {
-	for _, p := range strings.Split(list, ",") {
-		if neg, ok := strings.CutPrefix(p, "!"); ok && matchPattern(s, neg) {
-			return true
-		}
-	}
-	return false
-}
-
-// negatives returns the patterns of a pattern-list that are negated,
-// without their "!".
-func negatives(list string) []string {
-	var out []string
-	for _, p := range strings.Split(list, ",") {
-		if neg, ok := strings.CutPrefix(p, "!"); ok && neg != "" {
-			out = append(out, neg)
-		}
-	}
-	return out
-}
-
 // solveName returns a name that list matches, preferring the given ones
 // (accounts that exist), then a plain name the list holds, then one made
 // from a pattern; "" when there is none. none reports that no name at all
@@ -49,7 +27,7 @@ func solveName(list string, prefer []string) (name string, none bool) {
 		}
 	}
 	for _, p := range positives(list) {
-		if w := fillWildcards(p, "x"); validName(w) && matchPatternList(w, list) {
+		if w := strings.NewReplacer("*", "x", "?", "x").Replace(p); validName(w) && matchPatternList(w, list) {
 			return w, false
 		}
 	}
