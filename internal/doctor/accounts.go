@@ -158,11 +158,8 @@ func accountNames(dir directory) []string {
 // list, and none matches a "!" pattern of it.
 func inGroupList(name, list string, dir directory) bool {
 	gid := -1
-	for _, u := range dir.Users() {
-		if u.Name == name {
-			gid = u.GID
-			break
-		}
+	if i := slices.IndexFunc(dir.Users(), func(u account) bool { return u.Name == name }); i >= 0 {
+		gid = dir.Users()[i].GID
 	}
 	found := false
 	for _, g := range dir.Groups() {

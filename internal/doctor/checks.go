@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -18,11 +19,11 @@ var dangerousEnv = []string{
 	"GODEBUG", "GOTRACEBACK",
 }
 
-// sshdSets are the variables sshd sets itself, after it copies the
-// client's AcceptEnv ones, in every session (SSH_TTY, SSH_ORIGINAL_COMMAND
-// and SSH_AUTH_SOCK only with a pty, a command or an agent), so that a
-// client's value never arrives. TestSSHDOverridesClientEnv holds this list
-// to the real sshd.
+// sshdSets are the variables sshd sets itself in every session, after it
+// copies the client's AcceptEnv ones, so that a client's value never
+// arrives. SSH_TTY, SSH_ORIGINAL_COMMAND and SSH_AUTH_SOCK are not: sshd
+// sets them only with a pty, a command or an agent, and a client that asks
+// for none keeps its own. TestSSHDOverridesClientEnv checks this list.
 var sshdSets = map[string]bool{
 	"USER": true, "LOGNAME": true, "HOME": true, "PATH": true, "SHELL": true,
 	"SSH_CLIENT": true, "SSH_CONNECTION": true,
@@ -32,26 +33,16 @@ var sshdSets = map[string]bool{
 // the connection e is the config of: always for sshdSets, SSH_USER_AUTH
 // with ExposeAuthInfo yes, and what SetEnv sets, which also comes after.
 func sshdOverrides(name string, e effective) bool {
-	if sshdSets[name] || name == "SSH_USER_AUTH" && e.get("exposeauthinfo") == "yes" {
-		return true
-	}
-	for _, kv := range e["setenv"] {
-		if n, _, _ := strings.Cut(kv, "="); n == name {
-			return true
-		}
-	}
-	return false
+	return sshdSets[name] || name == "SSH_USER_AUTH" && e.get("exposeauthinfo") == "yes" ||
+		slices.ContainsFunc(e["setenv"], func(kv string) bool { return strings.SplitN(kv, "=", 2)[0] == name })
 }
 
 // dangerousMatches lists the dangerous variables a pattern-list lets in.
 func dangerousMatches(patterns []string) []string {
 	var out []string
 	for _, name := range dangerousEnv {
-		for _, p := range patterns {
-			if matchPatternList(name, p) {
-				out = append(out, name)
-				break
-			}
+		if slices.ContainsFunc(patterns, func(p string) bool { return matchPatternList(name, p) }) {
+			out = append(out, name)
 		}
 	}
 	return out
@@ -198,11 +189,8 @@ func (a *auditor) checkAcceptEnv(e effective) []finding {
 	}
 	var lines []string
 	for _, s := range a.cfg.globalAll("acceptenv") {
-		for _, arg := range s.Args {
-			if !allowedEnv[arg] {
-				lines = append(lines, fmt.Sprintf("%s (%s)", quoteCmd(s.At.Text), s.At))
-				break
-			}
+		if slices.ContainsFunc(s.Args, func(arg string) bool { return !allowedEnv[arg] }) {
+			lines = append(lines, fmt.Sprintf("%s (%s)", quoteCmd(s.At.Text), s.At))
 		}
 	}
 	if len(lines) > 0 {

@@ -3,7 +3,7 @@
 // for unsafe ownership of logingate's own binary, config and state.
 //
 // sshd decides what applies, not doctor: doctor asks sshd -T -C about root,
-// an ordinary user, the callers' users and addresses, and a connection
+// an ordinary user, the caller's users and addresses, and a connection
 // inside and outside each Match block (solved from its pattern-lists), and
 // judges each answer. It reads the config files only to find those blocks
 // and to name the line a fix must change.
@@ -227,8 +227,10 @@ func (a *auditor) audit(list []probe, effs []effective, ref effective) {
 
 // wordFix says which line to change, and where.
 func (a *auditor) wordFix(f finding, p *probe, fromMatch bool) string {
-	if fix := a.matchFix(f, p); fromMatch && fix != "" {
-		return fix
+	if fromMatch {
+		if fix := a.matchFix(f, p); fix != "" {
+			return fix
+		}
 	}
 	if f.Fix != "" {
 		return f.Fix

@@ -1,6 +1,9 @@
 package doctor
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // matchPattern is OpenSSH's match_pattern: '*' matches any run of bytes,
 // '?' exactly one; everything else matches itself.
@@ -66,12 +69,7 @@ func splitList(list string) (pos, neg []string) {
 
 // negated reports whether a "!" pattern of list matches s.
 func negated(s, list string) bool {
-	for _, n := range negatives(list) {
-		if matchPattern(s, n) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(negatives(list), func(n string) bool { return matchPattern(s, n) })
 }
 
 // hasWildcard reports whether p is a pattern rather than a plain name.

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -232,17 +233,8 @@ func blockProbe(b *matchBlock, base probe, user string, dir directory) (p probe,
 // patterns when no account fits. none reports that no name can match.
 func userForBlock(userLists, groupLists []string, dir directory) (name string, none bool) {
 	fits := func(n string) bool {
-		for _, l := range userLists {
-			if !matchPatternList(n, l) {
-				return false
-			}
-		}
-		for _, l := range groupLists {
-			if !inGroupList(n, l, dir) {
-				return false
-			}
-		}
-		return true
+		return !slices.ContainsFunc(userLists, func(l string) bool { return !matchPatternList(n, l) }) &&
+			!slices.ContainsFunc(groupLists, func(l string) bool { return !inGroupList(n, l, dir) })
 	}
 	cands := accountNames(dir)
 	for _, g := range dir.Groups() {

@@ -3,6 +3,7 @@ package doctor
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,10 +49,8 @@ type matchBlock struct {
 
 // first returns the block's first line setting key, as sshd uses it.
 func (b *matchBlock) first(key string) *setting {
-	for i := range b.Lines {
-		if b.Lines[i].Key == key {
-			return &b.Lines[i]
-		}
+	if i := slices.IndexFunc(b.Lines, func(s setting) bool { return s.Key == key }); i >= 0 {
+		return &b.Lines[i]
 	}
 	return nil
 }
@@ -94,11 +93,8 @@ func (c *sshdConfig) globalAll(key string) []setting {
 func (c *sshdConfig) blocksSetting(keys ...string) []*matchBlock {
 	var out []*matchBlock
 	for _, b := range c.Blocks {
-		for _, k := range keys {
-			if b.first(k) != nil {
-				out = append(out, b)
-				break
-			}
+		if slices.ContainsFunc(keys, func(k string) bool { return b.first(k) != nil }) {
+			out = append(out, b)
 		}
 	}
 	return out
