@@ -49,17 +49,14 @@ func parsePAM(data []byte) []pamLine {
 			continue
 		}
 		l := pamLine{Line: start, Text: text, Type: words[0]}
-		if l.Type == "@include" {
-			if len(words) > 1 {
-				l.Module = words[1]
-				out = append(out, l)
-			}
+		switch {
+		case l.Type == "@include" && len(words) > 1:
+			l.Module = words[1]
+		case l.Type != "@include" && len(words) >= 3:
+			l.Control, l.Module, l.Args = words[1], words[2], words[3:]
+		default:
 			continue
 		}
-		if len(words) < 3 {
-			continue
-		}
-		l.Control, l.Module, l.Args = words[1], words[2], words[3:]
 		out = append(out, l)
 	}
 	return out
@@ -100,8 +97,7 @@ func pamWords(s string) []string {
 		}
 		j := strings.IndexAny(s, " \t\r\f\v")
 		if j < 0 {
-			out = append(out, s)
-			break
+			j = len(s)
 		}
 		out = append(out, s[:j])
 		s = s[j:]

@@ -360,6 +360,7 @@ func TestSolveName(t *testing.T) {
 		{"adm*,!admin?", []string{"admin7"}, "admx", false},
 		{"*-hidden,!*-*-*", nil, "x-hidden", false},
 		{"*-hidden,!x*", nil, "-hidden", false},
+		{"\x99?,!\x99x", nil, "\x99q", false}, // a made-up name is built of bytes, not runes
 	}
 	for _, tc := range cases {
 		got, none := solveName(tc.list, tc.prefer)

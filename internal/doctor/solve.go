@@ -134,7 +134,7 @@ func globWitness(pos string, negs []string, budget *int) (w string, exhausted bo
 			}
 			*budget--
 			seen[fmt.Sprint(next)] = true
-			nodes = append(nodes, node{sets: next, w: n.w + string(c)})
+			nodes = append(nodes, node{sets: next, w: n.w + string([]byte{c})})
 		}
 	}
 	return "", true

@@ -19,12 +19,7 @@ type effective map[string][]string
 
 // get returns the keyword's first value, lower-cased for comparisons, or
 // "" when sshd did not print it.
-func (e effective) get(key string) string {
-	if v := e[key]; len(v) > 0 {
-		return strings.ToLower(v[0])
-	}
-	return ""
-}
+func (e effective) get(key string) string { return strings.ToLower(e.raw(key)) }
 
 // raw returns the keyword's first value as printed.
 func (e effective) raw(key string) string {
