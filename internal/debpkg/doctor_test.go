@@ -5,25 +5,30 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/logingate/logingate/internal/doctor"
 )
 
+// doctorReport is what `logingate doctor --json` prints, less the summary.
+type doctorReport struct {
+	Findings []struct {
+		ID, Severity, Setting, Context, Problem, Attack, Fix string
+	} `json:"findings"`
+}
+
 // doctor runs the installed `logingate doctor --json` in the root.
-func (r *root) doctor(t *testing.T) *doctor.Report {
+func (r *root) doctor(t *testing.T) *doctorReport {
 	t.Helper()
 	out, code := r.try(t, nil, binPath, "doctor", "--json")
 	if code == 2 {
 		t.Fatalf("logingate doctor failed to run:\n%s", out)
 	}
-	var rep doctor.Report
+	var rep doctorReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("doctor --json: %v\n%s", err, out)
 	}
 	return &rep
 }
 
-func hasFinding(rep *doctor.Report, id string) bool {
+func hasFinding(rep *doctorReport, id string) bool {
 	for _, f := range rep.Findings {
 		if f.ID == id {
 			return true

@@ -513,7 +513,7 @@ func TestSSHDConfigs(t *testing.T) {
 			if code != tc.exit {
 				t.Errorf("exit status %d, want %d (stderr %q)", code, tc.exit, stderr)
 			}
-			high := ids(rep, High)
+			high := ids(rep, sevHigh)
 			slices.Sort(high)
 			want := slices.Clone(tc.wantHigh)
 			slices.Sort(want)
@@ -546,7 +546,7 @@ func TestSSHDConfigs(t *testing.T) {
 					allowed[c.id] = true
 				}
 				for _, f := range rep.Findings {
-					if f.Severity != Info && !allowed[f.ID] {
+					if f.Severity != sevInfo && !allowed[f.ID] {
 						t.Errorf("unexpected %s finding %s: %s", f.Severity, f.ID, f.Problem)
 					}
 				}
@@ -762,7 +762,7 @@ func TestConfigFromForceCommand(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit status %d, want 1; stderr %q", code, errb.String())
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}

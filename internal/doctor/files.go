@@ -2,10 +2,11 @@ package doctor
 
 import (
 	"fmt"
-	"io/fs"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,40 +16,9 @@ import (
 	"github.com/logingate/logingate/internal/voice"
 )
 
-// checkPAM looks for pam_env reading ~/.pam_environment.
-func (a *auditor) checkPAM(ref effective) {
-	if ref.get("usepam") == "no" {
-		a.hostFinding(Finding{ID: "pam-not-used", Severity: Info, Setting: "usepam no",
-			Problem: "sshd does not use PAM, so " + a.o.PAM + " does not apply", Attack: "none", Fix: "none needed"})
-		return
-	}
-	hits, unread, err := scanPAM(a.o.PAM, readLimited)
-	if err != nil {
-		a.hostFinding(Finding{ID: "pam-unread", Severity: Medium, Setting: a.o.PAM,
-			Problem: "cannot read sshd's PAM service file: " + voice.ErrnoText(err) + "; pam_env user_readenv was not checked",
-			Attack:  "if it runs pam_env with user_readenv=1, see pam-user-readenv",
-			Fix:     "run doctor as root, or name the file with --pam FILE"})
-		return
-	}
-	for _, inc := range unread {
-		a.hostFinding(Finding{ID: "pam-include-unread", Severity: Info, Setting: inc,
-			Problem: "cannot read " + inc + ", which " + a.o.PAM + " includes; it was not checked",
-			Attack:  "none known", Fix: "none needed if it does not run pam_env"})
-	}
-	for _, h := range hits {
-		where := fmt.Sprintf("%s:%d", h.File, h.Line.Line)
-		a.hostFinding(Finding{ID: "pam-user-readenv", Severity: High,
-			Setting: "pam_env.so user_readenv=1",
-			Context: "every login through PAM (usepam yes)",
-			Problem: fmt.Sprintf("%s (%s) reads each user's ~/.pam_environment into the environment sshd starts logingate with", quoteCmd(h.Line.Text), where),
-			Attack:  "a user puts LD_PRELOAD=/home/u/x.so in ~/.pam_environment once (after one login, or through a shared home); from then on the library runs inside the gate before it asks, and the key alone logs in",
-			Fix:     fmt.Sprintf("change %s to %s", where, quoteCmd(withoutUserReadenv(h.Line.Text)))})
-	}
-}
-
 // checkFiles checks logingate's binaries, config and state directory.
 func (a *auditor) checkFiles(ref effective) {
-	bins := append([]string{a.binary}, sortedKeys(a.gateBins)...)
+	bins := append([]string{a.binary}, slices.Sorted(maps.Keys(a.gateBins))...)
 	seen := map[string]bool{}
 	for _, b := range bins {
 		if b == "" {
@@ -70,14 +40,15 @@ func (a *auditor) checkFiles(ref effective) {
 	path, from := a.o.Config, "--config"
 	if path == "" {
 		path, from = config.DefaultFile(config.DefaultPath, config.LoginDuoPath), "default"
-		if words := shellWords(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
+		if words, _, _ := shellSplit(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
 			if c := configFlag(words); c != "" {
 				path, from = c, "ForceCommand -c"
 			}
 		}
 	}
 	setting := "config " + path + " (" + from + ")"
-	if from == "ForceCommand -c" && a.gateGroup(bins) >= 0 {
+	gid := gateGroup(bins)
+	if from == "ForceCommand -c" && gid >= 0 {
 		a.namedConfigFinding(setting, path)
 	}
 	if n := a.pathFindings("config-perms", setting, path,
@@ -91,12 +62,11 @@ func (a *auditor) checkFiles(ref effective) {
 		if os.Geteuid() != 0 {
 			problem += " (doctor is not running as root)"
 		}
-		a.hostFinding(Finding{ID: "config", Severity: High, Setting: setting, Problem: problem + "; state_dir was not checked",
+		a.hostFinding(finding{ID: "config", Severity: sevHigh, Setting: setting, Problem: problem + "; state_dir was not checked",
 			Attack: "none through the config itself: the gate denies every gated login while it cannot load it (fail closed), which locks out everyone, root included",
 			Fix:    "fix what it names, then run: logingate check-config -c " + privilege.ShellQuote(path)})
 		return
 	}
-	gid := a.gateGroup(bins)
 	files := []string{path}
 	if cfg.Duo != nil {
 		files = append(files, cfg.Duo.SKeyFile, cfg.Duo.CAFile)
@@ -118,7 +88,7 @@ func (a *auditor) checkFiles(ref effective) {
 		a.hostFinding(stateDirVerdict(cfg.StateDir, gid))
 	}
 	if defs, _ := readLimited(a.o.LoginDefs); cfg.Duo.GECOSUserChangeable(defs) {
-		a.hostFinding(Finding{ID: "duo-gecos", Severity: High, Setting: setting + ": send_gecos",
+		a.hostFinding(finding{ID: "duo-gecos", Severity: sevHigh, Setting: setting + ": send_gecos",
 			Problem: "the GECOS field sent as the Duo username is one that users may change with chfn (CHFN_RESTRICT in " + a.o.LoginDefs + ")",
 			Attack:  "a user writes another person's Duo username into their own GECOS, and approves their logins with their own phone",
 			Fix:     "remove that field's letter from CHFN_RESTRICT in " + a.o.LoginDefs + " (f: full name, r: room, w: work phone, h: home phone)"})
@@ -141,24 +111,20 @@ func (a *auditor) readableByGate(path string, gid int) {
 	if st.Mode&0o004 != 0 || (int(st.Gid) == gid && st.Mode&0o040 != 0) {
 		return
 	}
-	a.hostFinding(Finding{ID: "config-unreadable", Severity: High, Setting: path,
+	group := strconv.Itoa(gid)
+	if g, err := user.LookupGroupId(group); err == nil {
+		group = g.Name
+	}
+	a.hostFinding(finding{ID: "config-unreadable", Severity: sevHigh, Setting: path,
 		Problem: fmt.Sprintf("%s is mode %04o, group %d: the gate, which runs as the user with logingate's group (%d), cannot read it, so every gated login is denied",
 			path, st.Mode&0o7777, st.Gid, gid),
 		Attack: "none: logins fail closed, which locks out everyone the gate guards",
-		Fix:    fmt.Sprintf("chown root:%s %s && chmod 640 %s", groupName(gid), privilege.ShellQuote(path), privilege.ShellQuote(path))})
-}
-
-// groupName names group gid, or gives its number.
-func groupName(gid int) string {
-	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
-		return g.Name
-	}
-	return strconv.Itoa(gid)
+		Fix:    fmt.Sprintf("chown root:%s %s && chmod 640 %s", group, privilege.ShellQuote(path), privilege.ShellQuote(path))})
 }
 
 // gateGroup returns the group a setgid gate binary runs with, or -1 when
 // the gate is not installed privileged.
-func (a *auditor) gateGroup(bins []string) int {
+func gateGroup(bins []string) int {
 	for _, b := range bins {
 		var st syscall.Stat_t
 		if b != "" && syscall.Stat(b, &st) == nil && st.Mode&syscall.S_ISGID != 0 {
@@ -184,100 +150,67 @@ func (a *auditor) pathFindings(id, setting, path, attack string) int {
 			fixes = append(fixes, p.Fix)
 		}
 	}
-	a.hostFinding(Finding{ID: id, Severity: High, Setting: setting,
+	a.hostFinding(finding{ID: id, Severity: sevHigh, Setting: setting,
 		Problem: strings.Join(ps, "; "), Attack: attack, Fix: strings.Join(fixes, "; ")})
 	return len(probs)
 }
 
-// stateDirVerdict judges the state directory of the per-user layout (see
-// package filestore): mode 1733 or 0755 (or 0700, or 1777) and owned by
-// root is expected; group- or world-writable without the sticky bit, or
-// another owner, lets users touch each other's state.
-//
-// With a setgid gate (gid >= 0) the protected layout is expected instead:
-// root:GROUP with no access for others, which the users it protects cannot
-// enter at all.
-func stateDirVerdict(dir string, gid int) Finding {
-	if gid >= 0 {
-		return protectedStateDirVerdict(dir, gid)
-	}
-	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		f.Severity = Low
-		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; logingate denies every login that needs state"
-		f.Attack = "none: logingate fails closed, but gated users cannot log in"
-		f.Fix = "install -d -m 1733 -o root -g root " + privilege.ShellQuote(dir)
-		return f
-	}
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	mode := uint32(fi.Mode().Perm())
-	if fi.Mode()&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	owner := -1
-	if st != nil {
-		owner = int(st.Uid)
-	}
-	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d)", dir, mode, owner)
-	switch {
-	case !fi.IsDir():
-		f.Severity = High
-		f.Problem = dir + " is not a directory (a symbolic link or a file)"
-		f.Attack = "whoever controls where it points controls every user's second-factor state"
-		f.Fix = "point state_dir at a real directory: install -d -m 1733 -o root -g root <dir>"
-	case owner != 0:
-		f.Severity = High
-		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, owner)
-		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
-		f.Fix = "chown root:root " + privilege.ShellQuote(dir)
-	case mode&0o022 != 0 && mode&0o1000 == 0:
-		f.Severity = High
-		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
-		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
-		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
-	case mode&0o004 != 0 && mode&0o002 != 0:
-		f.Severity = Low
-		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
-		f.Attack = "learn which accounts have a second factor, and which do not yet"
-		f.Fix = "chmod 1733 " + privilege.ShellQuote(dir)
-	default:
-		f.Severity = Medium
-		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the unprivileged per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
-		f.Attack = "a user who has passed the gate once can copy their own TOTP secret or reset their own counters; other users' state is out of reach"
-		f.Fix = "install the gate privileged: make install (a setgid binary, and logingate migrate moves this state where users cannot reach it)"
-	}
-	return f
-}
-
-// protectedStateDirVerdict judges the state directory of a setgid gate.
-func protectedStateDirVerdict(dir string, gid int) Finding {
-	f := Finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+// stateDirVerdict judges the state directory. A setgid gate (gid >= 0)
+// expects the protected layout: root:GROUP, no access for others. Without
+// one, each user owns their own state (package filestore) in a directory
+// of root's, mode 1733 or 0755: group- or world-writable without the
+// sticky bit, or another owner, lets users touch each other's state.
+func stateDirVerdict(dir string, gid int) finding {
+	f := finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
+	q := privilege.ShellQuote(dir)
 	var st syscall.Stat_t
 	if err := syscall.Lstat(dir, &st); err != nil {
-		f.Severity = High
-		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; the gate denies every login that needs state"
+		who := "logingate"
+		f.Severity, f.Fix = sevLow, "install -d -m 1733 -o root -g root "+q
+		if gid >= 0 {
+			f.Severity, f.Fix, who = sevHigh, fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, q), "the gate"
+		}
+		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; " + who + " denies every login that needs state"
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
-		f.Fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, privilege.ShellQuote(dir))
 		return f
 	}
 	mode := st.Mode & 0o7777
 	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d, gid %d)", dir, mode, st.Uid, st.Gid)
-	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, privilege.ShellQuote(dir), privilege.ShellQuote(dir))
+	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, q, q)
+	if gid < 0 {
+		mode &= 0o1777
+		f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d)", dir, mode, st.Uid)
+		fix = "point state_dir at a real directory: install -d -m 1733 -o root -g root <dir>"
+	}
+	f.Severity, f.Fix = sevHigh, fix
 	switch {
 	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
-		f.Severity, f.Fix = High, fix
 		f.Problem = dir + " is not a directory (a symbolic link or a file)"
 		f.Attack = "whoever controls where it points controls every user's second-factor state"
-	case st.Uid != 0 || int(st.Gid) != gid || mode&0o007 != 0 || mode&0o030 != 0o030:
-		f.Severity, f.Fix = High, fix
+	case gid >= 0 && (st.Uid != 0 || int(st.Gid) != gid || mode&0o007 != 0 || mode&0o030 != 0o030):
 		f.Problem = fmt.Sprintf("the gate is installed setgid (group %d) but %s is not root:%d with no access for others; the privileged gate refuses it, so every gated login is denied", gid, dir, gid)
 		f.Attack = "none while it refuses (fail closed), but nobody gated can log in; loosened by hand, users could reach their own secrets"
-	default:
-		f.Severity = Info
+	case gid >= 0:
+		f.Severity, f.Fix = sevInfo, "none needed"
 		f.Problem = fmt.Sprintf("%s is the protected layout: root:%d, mode %04o; the users it protects cannot enter it", dir, gid, mode)
 		f.Attack = "none: secrets and counters are out of the users' reach"
-		f.Fix = "none needed"
+	case st.Uid != 0:
+		f.Fix = "chown root:root " + q
+		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, st.Uid)
+		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
+	case mode&0o022 != 0 && mode&0o1000 == 0:
+		f.Fix = "chmod 1733 " + q
+		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
+		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
+	case mode&0o004 != 0 && mode&0o002 != 0:
+		f.Severity, f.Fix = sevLow, "chmod 1733 "+q
+		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
+		f.Attack = "learn which accounts have a second factor, and which do not yet"
+	default:
+		f.Severity = sevMedium
+		f.Problem = fmt.Sprintf("%s has mode %04o and belongs to root, as the unprivileged per-user layout expects; in that layout each user owns their own state and can read and change it, secret included, from their own shell", dir, mode)
+		f.Attack = "a user who has passed the gate once can copy their own TOTP secret or reset their own counters; other users' state is out of reach"
+		f.Fix = "install the gate privileged: make install (a setgid binary, and logingate migrate moves this state where users cannot reach it)"
 	}
 	return f
 }
@@ -309,7 +242,7 @@ func (a *auditor) namedConfigFinding(setting, path string) {
 	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.IsAbs(path) {
 		fix = "ForceCommand ... -c " + privilege.ShellQuote(real)
 	}
-	a.hostFinding(Finding{ID: "config-path-refused", Severity: High, Setting: setting,
+	a.hostFinding(finding{ID: "config-path-refused", Severity: sevHigh, Setting: setting,
 		Problem: "the setgid gate, run as each user who logs in, refuses this -c path: " + strings.Join(ps, "; "),
 		Attack:  "none: every gated login is denied (fail closed), which locks out everyone the gate guards",
 		Fix:     fix})

@@ -63,9 +63,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("user_readenv left in %q", l.Text)
 			}
 		}
-		_ = configFlag(shellWords(string(data)))
-		if op, at := shellControl(string(data)); (op == "") != (at < 0) || at >= len(data) {
-			t.Fatalf("shellControl(%q) = %q at %d", data, op, at)
+		words, op, at := shellSplit(string(data))
+		_ = configFlag(words)
+		if (op == "") != (at < 0) || at >= len(data) {
+			t.Fatalf("shellSplit(%q) = %q at %d", data, op, at)
 		}
 	})
 }

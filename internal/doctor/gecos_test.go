@@ -20,12 +20,12 @@ func TestDuoGECOSChangeable(t *testing.T) {
 	}{{"CHFN_RESTRICT rwh\n", 1}, {"CHFN_RESTRICT f\n", 0}, {"", 0}} {
 		defs := filepath.Join(h.dir, "login.defs")
 		writeFile(t, defs, tt.restrict, 0o644)
-		rep, err := Run(context.Background(), Options{SSHD: h.sshd, SSHDConfig: h.config, PAM: h.pam, Binary: h.binary, Config: conf, LoginDefs: defs})
+		rep, err := run(context.Background(), options{SSHD: h.sshd, SSHDConfig: h.config, PAM: h.pam, Binary: h.binary, Config: conf, LoginDefs: defs})
 		if err != nil {
 			t.Fatal(err)
 		}
 		fs := find(rep, "duo-gecos")
-		if len(fs) != tt.want || len(fs) == 1 && fs[0].Severity != High {
+		if len(fs) != tt.want || len(fs) == 1 && fs[0].Severity != sevHigh {
 			t.Errorf("login.defs %q: findings %+v, want %d high", tt.restrict, fs, tt.want)
 		}
 	}

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,14 +192,14 @@ func (h *testHost) args(extra ...string) []string {
 }
 
 // doctorJSON runs doctor --json on h and decodes its report.
-func doctorJSON(t *testing.T, h *testHost, extra ...string) (*Report, int, string) {
+func doctorJSON(t *testing.T, h *testHost, extra ...string) (*report, int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Main(append(h.args(extra...), "--json"), &out, &errb)
 	if code == 2 {
 		t.Fatalf("doctor exit 2: %s", errb.String())
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("doctor --json printed no report: %v\n%s\nstderr: %s", err, out.String(), errb.String())
 	}
@@ -234,7 +235,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 }
 
 // ids returns the finding ids of one severity, or of all when sev is "".
-func ids(rep *Report, sev Severity) []string {
+func ids(rep *report, sev severity) []string {
 	var out []string
 	for _, f := range rep.Findings {
 		if sev == "" || f.Severity == sev {
@@ -244,8 +245,8 @@ func ids(rep *Report, sev Severity) []string {
 	return out
 }
 
-func find(rep *Report, id string) []Finding {
-	var out []Finding
+func find(rep *report, id string) []finding {
+	var out []finding
 	for _, f := range rep.Findings {
 		if f.ID == id {
 			out = append(out, f)
@@ -262,4 +263,13 @@ func chgrp(t *testing.T, path string, gid int) {
 	if err := os.Chown(path, -1, gid); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// parseSSHDConfigData parses one file's bytes, reading no includes.
+func parseSSHDConfigData(name string, data []byte) *sshdConfig {
+	r := &configReader{sshDir: "/etc/ssh", cfg: &sshdConfig{},
+		read: func(string) ([]byte, error) { return nil, errors.New("not read") },
+		glob: func(string) ([]string, error) { return nil, nil }}
+	r.parse(name, data, nil, 0)
+	return r.cfg
 }

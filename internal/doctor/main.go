@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
+	"os"
 
 	"github.com/logingate/logingate/internal/voice"
 )
@@ -50,7 +50,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s\n%s\n", voice.Errorf("%s", err), usage)
 		return 2
 	}
-	rep, err := Run(context.Background(), o)
+	rep, err := run(context.Background(), o)
 	if err != nil {
 		fmt.Fprintln(stderr, voice.Error(voice.OneLine(err.Error())))
 		var se *sshdError
@@ -75,15 +75,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
-func parseFlags(args []string) (Options, bool, error) {
-	var o Options
+func parseFlags(args []string) (options, bool, error) {
+	o := options{SSHDir: "/etc/ssh", LoginDefs: "/etc/login.defs"}
 	var jsonOut bool
-	var users, addrs listFlag
+	var addrs []string
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&jsonOut, "json", false, "")
@@ -92,12 +87,9 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.StringVar(&o.PAM, "pam", "/etc/pam.d/sshd", "")
 	fs.StringVar(&o.Binary, "binary", "", "")
 	fs.StringVar(&o.Config, "config", "", "")
-	fs.Var(&users, "user", "")
-	fs.Var(&addrs, "addr", "")
+	fs.Func("user", "", func(s string) error { o.Users = append(o.Users, s); return nil })
+	fs.Func("addr", "", func(s string) error { addrs = append(addrs, s); return nil })
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, false, err
-		}
 		return o, false, err
 	}
 	if fs.NArg() > 0 {
@@ -108,7 +100,7 @@ func parseFlags(args []string) (Options, bool, error) {
 			return o, false, fmt.Errorf("%s needs a path", name)
 		}
 	}
-	for _, u := range users {
+	for _, u := range o.Users {
 		if !validName(u) {
 			return o, false, fmt.Errorf("--user %q: not a user name sshd -C can take (no blanks or commas)", u)
 		}
@@ -120,6 +112,8 @@ func parseFlags(args []string) (Options, bool, error) {
 		}
 		o.Addrs = append(o.Addrs, ip.String())
 	}
-	o.Users = users
+	if o.Binary == "" {
+		o.Binary, _ = os.Executable()
+	}
 	return o, jsonOut, nil
 }

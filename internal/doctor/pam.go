@@ -1,10 +1,13 @@
 package doctor
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // pamLine is one rule of a PAM service file (or an @include).
@@ -46,17 +49,14 @@ func parsePAM(data []byte) []pamLine {
 			continue
 		}
 		l := pamLine{Line: start, Text: text, Type: words[0]}
-		if l.Type == "@include" {
-			if len(words) > 1 {
-				l.Module = words[1]
-				out = append(out, l)
-			}
+		switch {
+		case l.Type == "@include" && len(words) > 1:
+			l.Module = words[1]
+		case l.Type != "@include" && len(words) >= 3:
+			l.Control, l.Module, l.Args = words[1], words[2], words[3:]
+		default:
 			continue
 		}
-		if len(words) < 3 {
-			continue
-		}
-		l.Control, l.Module, l.Args = words[1], words[2], words[3:]
 		out = append(out, l)
 	}
 	return out
@@ -97,8 +97,7 @@ func pamWords(s string) []string {
 		}
 		j := strings.IndexAny(s, " \t\r\f\v")
 		if j < 0 {
-			out = append(out, s)
-			break
+			j = len(s)
 		}
 		out = append(out, s[:j])
 		s = s[j:]
@@ -177,4 +176,35 @@ func scanPAM(path string, read func(string) ([]byte, error)) (hits []pamHit, unr
 		}
 	}
 	return hits, unread, nil
+}
+
+// checkPAM looks for pam_env reading ~/.pam_environment.
+func (a *auditor) checkPAM(ref effective) {
+	if ref.get("usepam") == "no" {
+		a.hostFinding(finding{ID: "pam-not-used", Severity: sevInfo, Setting: "usepam no",
+			Problem: "sshd does not use PAM, so " + a.o.PAM + " does not apply", Attack: "none", Fix: "none needed"})
+		return
+	}
+	hits, unread, err := scanPAM(a.o.PAM, readLimited)
+	if err != nil {
+		a.hostFinding(finding{ID: "pam-unread", Severity: sevMedium, Setting: a.o.PAM,
+			Problem: "cannot read sshd's PAM service file: " + voice.ErrnoText(err) + "; pam_env user_readenv was not checked",
+			Attack:  "if it runs pam_env with user_readenv=1, see pam-user-readenv",
+			Fix:     "run doctor as root, or name the file with --pam FILE"})
+		return
+	}
+	for _, inc := range unread {
+		a.hostFinding(finding{ID: "pam-include-unread", Severity: sevInfo, Setting: inc,
+			Problem: "cannot read " + inc + ", which " + a.o.PAM + " includes; it was not checked",
+			Attack:  "none known", Fix: "none needed if it does not run pam_env"})
+	}
+	for _, h := range hits {
+		where := fmt.Sprintf("%s:%d", h.File, h.Line.Line)
+		a.hostFinding(finding{ID: "pam-user-readenv", Severity: sevHigh,
+			Setting: "pam_env.so user_readenv=1",
+			Context: "every login through PAM (usepam yes)",
+			Problem: fmt.Sprintf("%s (%s) reads each user's ~/.pam_environment into the environment sshd starts logingate with", quoteCmd(h.Line.Text), where),
+			Attack:  "a user puts LD_PRELOAD=/home/u/x.so in ~/.pam_environment once (after one login, or through a shared home); from then on the library runs inside the gate before it asks, and the key alone logs in",
+			Fix:     fmt.Sprintf("change %s to %s", where, quoteCmd(withoutUserReadenv(h.Line.Text)))})
+	}
 }

@@ -360,6 +360,7 @@ func TestSolveName(t *testing.T) {
 		{"adm*,!admin?", []string{"admin7"}, "admx", false},
 		{"*-hidden,!*-*-*", nil, "x-hidden", false},
 		{"*-hidden,!x*", nil, "-hidden", false},
+		{"\x99?,!\x99x", nil, "\x99q", false}, // a made-up name is built of bytes, not runes
 	}
 	for _, tc := range cases {
 		got, none := solveName(tc.list, tc.prefer)
@@ -388,9 +389,9 @@ func TestShellWords(t *testing.T) {
 		{``, nil, ""},
 	}
 	for _, tc := range cases {
-		w := shellWords(tc.in)
+		w, _, _ := shellSplit(tc.in)
 		if !slices.Equal(w, tc.words) {
-			t.Errorf("shellWords(%q) = %q, want %q", tc.in, w, tc.words)
+			t.Errorf("shellSplit(%q) = %q, want %q", tc.in, w, tc.words)
 		}
 		if c := configFlag(w); c != tc.config {
 			t.Errorf("configFlag(%q) = %q, want %q", w, c, tc.config)
@@ -456,8 +457,8 @@ func TestShellControl(t *testing.T) {
 		{`logingate -c "\$(x)"`, ""},
 	}
 	for _, tc := range cases {
-		if op, _ := shellControl(tc.in); op != tc.op {
-			t.Errorf("shellControl(%q) = %q, want %q", tc.in, op, tc.op)
+		if _, op, _ := shellSplit(tc.in); op != tc.op {
+			t.Errorf("shellSplit(%q) = %q, want %q", tc.in, op, tc.op)
 		}
 	}
 }

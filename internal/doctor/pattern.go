@@ -1,12 +1,15 @@
 package doctor
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // matchPattern is OpenSSH's match_pattern: '*' matches any run of bytes,
 // '?' exactly one; everything else matches itself.
 func matchPattern(s, pattern string) bool {
-	// Iterative wildcard match with one backtrack point: linear in
-	// practice, no recursion to blow up on fuzzed patterns.
+	// One backtrack point: linear in practice, no recursion for fuzzed
+	// patterns to blow up.
 	si, pi := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
@@ -41,32 +44,33 @@ func matchPatternList(s, list string) bool {
 			if matchPattern(s, neg) {
 				return false
 			}
-			continue
-		}
-		if matchPattern(s, p) {
+		} else if matchPattern(s, p) {
 			matched = true
 		}
 	}
 	return matched
 }
 
-// positives returns the patterns of a pattern-list that are not negated.
-func positives(list string) []string {
-	var out []string
+// positives and negatives return a pattern-list's plain patterns, and its
+// "!" ones without the "!"; empty ones are left out.
+func positives(list string) []string { pos, _ := splitList(list); return pos }
+func negatives(list string) []string { _, neg := splitList(list); return neg }
+
+func splitList(list string) (pos, neg []string) {
 	for _, p := range strings.Split(list, ",") {
-		if p != "" && !strings.HasPrefix(p, "!") {
-			out = append(out, p)
+		if n, ok := strings.CutPrefix(p, "!"); ok && n != "" {
+			neg = append(neg, n)
+		} else if !ok && p != "" {
+			pos = append(pos, p)
 		}
 	}
-	return out
+	return pos, neg
+}
+
+// negated reports whether a "!" pattern of list matches s.
+func negated(s, list string) bool {
+	return slices.ContainsFunc(negatives(list), func(n string) bool { return matchPattern(s, n) })
 }
 
 // hasWildcard reports whether p is a pattern rather than a plain name.
 func hasWildcard(p string) bool { return strings.ContainsAny(p, "*?") }
-
-// fillWildcards turns a pattern into one name it matches, writing fill for
-// each wildcard.
-func fillWildcards(p, fill string) string {
-	r := strings.NewReplacer("*", fill, "?", fill)
-	return r.Replace(p)
-}

@@ -1,24 +1,19 @@
 package doctor
 
 import (
-	"github.com/logingate/logingate/internal/voice"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/voice"
 )
 
 // othersCanPlant says why someone other than root can create or replace
-// the file at path, or returns nil when only root can. A path that exists
-// is judged by the path-trust rule (privilege.Check: the file, and every directory on the way
-// to it and to a link's target); a path that does not exist yet, by the
-// nearest directory that does, where anyone who may write can create it:
-// there the sticky bit does not help, since nothing is in place to protect.
-//
-// This is doctor's one question "can someone other than root put a file
-// here"; keep every caller going through it, so that the path-trust rule
-// behind it can be swapped in one place.
+// the file at path, or returns nil when only root can: doctor's one use of
+// the path-trust rule (privilege.Check) for files that need not exist yet.
+// A missing path is judged by the nearest directory that exists, where the
+// sticky bit does not help: nothing is in place to protect.
 func othersCanPlant(path string) []string {
 	if !filepath.IsAbs(path) {
 		return []string{path + " is not an absolute path, so the directory it is read from (the user's home, for the shell sshd starts) decides what it names"}
@@ -89,12 +84,12 @@ func problemsOf(probs []*privilege.Unsafe, err error) []string {
 // missingBinary judges a gate binary that cannot be found: every login
 // fails closed, unless someone other than root can put a program there,
 // which is then everyone's gate.
-func missingBinary(path string, err error) Finding {
-	f := Finding{ID: "binary-missing", Severity: Medium, Setting: path,
+func missingBinary(path string, err error) finding {
+	f := finding{ID: "binary-missing", Severity: sevMedium, Setting: path,
 		Problem: "cannot check " + path + ": " + voice.ErrnoText(err) + "; if sshd's ForceCommand names it, every login fails",
 		Attack:  "none: logins fail closed", Fix: "install logingate at " + path + " (make install), or fix the ForceCommand path"}
 	if why := othersCanPlant(path); len(why) > 0 {
-		f.ID, f.Severity = "binary-plantable", High
+		f.ID, f.Severity = "binary-plantable", sevHigh
 		f.Problem = path + " does not exist, and someone other than root can create it: " + strings.Join(why, "; ")
 		f.Attack = "whoever creates " + path + " writes the gate: a program that lets everyone in, and runs as every user who logs in"
 		f.Fix = "install logingate at " + path + " (make install) in root-owned directories that only root can write, or fix the ForceCommand path"

@@ -175,16 +175,16 @@ func TestStateDirVerdict(t *testing.T) {
 	cases := []struct {
 		mode os.FileMode
 		uid  int
-		sev  Severity
+		sev  severity
 		fix  string
 	}{
-		{0o733 | os.ModeSticky, 0, Medium, "install the gate privileged"},
-		{0o755, 0, Medium, "install the gate privileged"},
-		{0o700, 0, Medium, "install the gate privileged"},
-		{0o777 | os.ModeSticky, 0, Low, "chmod 1733"},
-		{0o777, 0, High, "chmod 1733"},
-		{0o775, 0, High, "chmod 1733"},
-		{0o733 | os.ModeSticky, 65534, High, "chown root:root"},
+		{0o733 | os.ModeSticky, 0, sevMedium, "install the gate privileged"},
+		{0o755, 0, sevMedium, "install the gate privileged"},
+		{0o700, 0, sevMedium, "install the gate privileged"},
+		{0o777 | os.ModeSticky, 0, sevLow, "chmod 1733"},
+		{0o777, 0, sevHigh, "chmod 1733"},
+		{0o775, 0, sevHigh, "chmod 1733"},
+		{0o733 | os.ModeSticky, 65534, sevHigh, "chown root:root"},
 	}
 	for i, tc := range cases {
 		dir := filepath.Join(base, string(rune('a'+i)))
@@ -202,14 +202,14 @@ func TestStateDirVerdict(t *testing.T) {
 			t.Errorf("mode %v uid %d: %s %q, want %s %q…", tc.mode, tc.uid, f.Severity, f.Fix, tc.sev, tc.fix)
 		}
 	}
-	if f := stateDirVerdict(filepath.Join(base, "missing"), -1); f.Severity != Low || !strings.Contains(f.Fix, "install -d -m 1733") {
+	if f := stateDirVerdict(filepath.Join(base, "missing"), -1); f.Severity != sevLow || !strings.Contains(f.Fix, "install -d -m 1733") {
 		t.Errorf("missing state dir: %+v", f)
 	}
 	link := filepath.Join(base, "link")
 	if err := os.Symlink(base, link); err != nil {
 		t.Fatal(err)
 	}
-	if f := stateDirVerdict(link, -1); f.Severity != High {
+	if f := stateDirVerdict(link, -1); f.Severity != sevHigh {
 		t.Errorf("symlinked state dir: %+v", f)
 	}
 
@@ -218,14 +218,14 @@ func TestStateDirVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		mode     os.FileMode
 		uid, gid int
-		sev      Severity
+		sev      severity
 	}{
-		{0o770, 0, gid, Info},
-		{0o730, 0, gid, Info},
-		{0o775, 0, gid, High},               // others may enter
-		{0o733 | os.ModeSticky, 0, 0, High}, // the old per-user layout: migrate
-		{0o770, 65534, gid, High},           // not root's
-		{0o750, 0, gid, High},               // the group cannot create
+		{0o770, 0, gid, sevInfo},
+		{0o730, 0, gid, sevInfo},
+		{0o775, 0, gid, sevHigh},               // others may enter
+		{0o733 | os.ModeSticky, 0, 0, sevHigh}, // the old per-user layout: migrate
+		{0o770, 65534, gid, sevHigh},           // not root's
+		{0o750, 0, gid, sevHigh},               // the group cannot create
 	} {
 		dir := filepath.Join(base, fmt.Sprintf("p%o-%d-%d", tc.mode, tc.uid, tc.gid))
 		if err := os.Mkdir(dir, 0o700); err != nil {

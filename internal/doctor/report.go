@@ -6,30 +6,31 @@ import (
 	"strings"
 )
 
-// report merges the same finding across probes and counts.
-func (a *auditor) report(list []probe) *Report {
+// merge merges the same finding across probes, worst first, and counts.
+func (a *auditor) merge(list []probe) *report {
 	type merged struct {
-		f      Finding
+		f      finding
 		probes []int
 	}
-	var order []string
+	var order []*merged
 	groups := map[string]*merged{}
 	for _, r := range a.found {
 		key := strings.Join([]string{r.ID, string(r.Severity), r.Setting, r.Problem, r.Attack, r.Fix, r.Context}, "\x00")
 		m := groups[key]
 		if m == nil {
-			m = &merged{f: r.Finding}
+			m = &merged{f: r.finding}
 			groups[key] = m
-			order = append(order, key)
+			order = append(order, m)
 		}
 		if r.probe >= 0 {
 			m.probes = append(m.probes, r.probe)
 		}
 	}
-	rep := &Report{Findings: []Finding{}}
-	for _, sev := range []Severity{High, Medium, Low, Info} {
-		for _, key := range order {
-			m := groups[key]
+	rep := &report{Findings: []finding{}}
+	s := &rep.Summary
+	counts := map[severity]*int{sevHigh: &s.High, sevMedium: &s.Medium, sevLow: &s.Low, sevInfo: &s.Info}
+	for _, sev := range []severity{sevHigh, sevMedium, sevLow, sevInfo} {
+		for _, m := range order {
 			if m.f.Severity != sev {
 				continue
 			}
@@ -37,25 +38,14 @@ func (a *auditor) report(list []probe) *Report {
 				m.f.Context = contextText(list, m.probes)
 			}
 			rep.Findings = append(rep.Findings, m.f)
+			*counts[sev]++
 		}
 	}
-	for _, f := range rep.Findings {
-		switch f.Severity {
-		case High:
-			rep.Summary.High++
-		case Medium:
-			rep.Summary.Medium++
-		case Low:
-			rep.Summary.Low++
-		default:
-			rep.Summary.Info++
-		}
-	}
-	rep.Summary.Contexts = []string{}
+	s.Contexts = []string{}
 	for i := range list {
-		rep.Summary.Contexts = append(rep.Summary.Contexts, list[i].label())
+		s.Contexts = append(s.Contexts, list[i].label())
 	}
-	rep.Summary.Pass = rep.Summary.High == 0
+	s.Pass = s.High == 0
 	return rep
 }
 
@@ -97,22 +87,19 @@ func labels(list []probe, idx []int) string {
 
 // writeText prints the report for a person: findings grouped by severity,
 // then a summary line.
-func writeText(w io.Writer, o Options, rep *Report) {
+func writeText(w io.Writer, o options, rep *report) {
 	fmt.Fprintf(w, "logingate doctor: %s -T -f %s, %d connections checked\n", o.SSHD, o.SSHDConfig, len(rep.Summary.Contexts))
 	for _, c := range rep.Summary.Contexts {
 		fmt.Fprintf(w, "  %s\n", c)
 	}
-	var cur Severity
+	var cur severity
 	for _, f := range rep.Findings {
 		if f.Severity != cur {
 			cur = f.Severity
 			fmt.Fprintf(w, "\n%s\n", strings.ToUpper(string(cur)))
 		}
-		fmt.Fprintf(w, "  [%s] %s\n", f.ID, f.Setting)
-		fmt.Fprintf(w, "    context: %s\n", f.Context)
-		fmt.Fprintf(w, "    problem: %s\n", f.Problem)
-		fmt.Fprintf(w, "    attack:  %s\n", f.Attack)
-		fmt.Fprintf(w, "    fix:     %s\n", f.Fix)
+		fmt.Fprintf(w, "  [%s] %s\n    context: %s\n    problem: %s\n    attack:  %s\n    fix:     %s\n",
+			f.ID, f.Setting, f.Context, f.Problem, f.Attack, f.Fix)
 	}
 	s := rep.Summary
 	verdict := "pass"

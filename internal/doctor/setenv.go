@@ -2,25 +2,24 @@ package doctor
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// envUse is how a variable sshd sets for the shell that starts the gate,
-// and for the session after it, names files that run code.
+// envUse is how a variable SetEnv sets names files that run code.
 type envUse int
 
 const (
-	envLibs      envUse = iota // LD_PRELOAD: files the loader maps into every program, the shell before the gate first
-	envLibDirs                 // LD_LIBRARY_PATH: directories searched for libraries first
-	envStartFile               // BASH_ENV, ENV: a file shells of the session source, after expanding the value
-	envStartDir                // ZDOTDIR: zsh reads .zshenv from it, before it runs the gate
-	envTrace                   // PS4: expanded before each command (the gate first) once SHELLOPTS has xtrace
+	envLibs      envUse = iota // files the loader maps into every program, the shell before the gate first
+	envLibDirs                 // directories searched for libraries first
+	envStartFile               // a file shells of the session source, after expanding the value
+	envStartDir                // zsh reads .zshenv from it, before it runs the gate
+	envTrace                   // expanded before each command (the gate first) once SHELLOPTS has xtrace
 )
 
-// codeEnv are the variables SetEnv can point at code. The shell sshd runs
-// the ForceCommand with ($SHELL -c) loads or expands most of them before
-// the gate starts; BASH_ENV and ENV run later, in the session
-// (TestSSHDSetEnvPlantedFiles shows which on the real sshd).
+// codeEnv are the variables SetEnv can point at code. The shell that runs
+// the ForceCommand loads or expands most before the gate starts; BASH_ENV
+// and ENV run later, in the session (TestSSHDSetEnvPlantedFiles).
 var codeEnv = map[string]envUse{
 	"LD_PRELOAD": envLibs, "LD_AUDIT": envLibs,
 	"LD_LIBRARY_PATH": envLibDirs, "GCONV_PATH": envLibDirs, "LOCPATH": envLibDirs,
@@ -32,7 +31,7 @@ var codeEnv = map[string]envUse{
 // checkSetEnv: sshd's SetEnv lines reach the shell that runs the gate and
 // the session, and no client or user can override them; a value that names
 // a file others can plant runs their code as every user who logs in.
-func (a *auditor) checkSetEnv(e effective) []issue {
+func (a *auditor) checkSetEnv(e effective) []finding {
 	vars := map[string]string{}
 	var order []string
 	for _, kv := range e["setenv"] {
@@ -45,11 +44,8 @@ func (a *auditor) checkSetEnv(e effective) []issue {
 		}
 		vars[name] = val
 	}
-	xtrace := false
-	for _, o := range strings.Split(vars["SHELLOPTS"], ":") {
-		xtrace = xtrace || o == "xtrace"
-	}
-	var out []issue
+	xtrace := slices.Contains(strings.Split(vars["SHELLOPTS"], ":"), "xtrace")
+	var out []finding
 	for _, name := range order {
 		use, ok := codeEnv[name]
 		if !ok {
@@ -85,16 +81,15 @@ func (a *auditor) checkSetEnv(e effective) []issue {
 		if len(why) == 0 {
 			continue
 		}
-		setting := "setenv " + name + "=" + val
 		when := "before the second factor is asked, and the key alone logs in from then on"
 		if use == envStartFile { // TestSSHDSetEnvPlantedFiles
 			when = "after the second factor: every bash script a session runs sources BASH_ENV, an interactive sh reads ENV (the shell sshd starts reads ~/.bashrc instead)"
 		}
-		out = append(out, issue{ID: "setenv", Severity: High, Setting: setting,
+		want := setEnvWithout(e["setenv"], name)
+		out = append(out, finding{ID: "setenv", Severity: sevHigh, Setting: "setenv " + name + "=" + val,
 			Problem: fmt.Sprintf("sshd sets %s for the shell that starts logingate and for the session, and %s", name, strings.Join(why, "; ")),
 			Attack:  fmt.Sprintf("whoever puts a file there (another local user, or anyone once past one login) runs code through %s as every user who logs in, %s", name, when),
-			Want:    setEnvWithout(e["setenv"], name), Keys: []string{"setenv"},
-			Fix: a.setEnvFix(name, setEnvWithout(e["setenv"], name))})
+			Want:    want, Keys: []string{"setenv"}, Fix: a.setEnvFix(name, want)})
 	}
 	return out
 }

@@ -1,43 +1,15 @@
 package doctor
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
-// Solving a Match line's pattern-lists: doctor asks sshd about connections
-// that a Match block selects, and about the ones its negations leave out,
-// so it needs names and addresses that satisfy a list, "!" patterns
-// included. sshd's own semantics (OpenSSH match.c and addrmatch.c):
-//   - a name list (User, Host, RDomain) matches when some pattern matches
-//     and no "!" pattern does; a list of negations alone matches nothing;
-//   - a Group list matches when one of the user's groups matches it and none
-//     of them matches a "!" pattern;
-//   - an address list (Address, LocalAddress) reads each entry as a CIDR
-//     block or address when it parses as one, else as a wildcard pattern
-//     on the address as text; the first "!" entry that matches refuses.
-
-// negated reports whether a "!" pattern of list matches s.
-func negated(s, list string) bool {
-	for _, p := range strings.Split(list, ",") {
-		if neg, ok := strings.CutPrefix(p, "!"); ok && matchPattern(s, neg) {
-			return true
-		}
-	}
-	return false
-}
-
-// negatives returns the patterns of a pattern-list that are negated,
-// without their "!".
-func negatives(list string) []string {
-	var out []string
-	for _, p := range strings.Split(list, ",") {
-		if neg, ok := strings.CutPrefix(p, "!"); ok && neg != "" {
-			out = append(out, neg)
-		}
-	}
-	return out
-}
+// Solving a Match line's pattern-lists, as sshd reads them: doctor asks
+// sshd about connections a Match block selects and ones its "!" patterns
+// leave out, so it needs names and addresses that satisfy a list.
 
 // solveName returns a name that list matches, preferring the given ones
 // (accounts that exist), then a plain name the list holds, then one made
@@ -55,7 +27,7 @@ func solveName(list string, prefer []string) (name string, none bool) {
 		}
 	}
 	for _, p := range positives(list) {
-		if w := fillWildcards(p, "x"); validName(w) && matchPatternList(w, list) {
+		if w := strings.NewReplacer("*", "x", "?", "x").Replace(p); validName(w) && matchPatternList(w, list) {
 			return w, false
 		}
 	}
@@ -121,25 +93,11 @@ func globWitness(pos string, negs []string, budget *int) (w string, exhausted bo
 		}
 	}
 
+	// Each node holds the name so far and, for each pattern, the positions
+	// it may stand at; a node seen before adds nothing.
 	type node struct {
-		sets   [][]bool
-		parent int
-		c      byte
-		depth  int
-	}
-	key := func(sets [][]bool) string {
-		var b strings.Builder
-		for _, s := range sets {
-			for _, on := range s {
-				if on {
-					b.WriteByte('1')
-				} else {
-					b.WriteByte('0')
-				}
-			}
-			b.WriteByte('|')
-		}
-		return b.String()
+		sets [][]bool
+		w    string
 	}
 	start := make([][]bool, len(pats))
 	for i, p := range pats {
@@ -147,53 +105,36 @@ func globWitness(pos string, negs []string, budget *int) (w string, exhausted bo
 		start[i][0] = true
 		globClosure(p, start[i])
 	}
-	nodes := []node{{sets: start, parent: -1}}
-	seen := map[string]bool{key(start): true}
+	nodes := []node{{sets: start}}
+	seen := map[string]bool{fmt.Sprint(start): true}
 	for head := 0; head < len(nodes); head++ {
 		n := nodes[head]
-		if n.depth > 0 && n.sets[0][len(pos)] {
+		if n.w != "" && n.sets[0][len(pos)] {
 			refused := false
 			for i := 1; i < len(pats); i++ {
 				refused = refused || n.sets[i][len(pats[i])]
 			}
 			if !refused {
-				var b []byte
-				for i := head; nodes[i].parent >= 0; i = nodes[i].parent {
-					b = append(b, nodes[i].c)
-				}
-				for l, r := 0, len(b)-1; l < r; l, r = l+1, r-1 {
-					b[l], b[r] = b[r], b[l]
-				}
-				return string(b), false
+				return n.w, false
 			}
 		}
-		if n.depth >= maxWitnessLen {
+		if len(n.w) >= maxWitnessLen {
 			return "", false
 		}
 		for _, c := range alphabet {
 			next := make([][]bool, len(pats))
-			alive := false
 			for i, p := range pats {
 				next[i] = globStep(p, n.sets[i], c)
-				if i == 0 {
-					for _, on := range next[0] {
-						alive = alive || on
-					}
-				}
 			}
-			if !alive {
-				continue
-			}
-			k := key(next)
-			if seen[k] {
+			if !slices.Contains(next[0], true) || seen[fmt.Sprint(next)] {
 				continue
 			}
 			if *budget <= 0 {
 				return "", false
 			}
 			*budget--
-			seen[k] = true
-			nodes = append(nodes, node{sets: next, parent: head, c: c, depth: n.depth + 1})
+			seen[fmt.Sprint(next)] = true
+			nodes = append(nodes, node{sets: next, w: n.w + string([]byte{c})})
 		}
 	}
 	return "", true
@@ -282,31 +223,18 @@ func addrCandidates(e string) []netip.Addr {
 			}
 		}
 	}
-	var valid []netip.Addr
-	for _, a := range out {
-		if a.IsValid() {
-			valid = append(valid, a)
-		}
-	}
-	return valid
+	return slices.DeleteFunc(out, func(a netip.Addr) bool { return !a.IsValid() })
 }
 
 // blockEnds returns the first and last address of a CIDR block.
 func blockEnds(pfx netip.Prefix) (first, last netip.Addr) {
 	first = pfx.Masked().Addr()
-	last = first
+	b := first.AsSlice()
 	for i := pfx.Bits(); i < first.BitLen(); i++ {
-		last = setBit(last, i)
+		b[i/8] |= 0x80 >> (i % 8)
 	}
+	last, _ = netip.AddrFromSlice(b)
 	return first, last
-}
-
-// setBit sets bit i (0 the most significant) of a.
-func setBit(a netip.Addr, i int) netip.Addr {
-	b := a.AsSlice()
-	b[i/8] |= 0x80 >> (i % 8)
-	r, _ := netip.AddrFromSlice(b)
-	return r
 }
 
 // fillAddress turns a wildcard address pattern into an address, writing

@@ -2,16 +2,16 @@ package doctor
 
 import (
 	"fmt"
-	"github.com/logingate/logingate/internal/voice"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/logingate/logingate/internal/voice"
 )
 
-// The sshd_config reader below does not decide any setting: sshd -T does.
-// It finds what sshd -T cannot say: which users, groups and addresses the
-// Match blocks name (so that doctor asks sshd about them), and on which line
-// a setting was made (so that a fix names the line).
+// This reader decides no setting (sshd -T does): it finds the Match blocks
+// to probe, and the line a fix must name.
 
 // Limits as sshd's (SERVCONF_MAX_DEPTH) or far above any real config.
 const (
@@ -49,10 +49,8 @@ type matchBlock struct {
 
 // first returns the block's first line setting key, as sshd uses it.
 func (b *matchBlock) first(key string) *setting {
-	for i := range b.Lines {
-		if b.Lines[i].Key == key {
-			return &b.Lines[i]
-		}
+	if i := slices.IndexFunc(b.Lines, func(s setting) bool { return s.Key == key }); i >= 0 {
+		return &b.Lines[i]
 	}
 	return nil
 }
@@ -74,10 +72,8 @@ type include struct {
 // firstGlobal returns the line sshd takes for key outside Match blocks
 // (for most keywords the first one wins), or nil.
 func (c *sshdConfig) firstGlobal(key string) *setting {
-	for i := range c.Global {
-		if c.Global[i].Key == key {
-			return &c.Global[i]
-		}
+	if all := c.globalAll(key); len(all) > 0 {
+		return &all[0]
 	}
 	return nil
 }
@@ -97,11 +93,8 @@ func (c *sshdConfig) globalAll(key string) []setting {
 func (c *sshdConfig) blocksSetting(keys ...string) []*matchBlock {
 	var out []*matchBlock
 	for _, b := range c.Blocks {
-		for _, k := range keys {
-			if b.first(k) != nil {
-				out = append(out, b)
-				break
-			}
+		if slices.ContainsFunc(keys, func(k string) bool { return b.first(k) != nil }) {
+			out = append(out, b)
 		}
 	}
 	return out
@@ -132,15 +125,6 @@ type configReader struct {
 func readSSHDConfig(path, sshDir string, read func(string) ([]byte, error), glob func(string) ([]string, error)) *sshdConfig {
 	r := &configReader{sshDir: sshDir, read: read, glob: glob, cfg: &sshdConfig{}}
 	r.file(path, nil, 0)
-	return r.cfg
-}
-
-// parseSSHDConfigData parses one file's bytes, reading no includes.
-func parseSSHDConfigData(name string, data []byte) *sshdConfig {
-	r := &configReader{sshDir: "/etc/ssh", cfg: &sshdConfig{},
-		read: func(string) ([]byte, error) { return nil, fmt.Errorf("not read") },
-		glob: func(string) ([]string, error) { return nil, nil }}
-	r.parse(name, data, nil, 0)
 	return r.cfg
 }
 

@@ -132,8 +132,8 @@ func copyExecutable(t *testing.T, path string) {
 func TestSSHDRunsForceCommandWithTheShell(t *testing.T) {
 	sshtest.Require(t)
 	line := "/bin/false || echo logingate-doctor-bypassed"
-	if op, _ := shellControl(line); op != "||" {
-		t.Fatalf("shellControl(%q) = %q, want ||", line, op)
+	if _, op, _ := shellSplit(line); op != "||" {
+		t.Fatalf("shellSplit(%q) = %q, want ||", line, op)
 	}
 	srv := sshtest.Start(t, sshtest.Options{ForceCommand: line})
 	u := srv.AddUser(t, "chain")
@@ -200,7 +200,7 @@ func TestSSHDSetEnvPlantedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := &auditor{cfg: &sshdConfig{}}
-			if is := a.checkSetEnv(e); len(is) != 1 || is[0].Severity != High {
+			if is := a.checkSetEnv(e); len(is) != 1 || is[0].Severity != sevHigh {
 				t.Errorf("doctor on %q: %+v, want one high finding", e["setenv"], is)
 			}
 		})

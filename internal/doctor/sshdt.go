@@ -14,18 +14,12 @@ import (
 )
 
 // effective is sshd -T's answer: every keyword, lower-case, with its values
-// in the order printed. Most keywords have one value; acceptenv, hostkey,
-// listenaddress, subsystem and a few others print one line per value.
+// in the order printed (acceptenv, setenv and a few more print several).
 type effective map[string][]string
 
 // get returns the keyword's first value, lower-cased for comparisons, or
 // "" when sshd did not print it.
-func (e effective) get(key string) string {
-	if v := e[key]; len(v) > 0 {
-		return strings.ToLower(v[0])
-	}
-	return ""
-}
+func (e effective) get(key string) string { return strings.ToLower(e.raw(key)) }
 
 // raw returns the keyword's first value as printed.
 func (e effective) raw(key string) string {
@@ -40,9 +34,8 @@ func (e effective) raw(key string) string {
 const maxSSHDOutput = 4 << 20
 
 // parseEffective reads sshd -T output: "keyword value" lines, the keyword
-// lower-case letters and digits, the value the rest of the line (it may hold
-// blanks, as forcecommand does). A line that does not look like that means
-// the output is not sshd -T's, which is an error.
+// lower-case letters and digits, the value the rest of the line. Any other
+// line means the output is not sshd -T's.
 func parseEffective(out []byte) (effective, error) {
 	if len(out) > maxSSHDOutput {
 		return nil, errors.New("output larger than 4 MiB")
@@ -54,7 +47,7 @@ func parseEffective(out []byte) (effective, error) {
 			continue
 		}
 		key, val, _ := strings.Cut(line, " ")
-		if key == "" || !isKeyword(key) {
+		if !isKeyword(key) {
 			return nil, fmt.Errorf("line %d: not a keyword and value", i+1)
 		}
 		e[key] = append(e[key], val)
@@ -66,13 +59,7 @@ func parseEffective(out []byte) (effective, error) {
 }
 
 func isKeyword(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }
 
 // sshdT runs sshd in extended test mode against one config.
