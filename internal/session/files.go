@@ -10,11 +10,13 @@ import (
 	"strings"
 )
 
-// The files fast path: when /etc/nsswitch.conf makes /etc/passwd and
-// /etc/group the whole answer, users and groups are read from them here, and
-// a login does not pay for the C library's NSS (loading libnss_systemd and
-// what it links, about 0.9 ms). Anything else goes to NSS (nss.go), so that
-// LDAP, SSSD and extrausers users are served, with their real groups.
+// The files fast path: users and groups are read from /etc/passwd and
+// /etc/group here, when that is what NSS would answer, and a login runs no
+// getent (nss.go). A user is the file's when the passwd line asks `files`
+// first with no [action] after it and the file has the user: glibc returns
+// the first source's match. Groups are the files' only when the files are
+// the whole answer, as below. Anything else goes to getent, so that LDAP,
+// SSSD and extrausers users are served, with their real groups.
 //
 // The danger is a local user whose groups live elsewhere (`group: files
 // sss`): reading /etc/group alone would miss a directory group, and with
@@ -63,35 +65,9 @@ const maxFileSize = 4 << 20
 
 // complete reports whether /etc/passwd and /etc/group are the whole answer.
 func (db filesDB) complete() bool {
-	conf, err := readSmall(db.nsswitch)
-	if err != nil {
-		return false
-	}
-	var passwd, group []string
-	seen := map[string]bool{}
-	for _, line := range strings.Split(string(conf), "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		key, val, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		key = strings.TrimSpace(key)
-		switch key {
-		case "passwd":
-			passwd = strings.Fields(val)
-		case "group":
-			group = strings.Fields(val)
-		case "initgroups":
-			return false // getgrouplist asks these sources instead of group's
-		default:
-			continue
-		}
-		if seen[key] {
-			return false // which line glibc follows is not ours to guess
-		}
-		seen[key] = true
+	passwd, group, initgroups, ok := db.sources()
+	if !ok || initgroups {
+		return false // getgrouplist asks initgroups' sources instead of group's
 	}
 	systemd := false
 	for _, srcs := range [][]string{passwd, group} {
@@ -104,6 +80,50 @@ func (db filesDB) complete() bool {
 		}
 	}
 	return !systemd || db.userdbEmpty()
+}
+
+// usersFirst reports whether NSS asks /etc/passwd first and stops at a user
+// it finds there: that user is then NSS's answer, whatever sources follow,
+// so only a user the file lacks needs them. Groups are another matter: a
+// user's memberships are gathered from every source (complete).
+func (db filesDB) usersFirst() bool {
+	passwd, _, _, ok := db.sources()
+	return ok && len(passwd) > 0 && passwd[0] == "files" &&
+		(len(passwd) == 1 || !strings.HasPrefix(passwd[1], "["))
+}
+
+// sources returns the passwd and group lines of nsswitch.conf and whether
+// it has an initgroups line; ok is false when it cannot be read or names a
+// database twice (which line glibc follows is not ours to guess).
+func (db filesDB) sources() (passwd, group []string, initgroups, ok bool) {
+	conf, err := readSmall(db.nsswitch)
+	if err != nil {
+		return nil, nil, false, false
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(conf), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		key, val, found := strings.Cut(line, ":")
+		key = strings.TrimSpace(key)
+		if !found || (key != "passwd" && key != "group" && key != "initgroups") {
+			continue
+		}
+		if seen[key] {
+			return nil, nil, false, false
+		}
+		seen[key] = true
+		switch key {
+		case "passwd":
+			passwd = strings.Fields(val)
+		case "group":
+			group = strings.Fields(val)
+		default:
+			initgroups = true
+		}
+	}
+	return passwd, group, initgroups, true
 }
 
 // userdbEmpty reports whether systemd's userdb has nothing that could add a
@@ -178,7 +198,7 @@ func entries(data []byte, want int, ids ...int) (lines [][]string, ok bool) {
 // user finds the first /etc/passwd entry that match accepts. ok is false
 // when the fast path cannot answer (incomplete files, no such entry).
 func (db filesDB) user(match func(f []string) bool) (u *User, ok bool) {
-	if !db.complete() {
+	if !db.usersFirst() {
 		return nil, false
 	}
 	data, err := readSmall(db.passwd)

@@ -122,3 +122,37 @@ func TestFilesFastPathLookups(t *testing.T) {
 		t.Errorf("a NIS line in passwd: lookupUser = %+v, want NSS to answer", u)
 	}
 }
+
+// A user found in /etc/passwd is NSS's answer whenever NSS asks the file
+// first and stops there, even with directory sources after it (glibc's
+// lookups by name or id return the first source's match). Memberships are
+// gathered from every source, so groups still need the whole answer.
+func TestFilesFirstAnswersUsers(t *testing.T) {
+	for _, c := range []struct {
+		conf  string
+		users bool
+	}{
+		{"passwd: files ldap\ngroup: files ldap\n", true},
+		{"passwd: files systemd extrausers\ngroup: files systemd extrausers\n", true},
+		{"passwd: files [NOTFOUND=return] sss\ngroup: files sss\n", false},
+		{"passwd: files [SUCCESS=continue] sss\ngroup: files sss\n", false},
+		{"passwd: sss files\ngroup: files\n", false},
+		{"passwd: compat\ngroup: compat\n", false},
+		{"passwd: files\npasswd: sss\ngroup: files\n", false},
+		{"group: files\n", false},
+	} {
+		db := testFiles(t, c.conf, testPasswd, testGroup)
+		if _, ok := db.lookupUser("alice"); ok != c.users {
+			t.Errorf("%q: lookupUser answered %v, want %v", c.conf, ok, c.users)
+		}
+		if _, ok := db.lookupUID(1000); ok != c.users {
+			t.Errorf("%q: lookupUID answered %v, want %v", c.conf, ok, c.users)
+		}
+		if _, ok := db.lookupUser("carol"); ok {
+			t.Errorf("%q: a user the file lacks was answered from it", c.conf)
+		}
+		if g, ok := db.groups(&User{Name: "alice", GID: 1000}); ok {
+			t.Errorf("%q: groups = %q from the files, want NSS to gather them", c.conf, g)
+		}
+	}
+}
