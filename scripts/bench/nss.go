@@ -23,7 +23,7 @@ const extraDir = "/var/lib/extrausers"
 // through the launcher in a private mount namespace, where a prepared
 // nsswitch.conf (`passwd: files extrausers`, `group: files extrausers`) is
 // bound over /etc/nsswitch.conf and a directory with the user's passwd and
-// group files over /var/lib/extrausers; so the files fast path is off and
+// group files over /var/lib/extrausers (groups then come through getent), and
 // the machine's own files, and every other row, see nothing of it. The
 // mounts are made before the clock starts.
 type nssBench struct {
@@ -159,7 +159,7 @@ func (b *nssBench) close() {
 func (b *nssBench) cases(gs *gateSet, shellRun string) []kase {
 	a := gs.g.audit
 	return []kase{
-		a.audited(kase{id: "nss-files", label: "B′: B under `passwd: files extrausers` (glibc NSS, no files fast path)", prep: gs.totp, opts: b.mounts}, "root/totp"),
+		a.audited(kase{id: "nss-files", label: "B′: B under `passwd: files extrausers` (a files user on a directory-backed host)", prep: gs.totp, opts: b.mounts}, "root/totp"),
 		a.audited(kase{id: "nss-user", label: "N: B for a user only NSS knows (extrausers), as that user, then " + shellRun,
 			opts: append(append([]string{}, b.mounts...), "-u", b.ids),
 			prep: func() (*exec.Cmd, error) {
