@@ -329,8 +329,8 @@ func writeStress(b *strings.Builder, l *latencyResult, ss *stressSection) {
 	p("| latency max | %s | ≤ %s | %s |\n", sec(top), sec(targetMaxLat), verdict(top <= targetMaxLat))
 	p("| double accepts / wrong codes accepted | %d / %d | 0 / 0 | %s |\n", s.double, s.falseAcc, verdict(s.double == 0 && s.falseAcc == 0))
 	c := l.get("totp").cpu(0.5)
-	p("\nEach attempt is a gate process, and row B took %s of CPU in this run: %d cores can decide at most %.0f a second with no lock at all (the target needs a gate of %.0f ms of CPU). The tail is the lock's order: flock wakes its waiters in no order, so one of %d queued processes can lose again and again.\n",
-		ms(c), runtime.NumCPU(), float64(runtime.NumCPU())/c.Seconds(), float64(runtime.NumCPU())*1000/targetRate, s.procs)
+	p("\nEach attempt is a gate process, and row B took %s of CPU in this run: %d cores can decide at most %.0f a second with no lock at all (the target needs a gate of %.0f ms of CPU). A user's logins take the lock first come, first served (a queue in the lock file), so an attempt waits for those queued before it: %d attempts at %.1f a second take %s, so the tail follows the rate, which follows the CPU a gate takes.\n",
+		ms(c), runtime.NumCPU(), float64(runtime.NumCPU())/c.Seconds(), float64(runtime.NumCPU())*1000/targetRate, s.procs, rate(s), sec(time.Duration(float64(s.procs)/rate(s)*float64(time.Second))))
 }
 
 // backendName names a stress run's backend in the report.
