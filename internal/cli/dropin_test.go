@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/session"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 // -f NAME is login_duo's alternate Duo user: Duo is asked about NAME, which

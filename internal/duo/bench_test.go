@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 // BenchmarkPreauthPasscode is one login's Duo traffic with a passcode:

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 func TestPreauthResults(t *testing.T) {

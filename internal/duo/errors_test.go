@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 const preauthPath = "/auth/v2/preauth"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 // newClient returns a client for s that trusts its CA and polls quickly.

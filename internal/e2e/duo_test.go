@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/testutil/auditsink"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 	"github.com/logingate/logingate/internal/testutil/sshtest"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logingate/logingate/internal/duo/duotest"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 // A login_duo.conf with motd, send_gecos and verified_push, through the

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 func duoLogin(t *testing.T, s *duotest.Server, l factors.DuoLogin) factors.Service {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/duo"
-	"github.com/logingate/logingate/internal/duo/duotest"
 	"github.com/logingate/logingate/internal/factors"
+	"github.com/logingate/logingate/internal/testutil/duotest"
 )
 
 // DUO_PASSCODE=push (push2, phone, sms, an option number) with

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/logingate/logingate/internal/store"
-	"github.com/logingate/logingate/internal/store/storetest"
+	"github.com/logingate/logingate/internal/testutil/storetest"
 	"golang.org/x/sys/unix"
 )
 

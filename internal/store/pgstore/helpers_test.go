@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/logingate/logingate/internal/store"
 	"github.com/logingate/logingate/internal/store/filestore"
-	"github.com/logingate/logingate/internal/store/storetest"
 	"github.com/logingate/logingate/internal/testutil/pgtest"
+	"github.com/logingate/logingate/internal/testutil/storetest"
 )
 
 // shared is one server for the tests that do not stop or pause it; each
