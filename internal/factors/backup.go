@@ -141,10 +141,7 @@ func (f *backupFactor) Verify(st *store.UserState, code string, _ time.Time) (Ou
 // findBackupCode returns the index of the stored code of kind matching norm,
 // or -1. Every code of that kind is hashed and compared in constant time.
 func findBackupCode(b *store.Backup, kind string, norm []byte) (int, error) {
-	if b.Scheme != BackupScheme {
-		return -1, errors.New("unsupported backup code scheme")
-	}
-	if err := checkHashParams(b.Params); err != nil {
+	if err := checkBackup(b); err != nil {
 		return -1, err
 	}
 	match := -1
@@ -152,8 +149,8 @@ func findBackupCode(b *store.Backup, kind string, norm []byte) (int, error) {
 		if c.Kind != kind {
 			continue
 		}
-		if len(c.Salt) < 8 || len(c.Salt) > 64 || len(c.Hash) < 16 || len(c.Hash) > 64 {
-			return -1, errors.New("malformed backup code hash in state")
+		if err := checkBackupHash(c); err != nil {
+			return -1, err
 		}
 		h := idKey(norm, c.Salt, b.Params.Time, b.Params.MemKiB, b.Params.Threads, uint32(len(c.Hash)))
 		eq := subtle.ConstantTimeCompare(h, c.Hash)
@@ -167,10 +164,7 @@ func findBackupCode(b *store.Backup, kind string, norm []byte) (int, error) {
 // finding its slot need not hide anything; the hash is computed once in
 // every case, and compared in constant time.
 func findSelectorCode(b *store.Backup, _ string, norm []byte) (int, error) {
-	if b.Scheme != BackupScheme {
-		return -1, errors.New("unsupported backup code scheme")
-	}
-	if err := checkHashParams(b.Params); err != nil {
+	if err := checkBackup(b); err != nil {
 		return -1, err
 	}
 	slot := -1
@@ -185,8 +179,8 @@ func findSelectorCode(b *store.Backup, _ string, norm []byte) (int, error) {
 	salt, want := make([]byte, backupSaltLen), make([]byte, backupHashLen)
 	if slot >= 0 {
 		c := b.Codes[slot]
-		if len(c.Salt) < 8 || len(c.Salt) > 64 || len(c.Hash) < 16 || len(c.Hash) > 64 {
-			return -1, errors.New("malformed backup code hash in state")
+		if err := checkBackupHash(c); err != nil {
+			return -1, err
 		}
 		salt, want = c.Salt, c.Hash
 	}
@@ -195,6 +189,22 @@ func findSelectorCode(b *store.Backup, _ string, norm []byte) (int, error) {
 		return slot, nil
 	}
 	return -1, nil
+}
+
+// checkBackup refuses a record logingate cannot check codes against.
+func checkBackup(b *store.Backup) error {
+	if b.Scheme != BackupScheme {
+		return errors.New("unsupported backup code scheme")
+	}
+	return checkHashParams(b.Params)
+}
+
+// checkBackupHash refuses a stored hash of a size logingate never writes.
+func checkBackupHash(c store.BackupHash) error {
+	if len(c.Salt) < 8 || len(c.Salt) > 64 || len(c.Hash) < 16 || len(c.Hash) > 64 {
+		return errors.New("malformed backup code hash in state")
+	}
+	return nil
 }
 
 func backupNotice(left, warnBelow int) (string, bool) {

@@ -129,42 +129,44 @@ func (s *Store) Load(ctx context.Context, user string) (*store.UserState, error)
 // UserState of the current format version. The lock wait is bounded by ctx
 // and by LockWait; giving up wraps store.ErrLocked.
 func (s *Store) Update(ctx context.Context, user string, fn func(*store.UserState) error) error {
-	u, unlock, err := s.lock(ctx, user, true)
+	return s.locked(ctx, user, true, func(u *userDir) error {
+		read, err := u.read()
+		st, err := store.Modify(read, err, fn)
+		if err != nil || st == nil {
+			return err
+		}
+		b, err := encodeOwned(st, u.owner())
+		if err != nil {
+			return fmt.Errorf("state for %s not written: %w", user, err)
+		}
+		return u.write(b)
+	})
+}
+
+// locked runs fn on the user's directory under the user's lock, after
+// removing what a killed writer left.
+func (s *Store) locked(ctx context.Context, user string, create bool, fn func(*userDir) error) error {
+	u, unlock, err := s.lock(ctx, user, create)
 	if err != nil {
 		return err
 	}
 	defer u.close()
 	defer unlock()
-
 	if err := u.removeTemps(); err != nil {
 		return err
 	}
-	read, err := u.read()
-	st, err := store.Modify(read, err, fn)
-	if err != nil || st == nil {
-		return err
-	}
-	b, err := encodeOwned(st, u.owner())
-	if err != nil {
-		return fmt.Errorf("state for %s not written: %w", user, err)
-	}
-	return u.write(b)
+	return fn(u)
 }
 
 // Delete removes the user's state file, lock file and directory under the
 // user's lock. It returns store.ErrNotFound, after cleaning up, when there
 // was no state file.
 func (s *Store) Delete(ctx context.Context, user string) error {
-	u, unlock, err := s.lock(ctx, user, false)
-	if err != nil {
-		return err
-	}
-	defer u.close()
-	defer unlock()
+	return s.locked(ctx, user, false, func(u *userDir) error { return s.remove(u) })
+}
 
-	if err := u.removeTemps(); err != nil {
-		return err
-	}
+// remove is Delete under the lock.
+func (s *Store) remove(u *userDir) error {
 	missing := false
 	if err := unix.Unlinkat(u.fd, stateName, 0); err == unix.ENOENT {
 		missing = true
