@@ -16,7 +16,8 @@ import (
 // field ends at the first space or tab outside quotes. sshd first tries to
 // read a key at the start of the line and takes the first word as options
 // only when that fails, and it refuses a line whose options it does not
-// know, so a key on such a line is not authorized by it.
+// know, so a key on such a line is not authorized by it. Parsed here, not
+// with golang.org/x/crypto/ssh, to keep that package off the login path.
 
 // authorizedKey is one key line of an authorized_keys file.
 type authorizedKey struct {
