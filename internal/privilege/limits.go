@@ -8,24 +8,11 @@ import (
 
 // Resource limits are the caller's to set before exec, and the gate
 // inherits them. Each must fail closed, and none may tell a right code from
-// a wrong one:
-//
-//   - RLIMIT_FSIZE: a failure on record makes the state file bigger, a
-//     success smaller. A limit between the two sizes stopped every failure's
-//     write (Go ignores SIGXFSZ, so the write gets EFBIG and nothing is
-//     recorded) while the right code's write landed: unlimited guesses.
-//     HoldFileSize raises the soft limit to the hard one, and refuses to
-//     run when the hard limit is below the largest write the state needs.
-//   - RLIMIT_CPU: past the soft limit Go ignores SIGXCPU; at the hard one
-//     the kernel kills the gate. Wherever that falls the login is denied,
-//     and no verdict was shown: the gate shows one only after its record
-//     landed.
-//   - RLIMIT_AS, RLIMIT_DATA, RLIMIT_STACK: an allocation that fails is a
-//     fatal runtime error, not a panic: the gate dies and the login is
-//     denied. Right and wrong codes need the same memory.
-//   - RLIMIT_NOFILE: Go raises the soft limit to the hard one itself (and
-//     restores it for the session). A file that cannot be opened is an
-//     error that denies, and right and wrong codes open the same files.
+// a wrong one. RLIMIT_FSIZE could (a failure's record is bigger than a
+// success's, so a limit between them let only the right code's write land),
+// hence HoldFileSize; the CPU, memory and descriptor limits only kill the
+// gate or fail a call, the same for right and wrong codes, and that denies.
+// Limit by limit: docs/DESIGN.md, "Resource limits".
 
 // HoldFileSize makes sure that this process can write a file of need bytes
 // despite RLIMIT_FSIZE: it raises the soft limit to the hard one, or

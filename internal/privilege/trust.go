@@ -13,38 +13,14 @@ import (
 
 // The path-trust rule, the one home of it: which files logingate may trust
 // (its binary, its config, the secret files and CA file the config names),
-// checked on the objects that are opened, never on a string that is opened
-// afterwards.
-//
-// A trusted path is walked from / one component at a time with descriptors
-// (openat with O_PATH|O_NOFOLLOW), and each step is checked with fstat:
-//
-//   - every directory is owned by root (or Rule.Owner) and not writable by
-//     group or others; one above the directory holding the file may be, with
-//     the sticky bit (as /tmp), where nobody can rename what root put there;
-//   - the file is a regular file owned by root (or Rule.Owner) and not
-//     writable by group or others;
-//   - nothing is on procfs: /proc/self/fd/N, /proc/self/root, /proc/self/cwd
-//     and /dev/fd/N (a link into /proc) are refused, links or not;
-//   - without Rule.Links, nothing is on a file system mounted nosuid, as
-//     every one a user may mount is;
-//   - without Rule.Links, a path holds no symbolic link and no ".." and is
-//     absolute: the rule for a -c path a non-root caller names to a
-//     privileged gate. With it, a link root (or Rule.Owner) owns is followed
-//     (through the same checks, at most 40) and ".." goes to the real
-//     parent, as the kernel does: the rule for paths root's own config
-//     names, which config management may have made links.
-//
-// The file is then opened for reading relative to the checked directory
-// with O_NOFOLLOW, and must be the very inode that was checked: what is
-// read is what was checked.
+// checked on the objects that are opened, never on a string opened afterwards.
+// A path is walked from / with O_PATH|O_NOFOLLOW descriptors, each step checked
+// with fstat, and the file read is the very inode checked. The full rule:
+// docs/SECURITY.md, "Path trust".
 //
 // Must not change: the check on each descriptor as it is opened, the read
 // from the last one, no link or ".." for a caller's -c, nothing on /proc.
-// Proven by TestDotDotThroughALink, TestSymlinks, TestLinkOwner,
-// TestMagicLinksRefused, TestReplacedFileIsNotRead, TestSocketDir (here)
-// and, through the setgid binary run as a user, cmd/logingate
-// TestCallerConfigPathTricksRefused and TestCallerConfigOnAUserMount.
+// Proven by the tests that section names (trust_test.go, cmd/logingate).
 
 // Rule says whose files a trusted path may hold and whether it may follow
 // links. The zero Rule is the strictest: root alone, no links, no "..".

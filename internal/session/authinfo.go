@@ -192,27 +192,12 @@ func expandKeysFile(pattern string, u *User) (string, error) {
 }
 
 // LookupKeys finds keys in u's authorized_keys files (patterns as
-// expandKeysFile takes them), read with the caller's own rights. A file
-// that does not exist is skipped; one that cannot be read is an error. Lines
-// that cannot be parsed are skipped, as sshd skips them, unless they hold
-// one of the keys (for a certificate, its CA's key): then what restricts the
-// key is unknown, an error.
-//
-// A plain key matches the lines that hold it without cert-authority. A
-// certificate matches, as in sshd, only cert-authority lines that hold the
-// key that signed it and whose principals allow it (see authorizedBy); a
-// line holding the certified key itself does not authorize the certificate.
-// Every certificate among the keys is parsed (PublicKey.Certificate); one
-// that cannot be is an error.
-//
-// When several lines authorize the keys (the same key twice, or two keys
-// sshd accepted one after the other), they must agree on command=: sshd
-// picks among them by from= and expiry-time, which logingate does not
-// evaluate, so disagreement is an error rather than a guess.
-//
-// Not seen: an AuthorizedPrincipalsFile or AuthorizedPrincipalsCommand line
-// (TrustedUserCAKeys) may carry its own command=, and AuthorizedKeysCommand
-// output its own options; logingate reads neither.
+// expandKeysFile takes them), read with the caller's own rights. Missing files
+// are skipped; unreadable files, unparsable certificates and unparsable lines
+// that hold one of the keys are errors. Certificates match cert-authority
+// lines as in sshd (authorizedBy). Lines that authorize the keys must agree on
+// command=, since logingate does not evaluate from= or expiry-time to pick one.
+// The rules, and what logingate does not see: docs/DESIGN.md, "Authorized keys".
 func LookupKeys(u *User, patterns []string, keys []PublicKey) (KeyLookup, error) {
 	var res KeyLookup
 	if len(keys) == 0 {

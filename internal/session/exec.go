@@ -98,41 +98,15 @@ func scrubEnv(env []string) []string {
 }
 
 // Exec replaces the gate with the user's session (see argv). It returns only
-// on failure; on success the session's exit status is the command's, because
-// the command is this very process. After a failure signal handling is
-// already back to default: the caller reports the error and exits.
+// on failure; on success the session's exit status is the command's. After a
+// failure signal handling is already back to default: the caller reports the
+// error and exits.
 //
-// ┌─────────────────────────────────────────────────────────────────────────┐
-// │ SECURITY-SENSITIVE AND ORDER-DEPENDENT. Do not change without rerunning │
-// │ TestExecHandsOver (exec_test.go), which proves each point below.        │
-// └─────────────────────────────────────────────────────────────────────────┘
-//
-//  1. Exec, never spawn. A spawned child would leave the gate between sshd and
-//     the session: exit status, signals, job control and stdio would all pass
-//     through logingate. The test checks the shell's PID is the gate's.
-//  2. Scrub the environment. LOGINGATE_PASSCODE and DUO_PASSCODE must never
-//     reach the session (a code in the environment is visible to every
-//     process the user starts). The test checks env in the session.
-//  3. Reset signal handling. signal.Reset undoes signal.Notify for the
-//     signals it is given (caught: every signal the process passed to
-//     signal.Notify; a signal ignored when the gate started is ignored again),
-//     and the kernel sets caught signals to default at exec. Only those are
-//     reset: signal.Reset() with no argument hands every one of the 65
-//     signals to the runtime's signal thread in turn, about 1 ms.
-//     signal.Ignore, however, would survive the exec and signal.Reset does
-//     not undo it: logingate must never call signal.Ignore. The test checks
-//     SigIgn/SigBlk in the session and that a helper using Ignore is caught.
-//  4. No logingate file descriptor leaks. Every fd logingate opens must carry
-//     O_CLOEXEC / SOCK_CLOEXEC: Go's os, net and syscall wrappers do; raw
-//     syscalls (unix.Open, unix.Socket, pipes, flock helpers) must pass it,
-//     and nothing may clear FD_CLOEXEC. The test checks the session sees
-//     only 0, 1 and 2 after the gate opened a file and a socket.
-//  5. Stdio back to blocking mode: a non-blocking stdin or stdout (a terminal
-//     library, a deadline on os.Stdin) breaks the shell that inherits it.
-//  6. Drop the privilege first, and for good: a setgid gate gives up the
-//     logingate group (real, effective and saved, every thread) before
-//     anything else here, and stops if that cannot be verified. Proven by
-//     internal/e2e TestPrivilegedSessionHoldsNothing.
+// SECURITY-SENSITIVE AND ORDER-DEPENDENT: drop the privilege first, exec (never
+// spawn), scrub the passcode variables, reset only the caught signals (never
+// signal.Ignore), leak no descriptor (all O_CLOEXEC), stdio back to blocking.
+// Why each, and what proves it: docs/DESIGN.md, "Handing over: exec". Rerun
+// TestExecHandsOver and e2e TestPrivilegedSessionHoldsNothing after any change.
 func (s *Session) Exec(caught ...os.Signal) error {
 	if err := privilege.Drop(); err != nil {
 		return err

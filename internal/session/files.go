@@ -11,36 +11,12 @@ import (
 )
 
 // The files fast path: users and groups are read from /etc/passwd and
-// /etc/group here, when that is what NSS would answer, and a login runs no
-// getent (nss.go). A user is the file's when the passwd line asks `files`
-// first with no [action] after it and the file has the user: glibc returns
-// the first source's match. Groups are the files' only when the files are
-// the whole answer, as below. Anything else goes to getent, so that LDAP,
-// SSSD and extrausers users are served, with their real groups.
-//
-// The danger is a local user whose groups live elsewhere (`group: files
-// sss`): reading /etc/group alone would miss a directory group, and with
-// `groups: ["admins"]` that user would skip the second factor. So the fast
-// path is taken only when the files are complete:
-//
-//   - the passwd and group lines name exactly `files`, or `files systemd`,
-//     with no [action] items, each once, and no initgroups line (which
-//     getgrouplist would follow instead of group's);
-//   - with systemd: nss-systemd serves dynamic users (DynamicUser=, never in
-//     /etc/passwd, so they miss the fast path and go to NSS) and their
-//     groups, which list no members, and synthesises root and nobody when
-//     the files lack them. What could add a group to a user of /etc/passwd
-//     is a userdb record (a *.membership or *.group file in a userdb
-//     directory) or a userdb service such as systemd-homed; so any entry in
-//     those directories, and any userdb socket but the dynamic-user one and
-//     the two that only relay, sends the lookup to NSS;
-//   - every line of /etc/passwd and /etc/group parses (no NIS `+`/`-` lines);
-//   - the user is in /etc/passwd, and every group id found has a name in
-//     /etc/group.
-//
-// Otherwise the answer comes from NSS. Proven by TestFilesFastPath* and, for
-// the directory-group case on the real machine, TestLocalUserDirectoryGroup
-// (nss_test.go).
+// /etc/group here when that is what NSS would answer, so a login runs no
+// getent (nss.go). A user is the file's when NSS asks `files` first; groups
+// only when the files are complete (complete), since a local user with a
+// directory group missed here could skip the second factor. When in doubt,
+// go to NSS. The rules and why: docs/DESIGN.md, "Users, groups and getent".
+// Proven by TestFilesFastPath* and TestLocalUserDirectoryGroup (nss_test.go).
 type filesDB struct {
 	nsswitch, passwd, group string
 	userdbDirs              []string // userdb record directories

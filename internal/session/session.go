@@ -29,23 +29,12 @@ type Session struct {
 }
 
 // FromEnv builds the Session for user from the process environment, the
-// command words that followed the flags, and the -h flag.
-//
-// Remote is the first field of SSH_CONNECTION, else of SSH_CLIENT, else
-// hostFlag, else "". A value that is not an IP address counts as absent, so
-// the next source is tried; the address is returned in canonical form
-// (IPv4-mapped IPv6 unmapped, IPv6 lower-case and compressed, any zone
-// dropped: it is free text, and the address ends up in logs and prompts).
-//
-// Command is args joined by single spaces when args is non-empty (login_duo's
-// behaviour; quoting inside the words is left to the shell), else
-// SSH_ORIGINAL_COMMAND. An empty or unset SSH_ORIGINAL_COMMAND means no
-// command, that is a login shell: sshd leaves it unset for a shell request,
-// and an empty command has nothing to run. Non-empty args always make a
-// command, even if the words are empty.
-//
-// When a variable appears more than once in env, the first occurrence counts,
-// as for getenv(3).
+// command words that followed the flags, and the -h flag. Remote comes from
+// SSH_CONNECTION, SSH_CLIENT or hostFlag, the first that holds an IP address,
+// in canonical form. Command is args joined by spaces (login_duo's behaviour),
+// else a non-empty SSH_ORIGINAL_COMMAND; none means a login shell. The first
+// occurrence of a variable counts, as for getenv(3). The rules and why:
+// docs/DESIGN.md, "Client address and command".
 func FromEnv(env []string, args []string, hostFlag string, user *User) *Session {
 	s := &Session{
 		User: user,

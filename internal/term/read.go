@@ -16,26 +16,13 @@ import (
 // the kernel for the next reader.
 const readChunk = 256
 
-// ReadSecret shows prompt (after Sanitize) and reads one line with echo off.
-// The line discipline stays in canonical mode with signals on (ICANON|ISIG):
-// the kernel does the line editing, and Ctrl-C, Ctrl-\ and Ctrl-Z raise
-// SIGINT, SIGQUIT and SIGTSTP, which Interrupts turns into a cancelled
-// context. Call Interrupts before ReadSecret: without it Ctrl-C kills the
-// process and Ctrl-\ dumps its goroutines onto the terminal.
-//
-// It returns the line without its newline. A line longer than max bytes is
-// read to its end in small pieces, discarded, and reported as ErrTooLong:
-// memory stays bounded whatever is typed. Ctrl-D (EOF) returns io.EOF, also
-// after a partly typed line, and so does a terminal that hung up (EIO).
-// When ctx ends, the read stops at once and ReadSecret returns
-// context.Cause(ctx): context.DeadlineExceeded for a timeout, an
-// *Interrupted for a signal caught by Interrupts.
-//
-// On every path the terminal mode is restored and a newline is written (the
-// one the user typed was not echoed; after an abort the next message starts
-// on a fresh line). Echo is turned off before the prompt appears and input
-// left unread by an aborted read is discarded before it is turned back on,
-// so nothing typed at the prompt is ever echoed.
+// ReadSecret shows prompt (after Sanitize) and reads one line, without its
+// newline, with echo off, in canonical mode with signals on: call Interrupts
+// first, or Ctrl-C kills the process. A line longer than max is discarded as
+// ErrTooLong; Ctrl-D or a hang-up is io.EOF; an ended ctx returns
+// context.Cause(ctx) at once. On every path the mode is restored and a newline
+// written, and nothing typed at the prompt is ever echoed. Details:
+// docs/DESIGN.md, "Reading a secret".
 func (t *TTY) ReadSecret(ctx context.Context, prompt string, max int) (line string, err error) {
 	if max < 1 {
 		return "", errors.New("term: read limit must be positive")

@@ -41,20 +41,12 @@ func (e *Interrupted) Is(target error) bool { return target == context.Canceled 
 
 // Interrupts catches SIGINT, SIGQUIT, SIGTSTP, SIGHUP and SIGTERM with
 // signal.Notify and cancels ctx on the first one, with an *Interrupted as
-// context.Cause(ctx). caught returns that signal, or nil. While it is in
-// force none of these signals kills, stops or dumps the process, also after
-// the first: Ctrl-\ never prints goroutine stacks and Ctrl-Z never stops the
-// gate (its process group is orphaned, so the kernel would drop a default
-// SIGTSTP, leaving the user waiting).
-//
-// SIGPIPE is caught too, and dropped: a client that has gone leaves stdout
-// and stderr as broken pipes, and Go's default would kill the gate on its
-// first message there, before its audit line records the denial. Writes
-// then fail with EPIPE instead.
-//
-// stop calls signal.Stop and cancels ctx. Keep it in force until the process
-// exits or is about to exec; before exec, call signal.Reset for every
-// signal in Caught. Never signal.Ignore: an ignored disposition survives exec.
+// context.Cause(ctx); caught returns that signal, or nil. While in force none
+// of them kills, stops or dumps the process. SIGPIPE is caught and dropped,
+// so a gone client's broken pipe cannot kill the gate before its audit line.
+// stop calls signal.Stop and cancels ctx. Before exec, signal.Reset every
+// caught signal; never signal.Ignore: it survives exec. Why each:
+// docs/DESIGN.md, "Signals".
 func Interrupts(parent context.Context) (ctx context.Context, caught func() os.Signal, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)

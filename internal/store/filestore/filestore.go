@@ -2,31 +2,10 @@
 // state is one JSON file, state_dir/USER/state.json, in a directory that user
 // owns (mode 0700), beside a lock file, state_dir/USER/lock.
 //
-// It owns the safety of that layout: every access checks the owners and modes
-// of the state directory, the user's directory and the state file, and refuses
-// symlinks; a refusal names the path, what is wrong and the command that fixes
-// it. Changes hold the user's lock across read, change and write, and land by
-// temp file, fsync, rename and directory fsync, so a reader sees the old state
-// or the new one, never a mix, and a code counts as used only once its write
-// has landed.
-//
-// The state directory must be owned by root (or by the user running
-// logingate) and not writable by group or others, unless it carries the
-// sticky bit: mode 1733 root:root lets each user create their own directory on
-// first enrollment without listing or touching anyone else's. Run as root,
-// the store creates a user's directory and files owned by that user, and
-// never follows a symlink inside the user's directory. It prepares the
-// directory and the lock file under temp names and moves them into place
-// already handed over, so that root killed half-way (kill -9, a crash)
-// never leaves one of root's that the user's logins would refuse.
-//
-// A user's logins take the lock first come, first served (queue.go). A
-// login stopped or stuck while it holds a user's lock holds up only that
-// user's other logins, and only for LockWait (DefaultLockWait) after the
-// last login of the user finished; they then fail with store.ErrLocked.
-//
-// In this layout a user can read and change their own state, secret
-// included: it protects users from each other, not from themselves.
+// It owns the safety of that layout: owners and modes checked on every access,
+// no symlinks, changes under the user's lock (first come, first served,
+// queue.go) landing by temp file, fsync and rename, and every lock wait
+// bounded. Layout, checks and locking: docs/DESIGN.md, "The file store".
 package filestore
 
 import (

@@ -8,22 +8,13 @@ import (
 	"strings"
 )
 
-// The PostgreSQL driver, like libpq, fills every setting a DSN leaves out
-// from the environment (PGHOST, PGPASSFILE, PGSSLMODE, PGSERVICE, ... 25
-// variables) and from files in $HOME (~/.pgpass, ~/.pg_service.conf,
-// ~/.postgresql/root.crt and the client certificate). In a setgid gate all
-// of that is the caller's: PGHOST alone sends the DSN's password to a
-// server of theirs, and PGPASSFILE or PGSSLROOTCERT makes the gate read a
-// file of its group's. The process empties its environment first
-// (privilege.EmptyEnv); sealDSN makes the store safe even without that.
-//
-// A DSN's own settings win over the environment, so sealDSN gives the
-// driver, for every setting it could take from the environment or $HOME,
-// the value it has when neither exists, ahead of the DSN's own settings,
-// which still win. Only a DSN that names a service without its servicefile
-// fails: there is no service file but the one the DSN names.
-//
-// Proven by TestSealedDSNIgnoresEnvironment.
+// The driver, like libpq, fills what a DSN leaves out from the environment
+// and from files in $HOME, which in a setgid gate are the caller's. A DSN's
+// own settings win, so sealDSN puts ahead of them, for every such setting,
+// the value it has with neither: the store is safe even if the environment
+// was not emptied. A service without its servicefile fails. Why, in full:
+// docs/FLEET.md, "What the store reads besides the DSN". Proven by
+// TestSealedDSNIgnoresEnvironment and TestSealedDSNRefusesCallersService.
 
 // sealed is each setting with its value when the environment and $HOME
 // hold nothing. An empty value is the driver's own default (host: its

@@ -1,30 +1,11 @@
 // Package pgstore is the PostgreSQL backend of store.Store: the state of a
 // whole fleet of hosts in one database, with the guarantees the file backend
-// gives on one host. It owns the schema (versioned, created and upgraded by
-// Migrate), the row lock that serialises every change of a user across
-// hosts, the encryption of TOTP secrets at rest, and the mapping of database
-// trouble onto store errors.
-//
-// Each user is one row of logingate_users: the UserState as JSON (decoded
-// and validated by the file backend's strict codec, so both backends accept
-// exactly the same states), the TOTP secret beside it in AES-256-GCM under
-// a key from a key file (see Keyring), and who changed it when.
-//
-// Update is one READ COMMITTED transaction: INSERT ... ON CONFLICT DO
-// NOTHING makes sure the row exists, SELECT ... FOR UPDATE locks it, fn runs
-// on what the lock protects, UPDATE and COMMIT write it. Two hosts changing
-// the same user queue on the row lock, so a TOTP step or a backup code is
-// consumed once across the fleet; nothing is written unless COMMIT
-// succeeds, and a failed COMMIT leaves the old row.
-//
-// Every wait is bounded. Connecting and each statement get Timeout; the
-// statements that wait for the row lock get LockWait more, and the server
-// gives up the lock wait itself after LockWait (an error wrapping
-// store.ErrLocked). A database that is down, refuses connections, does not
-// answer in time, is shutting down or has failed over to a read-only
-// standby gives an error wrapping store.ErrUnavailable; the gate applies
-// failmode to that alone. Everything else (a broken row, a wrong key, a
-// missing schema, a refused password) is a plain error, and denies.
+// gives on one host. It owns the schema (Migrate), the row lock that
+// serialises every change of a user across hosts, the encryption of TOTP
+// secrets at rest (Keyring), and the mapping of database trouble onto store
+// errors: an outage wraps store.ErrUnavailable, the only error failmode
+// applies to; a lock wait given up wraps store.ErrLocked; the rest deny.
+// Rows, transactions and timeouts: docs/FLEET.md, "How it holds across hosts".
 package pgstore
 
 import (
