@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/logingate/logingate/internal/cmdline"
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/doctor"
 	"github.com/logingate/logingate/internal/privilege"
@@ -148,49 +149,21 @@ func (a *app) printVersion([]string) error {
 	return nil
 }
 
-// parseGlobals reads login_duo's getopt-style flags: -c FILE (or -cFILE),
-// -d, -f USER, -h HOST, -v, and "--".
+// parseGlobals reads login_duo's flags (cmdline.Parse, which doctor reads
+// ForceCommand lines with too), then a subcommand: the first word after
+// them, unless a "--" ended them.
 func parseGlobals(args []string) (g globals, rest []string, sub string, err error) {
-	g.config = config.DefaultFile(defaultConfig, defaultLoginDuoConfig)
-	i := 0
-	value := func(flag string) (string, error) {
-		a := args[i]
-		if len(a) > 2 {
-			return a[2:], nil
-		}
-		if i+1 >= len(args) {
-			return "", usageError{"flag " + flag + " needs a value"}
-		}
-		i++
-		return args[i], nil
+	p, rest, ended, err := cmdline.Parse(args)
+	g = globals{config: p.Config, debug: p.Debug, forUser: p.ForUser, host: p.Host, explicit: p.Explicit}
+	if !p.Explicit {
+		g.config = config.DefaultFile(defaultConfig, defaultLoginDuoConfig)
 	}
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return g, args[i+1:], "", nil
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		switch a {
-		case "-d":
-			g.debug = true
-			continue
-		case "-v":
-			return g, nil, "version", nil
-		}
-		flag := a[:2]
-		v := map[string]*string{"-c": &g.config, "-f": &g.forUser, "-h": &g.host}[flag]
-		if v == nil {
-			return g, nil, "", usageError{"unknown flag " + a}
-		}
-		if *v, err = value(flag); err != nil {
-			return
-		}
-		g.explicit = g.explicit || flag == "-c"
-	}
-	rest = args[i:]
-	if len(rest) > 0 {
+	switch {
+	case err != nil:
+		return g, nil, "", usageError{err.Error()}
+	case p.Version:
+		return g, nil, "version", nil
+	case !ended && len(rest) > 0:
 		if _, ok := subcommands[rest[0]]; ok {
 			return g, rest[1:], rest[0], nil
 		}
