@@ -271,6 +271,13 @@ func TestSSHDConfigs(t *testing.T) {
 			exit:     1,
 		},
 		{
+			name:     "forcecommand flags the gate refuses",
+			spec:     dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+" --config=/etc/logingate/logingate.yaml"),
+			wantHigh: []string{"forcecommand-args"},
+			want:     []check{{id: "forcecommand-args", contains: "unknown flag --config="}},
+			exit:     1,
+		},
+		{
 			// (--config names the test's config, so -c is not read.)
 			name: "forcecommand with quoted operators is one command",
 			spec: dropin("ForceCommand "+installedGate, "ForceCommand "+installedGate+` -c '/etc/a;b|c' -- "x&&y"`),

@@ -41,8 +41,8 @@ func (a *auditor) checkFiles(ref effective) {
 	if path == "" {
 		path, from = config.DefaultFile(config.DefaultPath, config.LoginDuoPath), "default"
 		if words, _, _ := shellSplit(ref.raw("forcecommand")); len(words) > 0 && isGate(words[0], a.binary) {
-			if c := configFlag(words); c != "" {
-				path, from = c, "ForceCommand -c"
+			if g, err := gateFlags(words); err == nil && g.Explicit {
+				path, from = g.Config, "ForceCommand -c"
 			}
 		}
 	}

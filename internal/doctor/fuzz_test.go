@@ -64,7 +64,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		words, op, at := shellSplit(string(data))
-		_ = configFlag(words)
+		gateFlags(words)
 		if (op == "") != (at < 0) || at >= len(data) {
 			t.Fatalf("shellSplit(%q) = %q at %d", data, op, at)
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/logingate/logingate/internal/cmdline"
 )
 
 // checkForceCommand: the gate must be the ForceCommand of every connection,
@@ -27,6 +29,7 @@ func (a *auditor) checkForceCommand(e effective) []finding {
 	if len(words) > 0 {
 		first = words[0]
 	}
+	_, argsErr := gateFlags(words)
 	switch {
 	case !isGate(first, a.binary):
 		f.Problem = "the ForceCommand is not logingate"
@@ -36,6 +39,10 @@ func (a *auditor) checkForceCommand(e effective) []finding {
 		f.ID, f.Want = "forcecommand-chained", "ForceCommand "+strings.TrimSpace(fc[:at])
 		f.Problem = "the ForceCommand is logingate and more: sshd runs the whole line with the user's shell, and " + quoteCmd(op) + " makes it run more than the gate, whatever the gate decides"
 		f.Attack = "with the key alone, answer the prompt wrongly or press Ctrl-C: the gate says no, and the rest of the line (" + quoteCmd(fc) + ") still runs, or runs first"
+	case argsErr != nil:
+		f.ID, f.Want = "forcecommand-args", "ForceCommand "+first+" [-c FILE] [-d] [-f USER] [-h HOST]"
+		f.Problem = "the gate refuses the ForceCommand's arguments (" + argsErr.Error() + "), so it denies every gated login"
+		f.Attack = "none: logins fail closed, which locks out everyone the gate guards"
 	case !filepath.IsAbs(first):
 		f.ID, f.Severity, f.Want = "forcecommand-path", sevLow, f.Want+strings.TrimPrefix(fc, first)
 		f.Problem = "the ForceCommand names logingate without a path, so the PATH of the shell sshd runs it with picks the program"
@@ -192,22 +199,13 @@ func shellSplit(s string) (words []string, op string, at int) {
 	return words, "", -1
 }
 
-// configFlag returns the -c FILE a logingate command line names, or "".
-func configFlag(words []string) string {
-	for i := 1; i < len(words); i++ {
-		w := words[i]
-		switch {
-		case w == "--":
-			return ""
-		case w == "-c" && i+1 < len(words):
-			return words[i+1]
-		case strings.HasPrefix(w, "-c"):
-			return w[2:]
-		case w == "-f" || w == "-h":
-			i++
-		case !strings.HasPrefix(w, "-"):
-			return ""
-		}
+// gateFlags reads the global flags of a logingate command line (words,
+// the program first) as the gate does (cmdline.Parse); err is the gate's
+// refusal of the line.
+func gateFlags(words []string) (cmdline.Globals, error) {
+	if len(words) == 0 {
+		return cmdline.Globals{}, nil
 	}
-	return ""
+	g, _, _, err := cmdline.Parse(words[1:])
+	return g, err
 }

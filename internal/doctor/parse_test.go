@@ -393,8 +393,8 @@ func TestShellWords(t *testing.T) {
 		if !slices.Equal(w, tc.words) {
 			t.Errorf("shellSplit(%q) = %q, want %q", tc.in, w, tc.words)
 		}
-		if c := configFlag(w); c != tc.config {
-			t.Errorf("configFlag(%q) = %q, want %q", w, c, tc.config)
+		if g, _ := gateFlags(w); g.Config != tc.config {
+			t.Errorf("gateFlags(%q) = %q, want %q", w, g.Config, tc.config)
 		}
 	}
 }
