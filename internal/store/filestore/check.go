@@ -10,25 +10,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkError is a state file or directory that logingate refuses to use.
-// Its text, Problem then Fix, goes to the audit line of a denied login and
-// to `logingate status`; the user at the gate is told only that their state
-// cannot be read, and who can check it.
-type checkError struct {
+// CheckError is a state file or directory that logingate refuses to use.
+// Its text, Problem then Fix, goes to the audit line of a denied login, to
+// `logingate status`, and (CheckStateDir) to doctor's findings; the user
+// at the gate is told only that their state cannot be read, and who can
+// check it.
+type CheckError struct {
 	Path    string // the file or directory at fault
 	Problem string // what is wrong, naming Path
 	Fix     string // what to run or do about it; may be empty
 	Err     error  // the underlying error, if any
 }
 
-func (e *checkError) Error() string {
+func (e *CheckError) Error() string {
 	if e.Fix == "" {
 		return e.Problem
 	}
 	return e.Problem + "; fix: " + e.Fix
 }
 
-func (e *checkError) Unwrap() error { return e.Err }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // ValidateUser refuses names that cannot safely become a directory name:
 // empty, longer than 255 bytes, starting with a dot (so "." and ".." too),
@@ -98,7 +99,7 @@ func (s *Store) open(user string, create bool) (*userDir, error) {
 			created = true
 		case unix.EEXIST: // another process made it first
 		case unix.EACCES:
-			return nil, &checkError{Path: u.path, Err: err,
+			return nil, &CheckError{Path: u.path, Err: err,
 				Problem: fmt.Sprintf("cannot create user directory %s: state directory %s is not writable by uid %d", u.path, s.dir, euid),
 				Fix:     "have root create it (logingate enroll --user " + user + "), or chmod 1733 " + s.dir + " so that users may create their own"}
 		default:
@@ -189,14 +190,27 @@ func (u *userDir) initDir(stateDir string) error {
 	return syncDir(stateDir, u.fd)
 }
 
+// CheckStateDir tells whether the store would use dir as its state
+// directory, in the protected layout when group is set (see Protected), in
+// the per-user layout otherwise, for a process with this one's uid. dir
+// refused is a *CheckError: what is wrong, naming dir, and the fix; a dir
+// that cannot be examined is a *os.PathError. Doctor asks it rather than
+// keep a copy of the rules.
+func CheckStateDir(dir string, group *int) error {
+	return (&Store{dir: dir, group: group}).checkStateDir()
+}
+
 // checkStateDir applies the state directory rules from the package comment.
 func (s *Store) checkStateDir() error {
 	var st unix.Stat_t
 	if err := unix.Lstat(s.dir, &st); err != nil {
 		if err == unix.ENOENT {
-			return &checkError{Path: s.dir, Err: os.ErrNotExist,
-				Problem: fmt.Sprintf("state directory %s does not exist", s.dir),
-				Fix:     "install -d -m 1733 -o root -g root " + s.dir}
+			fix := "install -d -m 1733 -o root -g root " + s.dir
+			if s.group != nil {
+				fix = fmt.Sprintf("install -d -m 0770 -o root -g %d %s", *s.group, s.dir)
+			}
+			return &CheckError{Path: s.dir, Err: os.ErrNotExist,
+				Problem: fmt.Sprintf("state directory %s does not exist", s.dir), Fix: fix}
 		}
 		return &os.PathError{Op: "stat", Path: s.dir, Err: err}
 	}
@@ -211,13 +225,13 @@ func (s *Store) checkStateDir() error {
 		if euid != 0 {
 			want = fmt.Sprintf("root or uid %d (this process)", euid)
 		}
-		return &checkError{Path: s.dir,
+		return &CheckError{Path: s.dir,
 			Problem: fmt.Sprintf("state directory %s is owned by uid %d, want %s", s.dir, st.Uid, want),
 			Fix:     "chown root:root " + s.dir}
 	}
 	perm := uint32(st.Mode) & 0o7777
 	if perm&0o022 != 0 && perm&unix.S_ISVTX == 0 {
-		return &checkError{Path: s.dir,
+		return &CheckError{Path: s.dir,
 			Problem: fmt.Sprintf("state directory %s is writable by group or others without the sticky bit (mode %04o)", s.dir, perm),
 			Fix:     "chmod 1733 " + s.dir + " (users may create their own directory) or chmod 0755 " + s.dir}
 	}
@@ -231,16 +245,16 @@ func (s *Store) checkProtectedDir(st *unix.Stat_t) error {
 	perm := uint32(st.Mode) & 0o7777
 	switch {
 	case st.Uid != 0:
-		return &checkError{Path: s.dir, Fix: fix,
+		return &CheckError{Path: s.dir, Fix: fix,
 			Problem: fmt.Sprintf("state directory %s is owned by uid %d, want root", s.dir, st.Uid)}
 	case int(st.Gid) != *s.group:
-		return &checkError{Path: s.dir, Fix: fix,
+		return &CheckError{Path: s.dir, Fix: fix,
 			Problem: fmt.Sprintf("state directory %s belongs to group %d, want logingate's group %d", s.dir, st.Gid, *s.group)}
 	case perm&0o007 != 0:
-		return &checkError{Path: s.dir, Fix: fix,
+		return &CheckError{Path: s.dir, Fix: fix,
 			Problem: fmt.Sprintf("state directory %s gives others access (mode %04o): users could reach their own secrets", s.dir, perm)}
 	case perm&0o030 != 0o030:
-		return &checkError{Path: s.dir, Fix: fix,
+		return &CheckError{Path: s.dir, Fix: fix,
 			Problem: fmt.Sprintf("state directory %s does not let logingate's group create and enter (mode %04o)", s.dir, perm)}
 	}
 	return nil
@@ -254,18 +268,18 @@ func (s *Store) checkProtectedDir(st *unix.Stat_t) error {
 // user's, so the fix is to move it away.
 func (u *userDir) checkOwned(what, path string, st *unix.Stat_t, mode, recursive string) error {
 	if int(st.Uid) != u.uid && st.Uid != 0 {
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is owned by uid %d, want uid %d (%s): another user made it, so nothing in it can be trusted as %s's",
 				what, path, st.Uid, u.uid, u.user, u.user),
 			Fix: fmt.Sprintf("as root, move it away (mv %s %s.bad), then enroll %s again; do not chown it", path, path, u.user)}
 	}
 	if int(st.Uid) != u.uid {
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is owned by uid %d, want uid %d (%s)", what, path, st.Uid, u.uid, u.user),
 			Fix:     fmt.Sprintf("chown %s%d:%d %s", recursive, u.uid, u.gid, path)}
 	}
 	if perm := uint32(st.Mode) & 0o7777; perm&0o077 != 0 {
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s has mode %04o, want no group or other access", what, path, perm),
 			Fix:     "chmod " + mode + " " + path}
 	}
@@ -276,7 +290,7 @@ func (u *userDir) checkOwned(what, path string, st *unix.Stat_t, mode, recursive
 // or stricter.
 func (u *userDir) checkFile(what, path string, st *unix.Stat_t) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is not a regular file", what, path),
 			Fix:     "move it away: mv " + path + " " + path + ".bad"}
 	}
@@ -288,11 +302,11 @@ func (u *userDir) checkFile(what, path string, st *unix.Stat_t) error {
 func notDirError(what, path, linkFix string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is a symlink; logingate does not follow symlinks here", what, path),
 			Fix:     linkFix}
 	}
-	return &checkError{Path: path,
+	return &CheckError{Path: path,
 		Problem: fmt.Sprintf("%s %s is not a directory", what, path),
 		Fix:     "move it away: mv " + path + " " + path + ".bad"}
 }
@@ -307,7 +321,7 @@ func (u *userDir) openIn(what, name string, flags int) (int, *unix.Stat_t, error
 		return -1, nil, err
 	}
 	if err == unix.ELOOP || err == unix.EMLINK {
-		return -1, nil, &checkError{Path: path,
+		return -1, nil, &CheckError{Path: path,
 			Problem: fmt.Sprintf("%s %s is a symlink; logingate does not follow symlinks here", what, path),
 			Fix:     "rm " + path}
 	}

@@ -3,6 +3,7 @@ package filestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -181,9 +182,9 @@ func TestChecks(t *testing.T) {
 
 			_, err := s.Load(context.Background(), "alice")
 			wantErr(t, err, append([]string{path}, c.want...)...)
-			var ce *checkError
+			var ce *CheckError
 			if !errors.As(err, &ce) || ce.Path != path {
-				t.Errorf("Load: %v is not a checkError for %s", err, path)
+				t.Errorf("Load: %v is not a CheckError for %s", err, path)
 			}
 			err = s.Update(context.Background(), "alice", func(*store.UserState) error {
 				t.Error("fn ran despite a failed check")
@@ -285,3 +286,54 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// CheckStateDir is the store's own check, for doctor: the protected layout
+// wants root:GROUP with no access for others, and a missing directory's fix
+// makes the layout asked for.
+func TestCheckStateDir(t *testing.T) {
+	base := t.TempDir()
+	gid := 4242
+	missing := filepath.Join(base, "missing")
+	for _, tc := range []struct {
+		group *int
+		fix   string
+	}{{nil, "install -d -m 1733 -o root -g root " + missing}, {&gid, "install -d -m 0770 -o root -g 4242 " + missing}} {
+		var ce *CheckError
+		if err := CheckStateDir(missing, tc.group); !errors.As(err, &ce) || ce.Fix != tc.fix || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("missing, group %v: %v, want the fix %q", tc.group, err, tc.fix)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the protected layout's owners need root")
+	}
+	for _, tc := range []struct {
+		mode     os.FileMode
+		uid, gid int
+		want     string // "" for accepted
+	}{
+		{0o770, 0, gid, ""},
+		{0o730, 0, gid, ""},
+		{0o771, 0, gid, "gives others access"},
+		{0o750, 0, gid, "does not let logingate's group create"},
+		{0o770, 0, 0, "belongs to group 0"},
+		{0o770, 65534, gid, "owned by uid 65534"},
+		{0o733 | os.ModeSticky, 0, 0, "belongs to group 0"},
+	} {
+		dir := filepath.Join(base, fmt.Sprintf("p%o-%d-%d", tc.mode, tc.uid, tc.gid))
+		mkdir(t, dir)
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, tc.uid, tc.gid); err != nil {
+			t.Fatal(err)
+		}
+		err := CheckStateDir(dir, &gid)
+		var ce *CheckError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("mode %v uid %d gid %d: %v, want accepted", tc.mode, tc.uid, tc.gid, err)
+		case tc.want != "" && (!errors.As(err, &ce) || ce.Path != dir || !strings.Contains(ce.Problem, tc.want) || !strings.Contains(ce.Fix, "logingate migrate")):
+			t.Errorf("mode %v uid %d gid %d: %v, want %q and a fix", tc.mode, tc.uid, tc.gid, err, tc.want)
+		}
+	}
+}

@@ -163,7 +163,7 @@ func (s *Store) remove(u *userDir) error {
 		if foreign, err := u.foreignFiles(); err != nil {
 			return err
 		} else if foreign {
-			return &checkError{Path: u.path,
+			return &CheckError{Path: u.path,
 				Problem: fmt.Sprintf("user directory %s holds files logingate did not write; state removed, directory kept", u.path),
 				Fix:     "look at them, then rm -r " + u.path}
 		}

@@ -25,7 +25,7 @@ func (u *userDir) read() (*store.UserState, error) {
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	tooBig := &checkError{Path: path,
+	tooBig := &CheckError{Path: path,
 		Problem: fmt.Sprintf("state file %s is larger than %d MiB; it is not logingate state", path, MaxStateSize>>20),
 		Fix:     "move it away (mv " + path + " " + path + ".bad) and enroll " + u.user + " again"}
 	if st.Size > MaxStateSize {
@@ -44,7 +44,7 @@ func (u *userDir) read() (*store.UserState, error) {
 		if errors.Is(err, errNewerFormat) {
 			fix = "upgrade logingate"
 		}
-		return nil, &checkError{Path: path, Err: err,
+		return nil, &CheckError{Path: path, Err: err,
 			Problem: fmt.Sprintf("state file %s is not valid logingate state: %v", path, err), Fix: fix}
 	}
 	if (o.User != "" && o.User != u.user) || (o.UID != nil && *o.UID != u.uid) {
@@ -52,7 +52,7 @@ func (u *userDir) read() (*store.UserState, error) {
 		if o.UID != nil {
 			whose = fmt.Sprintf("%s (uid %d)", o.User, *o.UID)
 		}
-		return nil, &checkError{Path: path,
+		return nil, &CheckError{Path: path,
 			Problem: fmt.Sprintf("state file %s is the state of %s, not of %s (uid %d): it was moved, copied or planted here", path, whose, u.user, u.uid),
 			Fix:     "move it away (mv " + path + " " + path + ".bad) and enroll " + u.user + " again"}
 	}

@@ -140,7 +140,7 @@ func (u *userDir) checkLock() error {
 	case err != nil:
 		return &os.PathError{Op: "stat", Path: path, Err: err}
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		return &checkError{Path: path,
+		return &CheckError{Path: path,
 			Problem: fmt.Sprintf("lock file %s is a symlink; logingate does not follow symlinks here", path),
 			Fix:     "rm " + path}
 	}
