@@ -80,7 +80,7 @@ func (s *Store) open(user string, create bool) (*userDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up the owner of %s's state: %w", user, err)
 	}
-	if err := s.checkStateDir(); err != nil {
+	if err := s.checkStateDir(os.Geteuid()); err != nil {
 		return nil, err
 	}
 	euid := os.Geteuid()
@@ -190,18 +190,20 @@ func (u *userDir) initDir(stateDir string) error {
 	return syncDir(stateDir, u.fd)
 }
 
-// CheckStateDir tells whether the store would use dir as its state
+// CheckStateDir tells whether a store would use dir as its state
 // directory, in the protected layout when group is set (see Protected), in
-// the per-user layout otherwise, for a process with this one's uid. dir
-// refused is a *CheckError: what is wrong, naming dir, and the fix; a dir
-// that cannot be examined is a *os.PathError. Doctor asks it rather than
-// keep a copy of the rules.
+// the per-user layout otherwise. It answers for every user's store: the
+// per-user layout's only exception, a directory its owner's own store may
+// use (a personal gate's), is not made. dir refused is a *CheckError: what
+// is wrong, naming dir, and the fix; a dir that cannot be examined is a
+// *os.PathError. Doctor asks it rather than keep a copy of the rules.
 func CheckStateDir(dir string, group *int) error {
-	return (&Store{dir: dir, group: group}).checkStateDir()
+	return (&Store{dir: dir, group: group}).checkStateDir(0)
 }
 
-// checkStateDir applies the state directory rules from the package comment.
-func (s *Store) checkStateDir() error {
+// checkStateDir applies the state directory rules from the package comment
+// for a store running as euid.
+func (s *Store) checkStateDir(euid int) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(s.dir, &st); err != nil {
 		if err == unix.ENOENT {
@@ -220,7 +222,7 @@ func (s *Store) checkStateDir() error {
 	if s.group != nil {
 		return s.checkProtectedDir(&st)
 	}
-	if euid := os.Geteuid(); st.Uid != 0 && int(st.Uid) != euid {
+	if st.Uid != 0 && int(st.Uid) != euid {
 		want := "root"
 		if euid != 0 {
 			want = fmt.Sprintf("root or uid %d (this process)", euid)

@@ -303,6 +303,18 @@ func TestCheckStateDir(t *testing.T) {
 			t.Errorf("missing, group %v: %v, want the fix %q", tc.group, err, tc.fix)
 		}
 	}
+	// In the per-user layout, only the owner's own store may use a
+	// directory that is not root's: CheckStateDir answers for every user.
+	own := filepath.Join(base, "own")
+	mkdir(t, own)
+	if os.Geteuid() == 0 {
+		if err := os.Chown(own, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := CheckStateDir(own, nil); err == nil || !strings.Contains(err.Error(), "want root;") {
+		t.Errorf("per-user layout, not root's: %v, want refused", err)
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the protected layout's owners need root")
 	}
