@@ -1,7 +1,9 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/user"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/logingate/logingate/internal/config"
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/store/filestore"
 	"github.com/logingate/logingate/internal/voice"
 )
 
@@ -155,55 +158,54 @@ func (a *auditor) pathFindings(id, setting, path, attack string) int {
 	return len(probs)
 }
 
-// stateDirVerdict judges the state directory. A setgid gate (gid >= 0)
-// expects the protected layout: root:GROUP, no access for others. Without
-// one, each user owns their own state (package filestore) in a directory
-// of root's, mode 1733 or 0755: group- or world-writable without the
-// sticky bit, or another owner, lets users touch each other's state.
+// stateDirVerdict judges the state directory by the store's own rule
+// (filestore.CheckStateDir): a setgid gate (gid >= 0) expects the protected
+// layout, root:GROUP with no access for others; without one, each user owns
+// their own state in a directory of root's. What the store refuses, the
+// gate refuses, denying every login that needs state. Of what it accepts,
+// doctor still says who can list the enrolled, and that in the per-user
+// layout users can reach their own secrets.
 func stateDirVerdict(dir string, gid int) finding {
-	f := finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext}
-	q := privilege.ShellQuote(dir)
+	f := finding{ID: "state-dir", Setting: "state_dir " + dir, Context: hostContext, Severity: sevHigh}
+	var group *int
+	who, attack := "logingate", "none while it refuses (fail closed), but gated users cannot log in; loosened by hand, users could remove or replace each other's state (secrets, used codes, failure counts)"
+	if gid >= 0 {
+		group, who = &gid, "the gate"
+		attack = "none while it refuses (fail closed), but nobody gated can log in; loosened by hand, users could reach their own secrets"
+	}
+	err := filestore.CheckStateDir(dir, group)
+	var ce *filestore.CheckError
 	var st syscall.Stat_t
-	if err := syscall.Lstat(dir, &st); err != nil {
-		who := "logingate"
-		f.Severity, f.Fix = sevLow, "install -d -m 1733 -o root -g root "+q
-		if gid >= 0 {
-			f.Severity, f.Fix, who = sevHigh, fmt.Sprintf("install -d -m 0770 -o root -g %d %s", gid, q), "the gate"
+	if errors.Is(err, fs.ErrNotExist) || syscall.Lstat(dir, &st) != nil {
+		if gid < 0 {
+			f.Severity = sevLow
 		}
 		f.Problem = "the state directory cannot be checked: " + voice.ErrnoText(err) + "; " + who + " denies every login that needs state"
+		f.Fix = "make it a directory root can examine, and run doctor as root"
+		if errors.As(err, &ce) {
+			f.Problem, f.Fix = ce.Problem+"; "+who+" denies every login that needs state", ce.Fix
+		}
 		f.Attack = "none: logingate fails closed, but gated users cannot log in"
 		return f
 	}
 	mode := st.Mode & 0o7777
 	f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d, gid %d)", dir, mode, st.Uid, st.Gid)
-	fix := fmt.Sprintf("logingate migrate (or: chown root:%d %s && chmod 0770 %s)", gid, q, q)
 	if gid < 0 {
 		mode &= 0o1777
 		f.Setting = fmt.Sprintf("state_dir %s (mode %04o, uid %d)", dir, mode, st.Uid)
-		fix = "point state_dir at a real directory: install -d -m 1733 -o root -g root <dir>"
 	}
-	f.Severity, f.Fix = sevHigh, fix
 	switch {
-	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
-		f.Problem = dir + " is not a directory (a symbolic link or a file)"
-		f.Attack = "whoever controls where it points controls every user's second-factor state"
-	case gid >= 0 && (st.Uid != 0 || int(st.Gid) != gid || mode&0o007 != 0 || mode&0o030 != 0o030):
-		f.Problem = fmt.Sprintf("the gate is installed setgid (group %d) but %s is not root:%d with no access for others; the privileged gate refuses it, so every gated login is denied", gid, dir, gid)
-		f.Attack = "none while it refuses (fail closed), but nobody gated can log in; loosened by hand, users could reach their own secrets"
+	case errors.As(err, &ce):
+		f.Problem, f.Fix, f.Attack = ce.Problem+"; "+who+" refuses it, so it denies every login that needs state", ce.Fix, attack
+	case err != nil:
+		f.Problem, f.Attack = "the state directory cannot be checked: "+voice.ErrnoText(err)+"; "+who+" denies every login that needs state", attack
+		f.Fix = "make it a directory root can examine, and run doctor as root"
 	case gid >= 0:
 		f.Severity, f.Fix = sevInfo, "none needed"
 		f.Problem = fmt.Sprintf("%s is the protected layout: root:%d, mode %04o; the users it protects cannot enter it", dir, gid, mode)
 		f.Attack = "none: secrets and counters are out of the users' reach"
-	case st.Uid != 0:
-		f.Fix = "chown root:root " + q
-		f.Problem = fmt.Sprintf("%s is owned by uid %d, not root", dir, st.Uid)
-		f.Attack = "that user can remove or replace any user's state (secrets, used codes, failure counts): reset someone's factors, or lift a rate limit"
-	case mode&0o022 != 0 && mode&0o1000 == 0:
-		f.Fix = "chmod 1733 " + q
-		f.Problem = fmt.Sprintf("%s is writable by group or others without the sticky bit (mode %04o)", dir, mode)
-		f.Attack = "any user can rename or delete another user's state directory and put their own in its place"
 	case mode&0o004 != 0 && mode&0o002 != 0:
-		f.Severity, f.Fix = sevLow, "chmod 1733 "+q
+		f.Severity, f.Fix = sevLow, "chmod 1733 "+privilege.ShellQuote(dir)
 		f.Problem = fmt.Sprintf("%s (mode %04o) lets every user list who has enrolled", dir, mode)
 		f.Attack = "learn which accounts have a second factor, and which do not yet"
 	default:

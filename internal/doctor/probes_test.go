@@ -1,12 +1,16 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/logingate/logingate/internal/store/filestore"
 )
 
 // fakeDir is a directory of users and groups for probe tests.
@@ -201,6 +205,9 @@ func TestStateDirVerdict(t *testing.T) {
 		if f.Severity != tc.sev || !strings.HasPrefix(f.Fix, tc.fix) {
 			t.Errorf("mode %v uid %d: %s %q, want %s %q…", tc.mode, tc.uid, f.Severity, f.Fix, tc.sev, tc.fix)
 		}
+		if !strings.Contains(f.Problem, dir) {
+			t.Errorf("mode %v uid %d: %q does not name %s", tc.mode, tc.uid, f.Problem, dir)
+		}
 	}
 	if f := stateDirVerdict(filepath.Join(base, "missing"), -1); f.Severity != sevLow || !strings.Contains(f.Fix, "install -d -m 1733") {
 		t.Errorf("missing state dir: %+v", f)
@@ -237,6 +244,57 @@ func TestStateDirVerdict(t *testing.T) {
 		}
 		if f := stateDirVerdict(dir, gid); f.Severity != tc.sev {
 			t.Errorf("protected layout, mode %v uid %d gid %d: %s (%s), want %s", tc.mode, tc.uid, tc.gid, f.Severity, f.Problem, tc.sev)
+		} else if tc.sev == sevHigh && (!strings.Contains(f.Problem, dir) || !strings.Contains(f.Fix, "logingate migrate")) {
+			t.Errorf("protected layout, mode %v uid %d gid %d: %q, fix %q: want the path and the migrate fix", tc.mode, tc.uid, tc.gid, f.Problem, f.Fix)
+		}
+	}
+	if f := stateDirVerdict(filepath.Join(base, "missing"), gid); f.Severity != sevHigh || !strings.Contains(f.Fix, "install -d -m 0770 -o root -g 4242") {
+		t.Errorf("missing protected state dir: %+v", f)
+	}
+}
+
+// Doctor's verdict is the store's: a state directory is a high finding
+// exactly when the store refuses it, in either layout, and the finding
+// carries the store's problem and fix. (What the store accepts, doctor may
+// still rate low or medium: who can list the enrolled, or the per-user
+// layout itself.)
+func TestStateDirVerdictIsTheStores(t *testing.T) {
+	requireRoot(t)
+	base := t.TempDir()
+	const gid = 4242
+	modes := []os.FileMode{0o700, 0o755, 0o775, 0o777, 0o707, 0o770, 0o730, 0o750, 0o771,
+		0o733 | os.ModeSticky, 0o777 | os.ModeSticky, 0o770 | os.ModeSticky, 0o770 | os.ModeSetgid}
+	n := 0
+	for _, mode := range modes {
+		for _, uid := range []int{0, 65534} {
+			for _, g := range []int{0, gid} {
+				n++
+				dir := filepath.Join(base, strconv.Itoa(n))
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(dir, uid, g); err != nil {
+					t.Fatal(err)
+				}
+				for _, layout := range []int{-1, gid} {
+					var group *int
+					if layout >= 0 {
+						group = &layout
+					}
+					err := filestore.CheckStateDir(dir, group)
+					f := stateDirVerdict(dir, layout)
+					if (err != nil) != (f.Severity == sevHigh) {
+						t.Errorf("mode %v uid %d gid %d, layout %d: store says %v, doctor %s (%s)", mode, uid, g, layout, err, f.Severity, f.Problem)
+					}
+					var ce *filestore.CheckError
+					if errors.As(err, &ce) && (!strings.HasPrefix(f.Problem, ce.Problem) || f.Fix != ce.Fix) {
+						t.Errorf("mode %v uid %d gid %d, layout %d: doctor %q, fix %q; store %q, fix %q", mode, uid, g, layout, f.Problem, f.Fix, ce.Problem, ce.Fix)
+					}
+				}
+			}
 		}
 	}
 }
