@@ -28,10 +28,16 @@ type ticket struct {
 var noTicket = ticket{fd: -1}
 
 // takeTicket joins the user's queue. It fails quietly (a full disk, a file
-// size limit, a lock file the user made huge): the login then just waits.
+// size limit, a lock file the user made huge, a file system the queue is
+// not safe on): the login then just waits.
 func (u *userDir) takeTicket() ticket {
 	fd, _, err := u.openIn("lock file", lockName, unix.O_RDWR|unix.O_APPEND)
 	if err != nil {
+		return noTicket
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) != nil || !queueSafe(fs.Type) {
+		unix.Close(fd)
 		return noTicket
 	}
 	end := int64(-1)
@@ -87,6 +93,30 @@ func (t ticket) leave() {
 	}
 	unix.Close(t.fd)
 }
+
+// queueSafe is independentLocks; a test replaces it.
+var queueSafe = independentLocks
+
+// independentLocks reports whether flock and byte-range locks are apart on
+// a file system of this type, as the kernel's own locking keeps them. NFS,
+// SMB and other network or FUSE file systems may carry flock as a byte-range
+// lock over the whole file, where a waiter's byte would block the holder's
+// flock: there logins wait for the flock alone.
+func independentLocks(fsType int64) bool {
+	switch uint32(fsType) {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC,
+		unix.TMPFS_MAGIC, unix.F2FS_SUPER_MAGIC, unix.OVERLAYFS_SUPER_MAGIC,
+		zfsSuperMagic, bcachefsSuperMagic:
+		return true
+	}
+	return false
+}
+
+// Magic numbers x/sys/unix does not name.
+const (
+	zfsSuperMagic      = 0x2fc12fc1
+	bcachefsSuperMagic = 0xca451a4e
+)
 
 // byteLock applies an OFD lock of type typ to the one byte at pos.
 func byteLock(fd, cmd int, typ int16, pos int64) error {

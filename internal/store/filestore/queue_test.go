@@ -187,3 +187,58 @@ func TestUserLockedQueueChangesNothing(t *testing.T) {
 		t.Errorf("Update while the flock is held: %v, want ErrLocked", err)
 	}
 }
+
+// The queue runs only where flock and byte-range locks are apart: on a
+// network file system flock may be a byte-range lock over the whole file,
+// and a waiter's byte would block the holder. There, logins wait for the
+// flock alone, and still one at a time.
+func TestQueueOnlyWhereLocksAreApart(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		magic int64
+		want  bool
+	}{
+		{"ext4", unix.EXT4_SUPER_MAGIC, true},
+		{"xfs", unix.XFS_SUPER_MAGIC, true},
+		{"tmpfs", unix.TMPFS_MAGIC, true},
+		{"nfs", unix.NFS_SUPER_MAGIC, false},
+		{"smb2", unix.SMB2_SUPER_MAGIC, false},
+		{"cifs", unix.CIFS_SUPER_MAGIC, false},
+		{"fuse", unix.FUSE_SUPER_MAGIC, false},
+		{"ceph", unix.CEPH_SUPER_MAGIC, false},
+		{"9p", unix.V9FS_MAGIC, false},
+	} {
+		if got := independentLocks(c.magic); got != c.want {
+			t.Errorf("%s: independentLocks = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	queueSafe = func(int64) bool { return false }
+	t.Cleanup(func() { queueSafe = independentLocks })
+	s, dir := newStore(t)
+	put(t, s, "alice", sampleState())
+	release := holdLock(t, s, "alice")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Update(context.Background(), "alice", func(st *store.UserState) error { st.TOTP.LastStep++; return nil }); err != nil {
+				t.Errorf("Update without the queue: %v", err)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if fi, err := os.Stat(filepath.Join(dir, "alice", lockName)); err != nil || fi.Size() != 0 {
+		t.Errorf("lock file without the queue: %v, %v; want nothing appended", fi.Size(), err)
+	}
+	release()
+	wg.Wait()
+	st, err := s.Load(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sampleState().TOTP.LastStep + 8; st.TOTP.LastStep != want {
+		t.Errorf("last step %d after 8 updates, want %d: an update was lost", st.TOTP.LastStep, want)
+	}
+}
