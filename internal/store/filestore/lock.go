@@ -35,8 +35,15 @@ func (u *userDir) lock(ctx context.Context, stall time.Duration) (unlock func(),
 	if err != nil {
 		return nil, false, err
 	}
-	t := u.takeTicket()
-	if err := waitFlock(ctx, fd, t.turn(), stall, u.progress); err != nil {
+	// A free lock is taken at once: only a login that finds it held pays
+	// for a place in the queue (queue.go).
+	t := noTicket
+	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		t = u.takeTicket()
+		err = waitFlock(ctx, fd, t.turn(), stall, u.progress)
+	}
+	if err != nil {
 		t.leave()
 		var holder int
 		var what string

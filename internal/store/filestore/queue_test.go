@@ -55,8 +55,7 @@ func waitQueued(t *testing.T, dir, user string, n int64) {
 func TestLoginsTakeTheLockInTurn(t *testing.T) {
 	s, dir := newStore(t)
 	put(t, s, "alice", sampleState())
-	release := holdLock(t, s, "alice")
-	waitQueued(t, dir, "alice", 1)
+	release := holdLock(t, s, "alice") // found the lock free: no ticket
 
 	const waiters = 12
 	var mu sync.Mutex
@@ -76,7 +75,7 @@ func TestLoginsTakeTheLockInTurn(t *testing.T) {
 				t.Errorf("waiter %d: %v", i, err)
 			}
 		}()
-		waitQueued(t, dir, "alice", int64(i+2))
+		waitQueued(t, dir, "alice", int64(i+1))
 	}
 	release()
 	wg.Wait()
@@ -103,7 +102,6 @@ func TestDeadOrStoppedWaiterHoldsUpNobody(t *testing.T) {
 			s.LockWait(3 * time.Second)
 			put(t, s, "alice", sampleState())
 			release := holdLock(t, s, "alice")
-			waitQueued(t, dir, "alice", 1)
 
 			helper := helperCmd(t, os.Args[0], "queue", dir, "alice")
 			if err := helper.Start(); err != nil {
@@ -113,12 +111,12 @@ func TestDeadOrStoppedWaiterHoldsUpNobody(t *testing.T) {
 				helper.Process.Kill()
 				helper.Wait()
 			}()
-			waitQueued(t, dir, "alice", 2)
+			waitQueued(t, dir, "alice", 1)
 			behind := make(chan error, 1)
 			go func() {
 				behind <- s.Update(context.Background(), "alice", func(*store.UserState) error { return store.ErrUnchanged })
 			}()
-			waitQueued(t, dir, "alice", 3)
+			waitQueued(t, dir, "alice", 2)
 			if err := helper.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -152,6 +150,30 @@ func waitStopped(t *testing.T, pid int) {
 		}
 	}
 	t.Fatalf("process %d did not stop", pid)
+}
+
+// TestFreeLockTakesNoTicket: a login that finds the lock free writes
+// nothing to the lock file.
+func TestFreeLockTakesNoTicket(t *testing.T) {
+	s, dir := newStore(t)
+	put(t, s, "alice", sampleState())
+	lock := filepath.Join(dir, "alice", lockName)
+	before, err := os.Stat(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // a write would move the mtime
+	if err := s.Update(context.Background(), "alice", func(st *store.UserState) error { st.TOTP.LastStep++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() != 0 || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("lock file went from %d bytes at %v to %d at %v: an uncontended login wrote to it",
+			before.Size(), before.ModTime(), after.Size(), after.ModTime())
+	}
 }
 
 // TestUserLockedQueueChangesNothing: the lock file is the user's own, and
