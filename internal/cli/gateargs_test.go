@@ -1,29 +1,17 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/gateargs"
 )
 
-// The gate reads its flags as the table in package cmdline says, the table
+// The gate reads its flags as the shared table (testutil/gateargs) says, the table
 // doctor's TestGateFlagsTable reads ForceCommand lines with: both agree on
 // which config a command line names, and on which lines the gate refuses.
 func TestGlobalsAgreeWithDoctor(t *testing.T) {
-	data, err := os.ReadFile("../cmdline/testdata/gateargs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Why     string
-		Args    []string
-		Config  *string
-		Refused string
-	}
-	if err := json.Unmarshal(data, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := gateargs.Cases(t)
 	for _, tc := range cases {
 		g, _, _, err := parseGlobals(tc.Args)
 		var ue usageError

@@ -1,37 +1,14 @@
 package cmdline
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"testing"
+
+	"github.com/logingate/logingate/internal/testutil/gateargs"
 )
 
-// Case is one row of testdata/gateargs.json: the flags a ForceCommand gives
-// the gate, and the config it loads (nil: the default) or why it refuses
-// them. The gate's tests (package cli) and doctor's read the same table, so
-// that both agree with Parse and with each other.
-type Case struct {
-	Why     string
-	Args    []string
-	Config  *string
-	Refused string
-}
-
-func loadCases(t *testing.T) []Case {
-	data, err := os.ReadFile("testdata/gateargs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []Case
-	if err := json.Unmarshal(data, &cases); err != nil {
-		t.Fatal(err)
-	}
-	return cases
-}
-
 func TestParse(t *testing.T) {
-	for _, tc := range loadCases(t) {
+	for _, tc := range gateargs.Cases(t) {
 		g, _, _, err := Parse(tc.Args)
 		switch {
 		case tc.Refused != "":

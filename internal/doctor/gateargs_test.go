@@ -1,33 +1,20 @@
 package doctor
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/logingate/logingate/internal/privilege"
+	"github.com/logingate/logingate/internal/testutil/gateargs"
 )
 
 // Doctor reads a ForceCommand's flags as the gate does: the table in
-// package cmdline is also the gate's (TestGlobalsAgreeWithDoctor in package
+// testutil/gateargs is also the gate's (TestGlobalsAgreeWithDoctor in package
 // cli), so the config doctor audits is the one the gate loads, and a line
 // the gate refuses is reported.
 func TestGateFlagsTable(t *testing.T) {
-	data, err := os.ReadFile("../cmdline/testdata/gateargs.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []struct {
-		Why     string
-		Args    []string
-		Config  *string
-		Refused string
-	}
-	if err := json.Unmarshal(data, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := gateargs.Cases(t)
 	a := &auditor{gateBins: map[string]bool{}}
 	for _, tc := range cases {
 		words := append([]string{"/nonexistent/logingate"}, tc.Args...)
